@@ -1,0 +1,19 @@
+# The README's two commands: `make demo` and `make test`. Both install what they need first.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: setup build test demo bench
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	$(CARGO) build --workspace --release
+
+# All tests, in one workspace build (mixing -p and --workspace flips features and rebuilds tch).
+test: setup
+	$(CARGO) test --workspace -- --test-threads=2
+
+# Pack, train, average, evaluate and predict on the embedded fixtures; prints the table.
+demo: setup
+	$(CARGO) build --workspace --release --bins
+	bash scripts/demo.sh $(ARGS)

@@ -1,0 +1,234 @@
+//! GStreamer decoding: filesrc ! decodebin ! videoconvert ! videoscale ! capsfilter ! appsink.
+use crate::error::{Error, Result};
+use crate::format::PixelFormat;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+use gstreamer_video::prelude::*;
+use std::path::Path;
+use std::sync::{Arc, Mutex, Once};
+use std::time::{Duration, Instant};
+
+/// What decoding needs to know beyond the file.
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeOptions {
+    /// Downscale so that the short side is this (0 keeps the native size; smaller videos are never upscaled).
+    pub short_side: u32,
+    pub pixel: PixelFormat,
+    /// A decode that produces no frame for this long is reported as stalled.
+    pub stall_timeout: Duration,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions { short_side: 256, pixel: PixelFormat::I420, stall_timeout: Duration::from_secs(20) }
+    }
+}
+
+/// Stream facts found while decoding.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct DecodedInfo {
+    pub frames: u32,
+    pub width: u32,
+    pub height: u32,
+    pub fps_num: u32,
+    pub fps_den: u32,
+}
+
+pub fn init() -> Result<()> {
+    static INIT: Once = Once::new();
+    let mut res = Ok(());
+    INIT.call_once(|| res = gst::init().map_err(|e| Error::Config(format!("GStreamer init failed: {e}"))));
+    res
+}
+
+/// Output size for a native size and a short-side target: downscale only, even dimensions for 4:2:0.
+pub fn target_size(w: u32, h: u32, short_side: u32) -> (u32, u32) {
+    let short = w.min(h);
+    if short_side == 0 || short <= short_side {
+        return (w, h);
+    }
+    let scale = short_side as f64 / short as f64;
+    let even = |x: f64| ((x / 2.0).round() as u32 * 2).max(2);
+    if w <= h {
+        (short_side, even(h as f64 * scale))
+    } else {
+        (even(w as f64 * scale), short_side)
+    }
+}
+
+/// Decodes every frame of `path` in presentation order, calling `on_frame(index, tight_pixels, w, h)`.
+/// `seek_to` starts at that source frame (accurate seek) and `stop_after` ends after that frame.
+pub fn decode(
+    path: &Path,
+    opts: &DecodeOptions,
+    range: Option<(usize, usize)>,
+    mut on_frame: impl FnMut(usize, &[u8], u32, u32) -> Result<()>,
+) -> Result<DecodedInfo> {
+    init()?;
+    let err = |reason: String| Error::Decode { path: path.to_path_buf(), reason };
+    if !path.is_file() {
+        return Err(err(if path.exists() { "not a regular file".into() } else { "file not found".into() }));
+    }
+    let (pipeline, sink) = build(path, opts).map_err(|e| err(e.to_string()))?;
+    let guard = StopOnDrop(pipeline.clone());
+    pipeline.set_state(gst::State::Paused).map_err(|_| err(bus_error(&pipeline).unwrap_or("cannot start".into())))?;
+    if let Some((first, _)) = range.filter(|r| r.0 > 0) {
+        wait_paused(&pipeline, opts.stall_timeout).map_err(|e| err(e))?;
+        let fps = current_fps(&sink).unwrap_or((30, 1));
+        let t = (first as f64 - 0.5).max(0.0) * fps.1 as f64 / fps.0.max(1) as f64;
+        pipeline
+            .seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE, gst::ClockTime::from_nseconds((t * 1e9) as u64))
+            .map_err(|e| err(format!("seek failed: {e}")))?;
+    }
+    pipeline.set_state(gst::State::Playing).map_err(|_| err(bus_error(&pipeline).unwrap_or("cannot play".into())))?;
+    let mut info = DecodedInfo::default();
+    let mut tight = Vec::new();
+    let mut last_progress = Instant::now();
+    let mut count = 0usize;
+    loop {
+        let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_mseconds(100)) else {
+            if let Some(e) = bus_error(&pipeline) {
+                return Err(err(e));
+            }
+            if sink.is_eos() {
+                break;
+            }
+            if last_progress.elapsed() > opts.stall_timeout {
+                return Err(err(format!("decode stalled for {:?}", opts.stall_timeout)));
+            }
+            continue;
+        };
+        last_progress = Instant::now();
+        let (w, h, fps) = copy_frame(&sample, opts.pixel, &mut tight).map_err(err)?;
+        let index = match range {
+            Some((first, _)) if first > 0 => frame_index(&sample, fps).unwrap_or(first + count),
+            _ => count,
+        };
+        count += 1;
+        info = DecodedInfo { frames: count as u32, width: w, height: h, fps_num: fps.0, fps_den: fps.1 };
+        if let Some((first, last)) = range {
+            if index < first {
+                continue;
+            }
+            if index > last {
+                break;
+            }
+        }
+        on_frame(index, &tight, w, h)?;
+        if range.is_some_and(|(_, last)| index >= last) {
+            break;
+        }
+    }
+    drop(guard);
+    if count == 0 {
+        return Err(err("no video frames decoded".into()));
+    }
+    Ok(info)
+}
+
+struct StopOnDrop(gst::Pipeline);
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.set_state(gst::State::Null);
+    }
+}
+
+fn build(path: &Path, opts: &DecodeOptions) -> std::result::Result<(gst::Pipeline, gst_app::AppSink), String> {
+    let pipeline = gst::Pipeline::new();
+    let make = |f: &str| gst::ElementFactory::make(f).build().map_err(|_| format!("GStreamer element '{f}' missing"));
+    let src = make("filesrc")?;
+    src.set_property("location", path.to_string_lossy().to_string());
+    let decodebin = make("decodebin")?;
+    let convert = make("videoconvert")?;
+    let scale = make("videoscale")?;
+    let filter = make("capsfilter")?;
+    let format = match opts.pixel {
+        PixelFormat::I420 => "I420",
+        PixelFormat::Rgb => "RGB",
+    };
+    let sink = gst_app::AppSink::builder().sync(false).max_buffers(4).drop(false).build();
+    pipeline.add_many([&src, &decodebin, &convert, &scale, &filter, sink.upcast_ref()]).map_err(|e| e.to_string())?;
+    src.link(&decodebin).map_err(|e| e.to_string())?;
+    gst::Element::link_many([&convert, &scale, &filter, sink.upcast_ref()]).map_err(|e| e.to_string())?;
+    let short_side = opts.short_side;
+    let linked = Arc::new(Mutex::new(false));
+    decodebin.connect_pad_added(move |_, pad| {
+        let caps = pad.current_caps().or_else(|| Some(pad.query_caps(None)));
+        let Some(s) = caps.as_ref().and_then(|c| c.structure(0).map(|s| s.to_owned())) else { return };
+        if !s.name().starts_with("video/") {
+            return;
+        }
+        let mut done = linked.lock().unwrap();
+        if *done {
+            return;
+        }
+        let (w, h) = (s.get::<i32>("width").unwrap_or(0) as u32, s.get::<i32>("height").unwrap_or(0) as u32);
+        let mut b = gst::Caps::builder("video/x-raw").field("format", format);
+        if w > 0 && h > 0 {
+            let (tw, th) = target_size(w, h, short_side);
+            b = b.field("width", tw as i32).field("height", th as i32);
+        }
+        filter.set_property("caps", b.build());
+        let sinkpad = convert.static_pad("sink").unwrap();
+        if pad.link(&sinkpad).is_ok() {
+            *done = true;
+        }
+    });
+    Ok((pipeline, sink))
+}
+
+fn wait_paused(p: &gst::Pipeline, timeout: Duration) -> std::result::Result<(), String> {
+    let (res, _, _) = p.state(gst::ClockTime::from_nseconds(timeout.as_nanos() as u64));
+    res.map(|_| ()).map_err(|_| bus_error(p).unwrap_or_else(|| "cannot preroll".into()))
+}
+
+fn bus_error(p: &gst::Pipeline) -> Option<String> {
+    let bus = p.bus()?;
+    while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
+        if let gst::MessageView::Error(e) = msg.view() {
+            return Some(e.error().to_string());
+        }
+    }
+    None
+}
+
+fn current_fps(sink: &gst_app::AppSink) -> Option<(u32, u32)> {
+    let caps = sink.static_pad("sink")?.current_caps()?;
+    let info = gst_video::VideoInfo::from_caps(&caps).ok()?;
+    let f = info.fps();
+    (f.numer() > 0).then(|| (f.numer() as u32, f.denom() as u32))
+}
+
+/// Source frame index of a sample, from its stream time.
+fn frame_index(sample: &gst::Sample, fps: (u32, u32)) -> Option<usize> {
+    let pts = sample.buffer()?.pts()?;
+    let seg = sample.segment()?.downcast_ref::<gst::ClockTime>()?;
+    let st = seg.to_stream_time(pts)?;
+    Some((st.nseconds() as f64 * 1e-9 * fps.0 as f64 / fps.1.max(1) as f64).round() as usize)
+}
+
+/// Copies a sample's frame into a tightly packed buffer, honouring each plane's stride.
+fn copy_frame(sample: &gst::Sample, pixel: PixelFormat, out: &mut Vec<u8>) -> std::result::Result<(u32, u32, (u32, u32)), String> {
+    let caps = sample.caps().ok_or("sample without caps")?;
+    let info = gst_video::VideoInfo::from_caps(caps).map_err(|e| e.to_string())?;
+    let buffer = sample.buffer().ok_or("sample without buffer")?;
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).map_err(|e| e.to_string())?;
+    let (w, h) = (info.width() as usize, info.height() as usize);
+    out.clear();
+    let planes: &[(usize, usize)] = match pixel {
+        PixelFormat::I420 => &[(w, h), (w.div_ceil(2), h.div_ceil(2)), (w.div_ceil(2), h.div_ceil(2))],
+        PixelFormat::Rgb => &[(w * 3, h)],
+    };
+    for (p, &(row_bytes, rows)) in planes.iter().enumerate() {
+        let data = frame.plane_data(p as u32).map_err(|e| e.to_string())?;
+        let stride = frame.info().stride()[p] as usize;
+        for r in 0..rows {
+            out.extend_from_slice(&data[r * stride..r * stride + row_bytes]);
+        }
+    }
+    let fps = info.fps();
+    let fps = if fps.numer() > 0 { (fps.numer() as u32, fps.denom() as u32) } else { (0, 1) };
+    Ok((w as u32, h as u32, fps))
+}

@@ -1,0 +1,138 @@
+//! The pack format (see docs/pack-format.md). The writer lives in froster-pack; both share these definitions.
+use serde::{Deserialize, Serialize};
+
+pub const MANIFEST: &str = "manifest.json";
+pub const MANIFEST_MAGIC: &str = "FROSTER-PACK";
+pub const VERSION: u32 = 1;
+/// Magic at the start of every shard file.
+pub const SHARD_MAGIC: &[u8; 8] = b"FRPSHRD1";
+/// Magic at the start of every video record inside a shard.
+pub const RECORD_MAGIC: &[u8; 4] = b"FRVD";
+/// Record header: magic, n_frames (u32), width (u32), height (u32).
+pub const RECORD_HEADER: usize = 16;
+/// One frame-table entry: offset in shard (u64), compressed length (u32), crc32 of the compressed bytes (u32).
+pub const ENTRY: usize = 16;
+
+/// How pixels are stored before zstd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PixelFormat {
+    /// Planar YUV 4:2:0 (BT.601 limited range), as the decoder gives it: half the bytes of RGB.
+    #[default]
+    I420,
+    /// Interleaved RGB24.
+    Rgb,
+}
+
+impl PixelFormat {
+    pub fn frame_bytes(self, w: usize, h: usize) -> usize {
+        match self {
+            PixelFormat::I420 => w * h + 2 * w.div_ceil(2) * h.div_ceil(2),
+            PixelFormat::Rgb => w * h * 3,
+        }
+    }
+}
+
+/// One packed video.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct VideoEntry {
+    /// Path relative to the dataset root, as in the lists.
+    pub id: String,
+    pub shard: u32,
+    /// Byte offset of the video record inside the shard.
+    pub offset: u64,
+    /// Frames stored (after --keep-every).
+    pub frames: u32,
+    /// Frames the source has (in presentation order).
+    pub source_frames: u32,
+    pub width: u32,
+    pub height: u32,
+    pub fps_num: u32,
+    pub fps_den: u32,
+    /// Container ticks per frame (stream duration / frames), which the reference's window rounding uses.
+    pub ticks_per_frame: f64,
+    /// Stored frame i is source frame i * stride.
+    pub stride: u32,
+    /// Bytes of the record in the shard.
+    pub bytes: u64,
+    pub source_bytes: u64,
+    /// crc32 of the record's frame table.
+    pub table_crc: u32,
+}
+
+impl VideoEntry {
+    pub fn fps(&self) -> f64 {
+        self.fps_num as f64 / self.fps_den.max(1) as f64
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShardEntry {
+    pub file: String,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Failure {
+    pub path: String,
+    pub reason: String,
+}
+
+/// manifest.json: written last, atomically.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub magic: String,
+    pub version: u32,
+    pub pixel: PixelFormat,
+    pub short_side: u32,
+    pub keep_every: u32,
+    pub zstd_level: i32,
+    pub shards: Vec<ShardEntry>,
+    pub videos: Vec<VideoEntry>,
+    /// List name -> (video index, label).
+    pub lists: std::collections::BTreeMap<String, Vec<(u32, i64)>>,
+    pub failed: Vec<Failure>,
+}
+
+/// Writes the 16-byte frame-table entry.
+pub fn encode_entry(offset: u64, len: u32, crc: u32) -> [u8; ENTRY] {
+    let mut b = [0u8; ENTRY];
+    b[..8].copy_from_slice(&offset.to_le_bytes());
+    b[8..12].copy_from_slice(&len.to_le_bytes());
+    b[12..].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+pub fn decode_entry(b: &[u8]) -> (u64, u32, u32) {
+    let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
+    let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+    (u64_at(0), u32_at(8), u32_at(12))
+}
+
+/// BT.601 limited-range YUV 4:2:0 to RGB24 (what GStreamer and ffmpeg use for SD video), chroma upsampled by
+/// nearest sample as ffmpeg's default swscale path does.
+pub fn i420_to_rgb(src: &[u8], w: usize, h: usize, dst: &mut [u8]) {
+    let cw = w.div_ceil(2);
+    let (y_plane, rest) = src.split_at(w * h);
+    let (u_plane, v_plane) = rest.split_at(cw * h.div_ceil(2));
+    for row in 0..h {
+        let yr = &y_plane[row * w..row * w + w];
+        let ur = &u_plane[(row / 2) * cw..];
+        let vr = &v_plane[(row / 2) * cw..];
+        let out = &mut dst[row * w * 3..row * w * 3 + w * 3];
+        for x in 0..w {
+            let c = 298 * (yr[x] as i32 - 16);
+            let d = ur[x / 2] as i32 - 128;
+            let e = vr[x / 2] as i32 - 128;
+            let px = &mut out[x * 3..x * 3 + 3];
+            px[0] = clamp8((c + 409 * e + 128) >> 8);
+            px[1] = clamp8((c - 100 * d - 208 * e + 128) >> 8);
+            px[2] = clamp8((c + 516 * d + 128) >> 8);
+        }
+    }
+}
+
+#[inline]
+fn clamp8(v: i32) -> u8 {
+    v.clamp(0, 255) as u8
+}

@@ -1,0 +1,303 @@
+//! index sampler -> N decode/augment workers -> batcher, joined by bounded crossbeam channels.
+//! Each clip draws its randomness from (seed, epoch, position), and the batcher restores the order, so batches
+//! are byte-identical whatever the worker count.
+use crate::augment::{self, Spatial};
+use crate::dist::{epoch_indices, Shard};
+use crate::error::{Error, Result};
+use crate::rng::Rng;
+use crate::sampling::{sample, SamplingConfig, Start};
+use crate::source::{ClipSource, Scratch};
+use crossbeam_channel::{bounded, Receiver, Sender};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
+pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_6, 0.275_777_1];
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mode {
+    /// Random window, short side in [min_scale, max_scale], random crop, flip.
+    Train { min_scale: usize, max_scale: usize },
+    /// NUM_ENSEMBLE_VIEWS x NUM_SPATIAL_CROPS views per video, short side `scale`.
+    Test { scale: usize },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Output {
+    /// uint8 (B, T, H, W, C): normalise on the GPU.
+    U8Thwc,
+    /// f32 (B, C, T, H, W), CLIP mean/std normalised.
+    F32Cthw,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoaderConfig {
+    pub batch_size: usize,
+    pub workers: usize,
+    /// Clips in flight per worker (bounds memory).
+    pub prefetch: usize,
+    pub seed: u64,
+    pub epoch: u64,
+    pub mode: Mode,
+    pub crop: usize,
+    pub sampling: SamplingConfig,
+    pub output: Output,
+    pub shuffle: bool,
+    pub drop_last: bool,
+    pub shard: Shard,
+    /// Stop at the first bad clip instead of logging and skipping it.
+    pub strict: bool,
+}
+
+impl Default for LoaderConfig {
+    fn default() -> Self {
+        LoaderConfig {
+            batch_size: 8,
+            workers: 2,
+            prefetch: 2,
+            seed: 0,
+            epoch: 0,
+            mode: Mode::Train { min_scale: 224, max_scale: 256 },
+            crop: 224,
+            sampling: SamplingConfig::default(),
+            output: Output::U8Thwc,
+            shuffle: true,
+            drop_last: false,
+            shard: Shard::default(),
+            strict: false,
+        }
+    }
+}
+
+/// One batch. `u8` or `f32` is filled according to `Output`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Batch {
+    pub u8: Vec<u8>,
+    pub f32: Vec<f32>,
+    /// (B, T, H, W, C) for u8, (B, C, T, H, W) for f32.
+    pub shape: [usize; 5],
+    pub labels: Vec<i64>,
+    /// Index of each clip's video in the source.
+    pub videos: Vec<usize>,
+    /// (temporal view, spatial crop) of each clip; (0, 0) in training.
+    pub views: Vec<(usize, usize)>,
+}
+
+struct Work {
+    seq: usize,
+    video: usize,
+    view: usize,
+    crop: usize,
+}
+
+struct Done {
+    seq: usize,
+    clip: Option<(Vec<u8>, usize, (usize, usize), i64)>,
+    err: Option<Error>,
+}
+
+/// A running loader for one epoch; iterate it for batches. Dropping it stops and joins every thread.
+pub struct Loader {
+    batches: Receiver<Result<Batch>>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    skipped: Arc<AtomicUsize>,
+}
+
+impl Loader {
+    pub fn new(source: Arc<dyn ClipSource>, cfg: LoaderConfig) -> Result<Self> {
+        if cfg.batch_size == 0 || cfg.crop == 0 || cfg.sampling.num_frames == 0 {
+            return Err(Error::Config("batch size, crop and NUM_FRAMES must be positive".into()));
+        }
+        let work = work_items(source.as_ref(), &cfg);
+        let workers = cfg.workers.max(1);
+        let depth = workers * cfg.prefetch.max(1);
+        let (work_tx, work_rx) = bounded::<Work>(depth);
+        let (done_tx, done_rx) = bounded::<Done>(depth);
+        let (pool_tx, pool_rx) = bounded::<Vec<u8>>(depth * 2 + workers);
+        let (batch_tx, batch_rx) = bounded::<Result<Batch>>(cfg.prefetch.max(1));
+        let stop = Arc::new(AtomicBool::new(false));
+        let skipped = Arc::new(AtomicUsize::new(0));
+        let mut threads = Vec::new();
+        let total = work.len();
+        let s = stop.clone();
+        threads.push(std::thread::spawn(move || {
+            for w in work {
+                if s.load(Ordering::Relaxed) || work_tx.send(w).is_err() {
+                    break;
+                }
+            }
+        }));
+        for _ in 0..workers {
+            let (rx, tx, pool, src, cfg, s) = (work_rx.clone(), done_tx.clone(), pool_rx.clone(), source.clone(), cfg.clone(), stop.clone());
+            threads.push(std::thread::spawn(move || worker(rx, tx, pool, src.as_ref(), &cfg, &s)));
+        }
+        drop(done_tx);
+        let (s, k) = (stop.clone(), skipped.clone());
+        threads.push(std::thread::spawn(move || batcher(done_rx, batch_tx, pool_tx, total, &cfg, &s, &k)));
+        Ok(Loader { batches: batch_rx, stop, threads, skipped })
+    }
+
+    /// Clips skipped so far as bad (lenient mode).
+    pub fn skipped(&self) -> usize {
+        self.skipped.load(Ordering::Relaxed)
+    }
+}
+
+impl Iterator for Loader {
+    type Item = Result<Batch>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.batches.recv().ok()
+    }
+}
+
+impl Drop for Loader {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // Drain so that blocked senders wake up and see the stop flag.
+        while self.batches.try_recv().is_ok() {}
+        let (_, dead) = bounded(0);
+        self.batches = dead;
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+fn work_items(source: &dyn ClipSource, cfg: &LoaderConfig) -> Vec<Work> {
+    let train = matches!(cfg.mode, Mode::Train { .. });
+    let idx = epoch_indices(source.len(), cfg.seed, cfg.epoch, cfg.shuffle && train, cfg.drop_last && train, cfg.shard);
+    let (views, crops) = if train { (1, 1) } else { (cfg.sampling.num_views.max(1), cfg.sampling.num_crops.max(1)) };
+    let mut out = Vec::with_capacity(idx.len() * views * crops);
+    for video in idx {
+        for view in 0..views {
+            for crop in 0..crops {
+                out.push(Work { seq: out.len(), video, view, crop });
+            }
+        }
+    }
+    out
+}
+
+fn worker(rx: Receiver<Work>, tx: Sender<Done>, pool: Receiver<Vec<u8>>, src: &dyn ClipSource, cfg: &LoaderConfig, stop: &AtomicBool) {
+    let mut scratch = Scratch::new();
+    for w in rx {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let mut buf = pool.try_recv().unwrap_or_default();
+        let done = match make_clip(src, cfg, &w, &mut scratch, &mut buf) {
+            Ok(()) => Done { seq: w.seq, clip: Some((buf, w.video, (w.view, w.crop), src.label(w.video))), err: None },
+            Err(e) => Done { seq: w.seq, clip: None, err: Some(e) },
+        };
+        if tx.send(done).is_err() {
+            break;
+        }
+    }
+}
+
+/// Samples, decodes and augments one clip into `out` as uint8 (T, crop, crop, 3).
+fn make_clip(src: &dyn ClipSource, cfg: &LoaderConfig, w: &Work, s: &mut Scratch, out: &mut Vec<u8>) -> Result<()> {
+    let stream = src.stream(w.video)?;
+    let mut rng = Rng::keyed(cfg.seed, cfg.epoch, w.seq as u64);
+    let start = match cfg.mode {
+        Mode::Train { .. } => Start::Train(rng.uniform()),
+        Mode::Test { .. } => Start::View(w.view),
+    };
+    let window = sample(&stream, &cfg.sampling, start);
+    let (fw, fh) = src.read(w.video, &window.indices, s)?;
+    let spatial: Spatial = match cfg.mode {
+        Mode::Train { min_scale, max_scale } => augment::train_spatial(fw, fh, min_scale, max_scale, cfg.crop, &mut rng),
+        Mode::Test { scale } => {
+            let idx = if cfg.sampling.num_crops == 1 { 1 } else { w.crop };
+            augment::test_spatial(fw, fh, scale, cfg.crop, idx)
+        }
+    };
+    let (xt, yt) = augment::taps(fw, fh, &spatial);
+    let per = cfg.crop * cfg.crop * 3;
+    out.resize(per * window.indices.len(), 0);
+    for (k, frame) in s.frames.iter().take(window.indices.len()).enumerate() {
+        augment::apply(frame, fw, fh, &spatial, &xt, &yt, &mut out[k * per..(k + 1) * per]);
+    }
+    Ok(())
+}
+
+fn batcher(
+    rx: Receiver<Done>,
+    tx: Sender<Result<Batch>>,
+    pool: Sender<Vec<u8>>,
+    total: usize,
+    cfg: &LoaderConfig,
+    stop: &AtomicBool,
+    skipped: &AtomicUsize,
+) {
+    let mut pending = BTreeMap::new();
+    let mut next = 0;
+    let mut batch = new_batch(cfg);
+    for d in rx {
+        pending.insert(d.seq, d);
+        while let Some(d) = pending.remove(&next) {
+            next += 1;
+            match (d.clip, d.err) {
+                (Some((clip, video, view, label)), _) => {
+                    push_clip(&mut batch, cfg, &clip, video, view, label);
+                    let _ = pool.try_send(clip);
+                }
+                (None, Some(e)) if cfg.strict => {
+                    let _ = tx.send(Err(e));
+                    stop.store(true, Ordering::Relaxed);
+                    return;
+                }
+                (None, e) => {
+                    skipped.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("froster-loader: skipping clip: {}", e.map(|e| e.to_string()).unwrap_or_default());
+                }
+            }
+            if batch.labels.len() == cfg.batch_size && tx.send(Ok(std::mem::replace(&mut batch, new_batch(cfg)))).is_err() {
+                return;
+            }
+        }
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+    }
+    let partial_ok = !(cfg.drop_last && matches!(cfg.mode, Mode::Train { .. }));
+    if next == total && !batch.labels.is_empty() && partial_ok {
+        let _ = tx.send(Ok(batch));
+    }
+}
+
+fn new_batch(cfg: &LoaderConfig) -> Batch {
+    let t = cfg.sampling.num_frames;
+    let shape = match cfg.output {
+        Output::U8Thwc => [0, t, cfg.crop, cfg.crop, 3],
+        Output::F32Cthw => [0, 3, t, cfg.crop, cfg.crop],
+    };
+    Batch { shape, ..Default::default() }
+}
+
+fn push_clip(b: &mut Batch, cfg: &LoaderConfig, clip: &[u8], video: usize, view: (usize, usize), label: i64) {
+    match cfg.output {
+        Output::U8Thwc => b.u8.extend_from_slice(clip),
+        Output::F32Cthw => {
+            let (t, hw) = (cfg.sampling.num_frames, cfg.crop * cfg.crop);
+            let base = b.f32.len();
+            b.f32.resize(base + 3 * t * hw, 0.0);
+            let out = &mut b.f32[base..];
+            for ti in 0..t {
+                for p in 0..hw {
+                    for c in 0..3 {
+                        let v = clip[(ti * hw + p) * 3 + c] as f32 / 255.0;
+                        out[(c * t + ti) * hw + p] = (v - CLIP_MEAN[c]) / CLIP_STD[c];
+                    }
+                }
+            }
+        }
+    }
+    b.shape[0] += 1;
+    b.labels.push(label);
+    b.videos.push(video);
+    b.views.push(view);
+}

@@ -1,0 +1,159 @@
+//! Zero-copy pack reader over memory-mapped shards.
+use crate::error::{io_err, Error, Result};
+use crate::format::*;
+use memmap2::Mmap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+pub struct PackReader {
+    dir: PathBuf,
+    manifest: Manifest,
+    shards: Vec<Mmap>,
+}
+
+impl PackReader {
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        let mpath = dir.join(MANIFEST);
+        let text = std::fs::read_to_string(&mpath).map_err(io_err(&mpath))?;
+        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| Error::BadPack {
+            path: mpath.clone(),
+            reason: e.to_string(),
+        })?;
+        if manifest.magic != MANIFEST_MAGIC || manifest.version != VERSION {
+            return Err(Error::BadPack {
+                path: mpath,
+                reason: format!("magic {} version {} (expected {MANIFEST_MAGIC} {VERSION})", manifest.magic, manifest.version),
+            });
+        }
+        let shards = manifest.shards.iter().map(|s| map_shard(&dir.join(&s.file))).collect::<Result<_>>()?;
+        let reader = PackReader { dir, manifest, shards };
+        for i in 0..reader.manifest.videos.len() {
+            reader.check_record(i)?;
+        }
+        Ok(reader)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+    pub fn videos(&self) -> &[VideoEntry] {
+        &self.manifest.videos
+    }
+    pub fn video(&self, idx: usize) -> &VideoEntry {
+        &self.manifest.videos[idx]
+    }
+    pub fn find(&self, id: &str) -> Option<usize> {
+        self.manifest.videos.iter().position(|v| v.id == id)
+    }
+
+    /// The (video index, label) pairs of a list kept in the pack (e.g. "train", "val", "test").
+    pub fn list(&self, name: &str) -> Result<&[(u32, i64)]> {
+        self.manifest.lists.get(name).map(|v| v.as_slice()).ok_or_else(|| Error::UnknownList {
+            name: name.into(),
+            known: self.manifest.lists.keys().cloned().collect::<Vec<_>>().join(", "),
+        })
+    }
+
+    fn record(&self, idx: usize) -> &[u8] {
+        let v = &self.manifest.videos[idx];
+        let shard = &self.shards[v.shard as usize];
+        &shard[v.offset as usize..(v.offset + v.bytes) as usize]
+    }
+
+    /// Checks that the record exists, is in bounds, has the right header and an intact frame table.
+    fn check_record(&self, idx: usize) -> Result<()> {
+        let v = &self.manifest.videos[idx];
+        let bad = |reason: String| Error::CorruptFrame { video: v.id.clone(), frame: 0, reason };
+        let shard = self.shards.get(v.shard as usize).ok_or_else(|| bad(format!("shard {} missing", v.shard)))?;
+        let table_len = RECORD_HEADER + v.frames as usize * ENTRY;
+        if (v.offset + v.bytes) as usize > shard.len() || (v.bytes as usize) < table_len {
+            return Err(bad("record out of the shard's bounds (truncated shard?)".into()));
+        }
+        let rec = self.record(idx);
+        if &rec[..4] != RECORD_MAGIC {
+            return Err(bad("bad record magic".into()));
+        }
+        if crc32fast::hash(&rec[..table_len]) != v.table_crc {
+            return Err(bad("frame table checksum mismatch".into()));
+        }
+        Ok(())
+    }
+
+    /// The compressed bytes of one stored frame and their recorded crc32.
+    pub fn frame_bytes(&self, idx: usize, frame: usize) -> Result<(&[u8], u32)> {
+        let v = &self.manifest.videos[idx];
+        if frame >= v.frames as usize {
+            return Err(Error::CorruptFrame { video: v.id.clone(), frame, reason: format!("only {} frames", v.frames) });
+        }
+        let rec = self.record(idx);
+        let at = RECORD_HEADER + frame * ENTRY;
+        let (off, len, crc) = decode_entry(&rec[at..at + ENTRY]);
+        let shard = &self.shards[v.shard as usize];
+        let end = off as usize + len as usize;
+        if end > shard.len() {
+            return Err(Error::CorruptFrame { video: v.id.clone(), frame, reason: "frame beyond shard end".into() });
+        }
+        Ok((&shard[off as usize..end], crc))
+    }
+
+    /// Decompresses one stored frame into `out` (resized to the frame's byte size), optionally checking its crc32.
+    pub fn read_frame(
+        &self,
+        idx: usize,
+        frame: usize,
+        verify: bool,
+        zstd: &mut zstd::bulk::Decompressor<'static>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let v = &self.manifest.videos[idx];
+        let (bytes, crc) = self.frame_bytes(idx, frame)?;
+        let corrupt = |reason: String| Error::CorruptFrame { video: v.id.clone(), frame, reason };
+        if verify && crc32fast::hash(bytes) != crc {
+            return Err(corrupt("checksum mismatch".into()));
+        }
+        let n = self.manifest.pixel.frame_bytes(v.width as usize, v.height as usize);
+        out.resize(n, 0);
+        let got = zstd.decompress_to_buffer(bytes, out.as_mut_slice()).map_err(|e| corrupt(e.to_string()))?;
+        if got != n {
+            return Err(corrupt(format!("decompressed {got} bytes, expected {n}")));
+        }
+        Ok(())
+    }
+
+    /// Decodes one stored frame to RGB24 (w*h*3), using `scratch` for the stored pixels.
+    pub fn read_rgb(
+        &self,
+        idx: usize,
+        frame: usize,
+        verify: bool,
+        zstd: &mut zstd::bulk::Decompressor<'static>,
+        scratch: &mut Vec<u8>,
+        rgb: &mut Vec<u8>,
+    ) -> Result<()> {
+        let v = &self.manifest.videos[idx];
+        let (w, h) = (v.width as usize, v.height as usize);
+        match self.manifest.pixel {
+            PixelFormat::Rgb => self.read_frame(idx, frame, verify, zstd, rgb),
+            PixelFormat::I420 => {
+                self.read_frame(idx, frame, verify, zstd, scratch)?;
+                rgb.resize(w * h * 3, 0);
+                i420_to_rgb(scratch, w, h, rgb);
+                Ok(())
+            }
+        }
+    }
+}
+
+fn map_shard(path: &Path) -> Result<Mmap> {
+    let f = File::open(path).map_err(io_err(path))?;
+    // SAFETY: shards are immutable once renamed into place; replace/compact write new files.
+    let map = unsafe { Mmap::map(&f) }.map_err(io_err(path))?;
+    if map.len() < SHARD_MAGIC.len() || &map[..SHARD_MAGIC.len()] != SHARD_MAGIC {
+        return Err(Error::BadPack { path: path.into(), reason: "bad shard magic".into() });
+    }
+    Ok(map)
+}

@@ -1,0 +1,228 @@
+//! CLIP in tch. Module paths mirror OpenAI's state-dict keys (visual.transformer.resblocks.N.attn.in_proj_weight
+//! ...). The vision tower optionally runs Open-VCLIP's temporal attention (`expand_temporal_view`), which adds
+//! no parameters: the FROSTER student is this model with `temporal = Some(T)`.
+use crate::config::ClipConfig;
+use tch::nn::{self, Init};
+use tch::{Kind, Tensor};
+
+/// How a block's attention sees its keys.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Attention {
+    Full,
+    Causal,
+    /// Keys/values of frame t are [t+1, t-1, t] of the same clip of T frames, zero blocks at the clip ends
+    /// (unmasked, as the reference: the zero keys still take softmax weight).
+    Temporal(i64),
+}
+
+/// LayerNorm computed in f32 whatever the input dtype, as CLIP's LayerNorm subclass.
+pub struct LayerNorm {
+    pub weight: Tensor,
+    pub bias: Tensor,
+}
+
+impl LayerNorm {
+    pub fn new(p: nn::Path, dim: i64) -> Self {
+        LayerNorm { weight: p.var("weight", &[dim], Init::Const(1.0)), bias: p.var("bias", &[dim], Init::Const(0.0)) }
+    }
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        let dim = *x.size().last().unwrap();
+        let f = Kind::Float;
+        x.to_kind(f)
+            .layer_norm([dim], Some(&self.weight.to_kind(f)), Some(&self.bias.to_kind(f)), 1e-5, true)
+            .to_kind(x.kind())
+    }
+}
+
+pub struct Block {
+    heads: i64,
+    in_w: Tensor,
+    in_b: Tensor,
+    out_w: Tensor,
+    out_b: Tensor,
+    ln_1: LayerNorm,
+    fc_w: Tensor,
+    fc_b: Tensor,
+    proj_w: Tensor,
+    proj_b: Tensor,
+    ln_2: LayerNorm,
+}
+
+impl Block {
+    pub fn new(p: nn::Path, width: i64, heads: i64, layers: i64) -> Self {
+        let attn = &p / "attn";
+        let mlp = &p / "mlp";
+        let proj_std = (width as f64).powf(-0.5) * ((2 * layers) as f64).powf(-0.5);
+        let attn_std = (width as f64).powf(-0.5);
+        let fc_std = (2.0 * width as f64).powf(-0.5);
+        let randn = |s: f64| Init::Randn { mean: 0.0, stdev: s };
+        Block {
+            heads,
+            in_w: attn.var("in_proj_weight", &[3 * width, width], randn(attn_std)),
+            in_b: attn.var("in_proj_bias", &[3 * width], Init::Const(0.0)),
+            out_w: (&attn / "out_proj").var("weight", &[width, width], randn(proj_std)),
+            out_b: (&attn / "out_proj").var("bias", &[width], Init::Const(0.0)),
+            ln_1: LayerNorm::new(&p / "ln_1", width),
+            fc_w: (&mlp / "c_fc").var("weight", &[4 * width, width], randn(fc_std)),
+            fc_b: (&mlp / "c_fc").var("bias", &[4 * width], Init::Const(0.0)),
+            proj_w: (&mlp / "c_proj").var("weight", &[width, 4 * width], randn(proj_std)),
+            proj_b: (&mlp / "c_proj").var("bias", &[width], Init::Const(0.0)),
+            ln_2: LayerNorm::new(&p / "ln_2", width),
+        }
+    }
+
+    /// Self-attention of `x` ([N, L, W], batch first) before the residual add.
+    pub fn attention(&self, x: &Tensor, mode: Attention) -> Tensor {
+        let (n, l, w) = x.size3().unwrap();
+        let d = w / self.heads;
+        let qkv = x.linear(&self.in_w, Some(&self.in_b)).view([n, l, 3, self.heads, d]).permute([2, 0, 3, 1, 4]);
+        let (q, mut k, mut v) = (qkv.get(0), qkv.get(1), qkv.get(2));
+        if let Attention::Temporal(t) = mode {
+            k = temporal_kv(&k, t);
+            v = temporal_kv(&v, t);
+        }
+        let causal = mode == Attention::Causal;
+        let o = Tensor::scaled_dot_product_attention(&q, &k, &v, None::<Tensor>, 0.0, causal, None, false);
+        o.transpose(1, 2).reshape([n, l, w]).linear(&self.out_w, Some(&self.out_b))
+    }
+
+    pub fn forward(&self, x: &Tensor, mode: Attention) -> Tensor {
+        let x = x + self.attention(&self.ln_1.forward(x), mode);
+        let h = self.ln_2.forward(&x).linear(&self.fc_w, Some(&self.fc_b));
+        let h = &h * (&h * 1.702).sigmoid();
+        x + h.linear(&self.proj_w, Some(&self.proj_b))
+    }
+}
+
+/// [N, h, L, d] -> [N, h, 3L, d]: per frame, the keys of frames t+1, t-1 and t of its clip (zeros past the ends).
+pub fn temporal_kv(k: &Tensor, t: i64) -> Tensor {
+    let (n, h, l, d) = k.size4().unwrap();
+    let k5 = k.view([n / t, t, h, l, d]);
+    let zero = k5.narrow(1, 0, 1).zeros_like();
+    let next = Tensor::cat(&[k5.narrow(1, 1, t - 1), zero.shallow_clone()], 1);
+    let prev = Tensor::cat(&[zero, k5.narrow(1, 0, t - 1)], 1);
+    Tensor::cat(&[next, prev, k5], 3).view([n, h, 3 * l, d])
+}
+
+pub struct Transformer {
+    pub blocks: Vec<Block>,
+}
+
+impl Transformer {
+    pub fn new(p: nn::Path, width: i64, heads: i64, layers: i64) -> Self {
+        let r = &p / "resblocks";
+        Transformer { blocks: (0..layers).map(|i| Block::new(&r / i, width, heads, layers)).collect() }
+    }
+    pub fn forward(&self, x: &Tensor, mode: Attention) -> Tensor {
+        self.blocks.iter().fold(x.shallow_clone(), |x, b| b.forward(&x, mode))
+    }
+}
+
+pub struct Visual {
+    patch: i64,
+    conv1: Tensor,
+    class_embedding: Tensor,
+    positional_embedding: Tensor,
+    ln_pre: LayerNorm,
+    pub transformer: Transformer,
+    ln_post: LayerNorm,
+    proj: Tensor,
+}
+
+impl Visual {
+    pub fn new(p: nn::Path, c: &ClipConfig) -> Self {
+        let w = c.vision_width;
+        let scale = (w as f64).powf(-0.5);
+        let g = c.grid();
+        Visual {
+            patch: c.vision_patch_size,
+            conv1: (&p / "conv1").var("weight", &[w, 3, c.vision_patch_size, c.vision_patch_size], Init::Randn { mean: 0.0, stdev: 0.02 }),
+            class_embedding: p.var("class_embedding", &[w], Init::Randn { mean: 0.0, stdev: scale }),
+            positional_embedding: p.var("positional_embedding", &[g * g + 1, w], Init::Randn { mean: 0.0, stdev: scale }),
+            ln_pre: LayerNorm::new(&p / "ln_pre", w),
+            transformer: Transformer::new(&p / "transformer", w, c.vision_heads(), c.vision_layers),
+            ln_post: LayerNorm::new(&p / "ln_post", w),
+            proj: p.var("proj", &[w, c.embed_dim], Init::Randn { mean: 0.0, stdev: scale }),
+        }
+    }
+
+    /// Tokens after ln_pre: [N, L, W].
+    pub fn embed(&self, x: &Tensor) -> Tensor {
+        let x = x.to_kind(self.conv1.kind()).conv2d(&self.conv1, None::<Tensor>, [self.patch, self.patch], [0, 0], [1, 1], 1);
+        let (n, w, _, _) = x.size4().unwrap();
+        let x = x.reshape([n, w, -1]).permute([0, 2, 1]);
+        let cls = self.class_embedding.view([1, 1, w]).expand([n, 1, w], false);
+        let x = Tensor::cat(&[cls, x], 1) + &self.positional_embedding;
+        self.ln_pre.forward(&x)
+    }
+
+    /// [N, 3, R, R] frames -> [N, D] unnormalised features. `temporal` = Some(T) gives the student's attention.
+    pub fn forward(&self, x: &Tensor, temporal: Option<i64>) -> Tensor {
+        let mode = temporal.map(Attention::Temporal).unwrap_or(Attention::Full);
+        let x = self.transformer.forward(&self.embed(x), mode);
+        self.ln_post.forward(&x.select(1, 0)).matmul(&self.proj)
+    }
+}
+
+pub struct Text {
+    token_embedding: Tensor,
+    positional_embedding: Tensor,
+    pub transformer: Transformer,
+    ln_final: LayerNorm,
+    text_projection: Tensor,
+}
+
+impl Text {
+    pub fn new(p: &nn::Path, c: &ClipConfig) -> Self {
+        let w = c.transformer_width;
+        Text {
+            token_embedding: (p / "token_embedding").var("weight", &[c.vocab_size, w], Init::Randn { mean: 0.0, stdev: 0.02 }),
+            positional_embedding: p.var("positional_embedding", &[c.context_length, w], Init::Randn { mean: 0.0, stdev: 0.01 }),
+            transformer: Transformer::new(p / "transformer", w, c.transformer_heads, c.transformer_layers),
+            ln_final: LayerNorm::new(p / "ln_final", w),
+            text_projection: p.var("text_projection", &[w, c.embed_dim], Init::Randn { mean: 0.0, stdev: (w as f64).powf(-0.5) }),
+        }
+    }
+
+    /// [S, 77] token ids -> [S, D] unnormalised features, pooled at the EOT (largest id, first occurrence).
+    /// The sequence is cut after the longest EOT: exact, because attention is causal.
+    pub fn forward(&self, ids: &Tensor) -> Tensor {
+        let eot = ids.argmax(-1, false);
+        let len = (eot.max().int64_value(&[]) + 1).min(ids.size()[1]);
+        let ids = ids.narrow(1, 0, len);
+        let x = self.token_embedding.index_select(0, &ids.flatten(0, -1)).view([ids.size()[0], len, -1]);
+        let x = x + self.positional_embedding.narrow(0, 0, len);
+        let x = self.ln_final.forward(&self.transformer.forward(&x, Attention::Causal));
+        let rows = Tensor::arange(ids.size()[0], (Kind::Int64, ids.device()));
+        x.index(&[Some(rows), Some(eot)]).matmul(&self.text_projection)
+    }
+}
+
+pub struct Clip {
+    pub config: ClipConfig,
+    pub visual: Visual,
+    pub text: Text,
+    pub logit_scale: Tensor,
+}
+
+impl Clip {
+    pub fn new(p: &nn::Path, config: &ClipConfig) -> Self {
+        Clip {
+            visual: Visual::new(p / "visual", config),
+            text: Text::new(p, config),
+            logit_scale: p.var("logit_scale", &[], Init::Const((1.0f64 / 0.07).ln())),
+            config: config.clone(),
+        }
+    }
+    pub fn encode_image(&self, x: &Tensor, temporal: Option<i64>) -> Tensor {
+        self.visual.forward(x, temporal)
+    }
+    pub fn encode_text(&self, ids: &Tensor) -> Tensor {
+        self.text.forward(ids)
+    }
+}
+
+/// Row-wise L2 normalisation.
+pub fn l2n(x: &Tensor) -> Tensor {
+    x / x.norm_scalaropt_dim(2, [-1], true)
+}

@@ -1,0 +1,101 @@
+//! CLIP configurations: named presets, and inference from a checkpoint's shapes (as OpenAI's build_model).
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use tch::Tensor;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClipConfig {
+    pub embed_dim: i64,
+    pub image_resolution: i64,
+    pub vision_layers: i64,
+    pub vision_width: i64,
+    pub vision_patch_size: i64,
+    pub context_length: i64,
+    pub vocab_size: i64,
+    pub transformer_width: i64,
+    pub transformer_heads: i64,
+    pub transformer_layers: i64,
+}
+
+impl ClipConfig {
+    pub fn vit_b32() -> Self {
+        Self::vit(512, 224, 12, 768, 32, 512, 8, 12)
+    }
+    pub fn vit_b16() -> Self {
+        Self::vit(512, 224, 12, 768, 16, 512, 8, 12)
+    }
+    pub fn vit_l14() -> Self {
+        Self::vit(768, 224, 24, 1024, 14, 768, 12, 12)
+    }
+    /// A tiny config for tests and the CPU demo.
+    pub fn tiny() -> Self {
+        Self::vit(32, 32, 2, 64, 8, 64, 1, 2)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn vit(embed: i64, res: i64, vl: i64, vw: i64, patch: i64, tw: i64, th: i64, tl: i64) -> Self {
+        ClipConfig {
+            embed_dim: embed,
+            image_resolution: res,
+            vision_layers: vl,
+            vision_width: vw,
+            vision_patch_size: patch,
+            context_length: 77,
+            vocab_size: 49408,
+            transformer_width: tw,
+            transformer_heads: th,
+            transformer_layers: tl,
+        }
+    }
+
+    pub fn preset(name: &str) -> Result<Self> {
+        match name.to_ascii_lowercase().replace(['-', '/'], "_").as_str() {
+            "vit_b32" => Ok(Self::vit_b32()),
+            "vit_b16" => Ok(Self::vit_b16()),
+            "vit_l14" => Ok(Self::vit_l14()),
+            "tiny" => Ok(Self::tiny()),
+            _ => Err(Error::Config(format!("unknown CLIP preset '{name}' (vit_b32, vit_b16, vit_l14, tiny)"))),
+        }
+    }
+
+    /// Heads of the vision tower: width / 64, as CLIP.
+    pub fn vision_heads(&self) -> i64 {
+        (self.vision_width / 64).max(1)
+    }
+    pub fn grid(&self) -> i64 {
+        self.image_resolution / self.vision_patch_size
+    }
+
+    /// Infers the config from OpenAI-layout weights.
+    pub fn from_weights(w: &HashMap<String, Tensor>) -> Result<Self> {
+        let shape = |k: &str| w.get(k).map(|t| t.size()).ok_or_else(|| Error::Config(format!("weights lack '{k}'")));
+        let count = |prefix: &str| {
+            w.keys()
+                .filter_map(|k| k.strip_prefix(prefix).and_then(|r| r.split('.').next()).and_then(|n| n.parse::<i64>().ok()))
+                .max()
+                .map(|m| m + 1)
+                .unwrap_or(0)
+        };
+        let conv = shape("visual.conv1.weight")?;
+        let pos = shape("visual.positional_embedding")?;
+        let grid = (((pos[0] - 1) as f64).sqrt()).round() as i64;
+        let tw = shape("ln_final.weight")?[0];
+        let vocab = match w.get("token_embedding.weight") {
+            Some(t) => t.size()[0],
+            None => 49408,
+        };
+        Ok(ClipConfig {
+            embed_dim: shape("text_projection")?[1],
+            image_resolution: conv[3] * grid,
+            vision_layers: count("visual.transformer.resblocks."),
+            vision_width: conv[0],
+            vision_patch_size: conv[3],
+            context_length: shape("positional_embedding")?[0],
+            vocab_size: vocab,
+            transformer_width: tw,
+            transformer_heads: (tw / 64).max(1),
+            transformer_layers: count("transformer.resblocks."),
+        })
+    }
+}

@@ -1,0 +1,66 @@
+//! Helpers for the conformance tests against the reference's golden folder (FROSTER_GOLDEN_DIR, default
+//! ../shared/golden beside the checkout).
+use std::collections::HashMap;
+use std::path::PathBuf;
+use tch::{Kind, Tensor};
+
+pub fn dir() -> PathBuf {
+    match std::env::var_os("FROSTER_GOLDEN_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/golden"),
+    }
+}
+
+pub fn json(rel: &str) -> serde_json::Value {
+    let p = dir().join(rel);
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+pub fn tensors(rel: &str) -> HashMap<String, Tensor> {
+    let p = dir().join(rel);
+    crate::weights::load(&p).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The weights file a case names (relative to the case folder).
+pub fn case_weights(case: &str) -> HashMap<String, Tensor> {
+    let j = json(&format!("{case}/case.json"));
+    let rel = j["weights_file"].as_str().expect("weights_file");
+    tensors(&format!("{case}/{rel}"))
+}
+
+/// max|got - want| <= atol + rtol * max|want|, with a message naming the tensor.
+pub fn assert_close(name: &str, got: &Tensor, want: &Tensor, atol: f64, rtol: f64) {
+    assert_eq!(got.size(), want.size(), "{name}: shape");
+    let g = got.to_kind(Kind::Double).to_device(tch::Device::Cpu);
+    let w = want.to_kind(Kind::Double);
+    let err = (&g - &w).abs().max().double_value(&[]);
+    let scale = w.abs().max().double_value(&[]);
+    let tol = atol + rtol * scale;
+    assert!(err <= tol, "{name}: max |got - ref| = {err:.3e} > {tol:.3e} (max |ref| {scale:.3e})");
+}
+
+pub fn assert_equal_i64(name: &str, got: &Tensor, want: &Tensor) {
+    assert_eq!(got.size(), want.size(), "{name}: shape");
+    let diff = got.to_kind(Kind::Int64).ne_tensor(&want.to_kind(Kind::Int64)).sum(Kind::Int64).int64_value(&[]);
+    assert_eq!(diff, 0, "{name}: {diff} entries differ");
+}
+
+/// The CLIP config of a case: from the weights' shapes, checked against the case's hyper-parameters.
+pub fn case_config(case: &str, w: &HashMap<String, Tensor>) -> crate::ClipConfig {
+    let cfg = crate::ClipConfig::from_weights(w).expect("config from weights");
+    let h = &json(&format!("{case}/case.json"))["hyperparameters"];
+    assert_eq!(h["embed_dim"].as_i64(), Some(cfg.embed_dim), "embed_dim");
+    assert_eq!(h["vision_layers"].as_i64(), Some(cfg.vision_layers), "vision_layers");
+    assert_eq!(h["vision_patch_size"].as_i64(), Some(cfg.vision_patch_size), "patch");
+    let mut cfg = cfg;
+    if let Some(heads) = h["transformer_heads"].as_i64() {
+        cfg.transformer_heads = heads;
+    }
+    cfg
+}
+
+/// Vision heads from the case (CLIP's width/64 rule gives 1 for the tiny width too).
+pub fn case_frames(case: &str) -> i64 {
+    json(&format!("{case}/case.json"))["hyperparameters"]["T"].as_i64().unwrap_or(8)
+}

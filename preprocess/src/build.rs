@@ -1,0 +1,259 @@
+//! `froster-pack build`: lists -> parallel decode -> shards -> manifest (written last).
+use crate::encode::{encode_video, EncodeOptions};
+use crate::writer::{completed_shards, write_atomic, ShardWriter};
+use anyhow::{bail, Context, Result};
+use froster_loader::format::*;
+use froster_loader::list::{list_name, parse_list};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    pub root: PathBuf,
+    pub lists: Vec<PathBuf>,
+    pub out: PathBuf,
+    pub encode: EncodeOptions,
+    pub jobs: usize,
+    pub shard_size: u64,
+    pub progress: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BuildSummary {
+    pub ok: usize,
+    pub failed: usize,
+    pub resumed: usize,
+    pub frames: u64,
+    pub pack_bytes: u64,
+    pub source_bytes: u64,
+    pub seconds: f64,
+}
+
+impl std::fmt::Display for BuildSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let ratio = self.pack_bytes as f64 / self.source_bytes.max(1) as f64;
+        write!(
+            f,
+            "videos ok {} (resumed {}), failed {}; frames {}; pack {:.1} MB vs source {:.1} MB ({:.2}x); {:.1} s",
+            self.ok,
+            self.resumed,
+            self.failed,
+            self.frames,
+            self.pack_bytes as f64 / 1e6,
+            self.source_bytes as f64 / 1e6,
+            ratio,
+            self.seconds
+        )
+    }
+}
+
+/// Parsed lists: unique paths in first-seen order, each list's (path index, label), and per-line failures.
+struct Lists {
+    paths: Vec<String>,
+    lists: BTreeMap<String, Vec<(usize, i64)>>,
+    failed: Vec<Failure>,
+}
+
+fn read_lists(files: &[PathBuf]) -> Result<Lists> {
+    let mut l = Lists { paths: Vec::new(), lists: BTreeMap::new(), failed: Vec::new() };
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).with_context(|| format!("reading list {}", file.display()))?;
+        let mut items = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            match parse_list(line) {
+                Ok(v) => {
+                    for (p, label) in v {
+                        let next = index.len();
+                        let i = *index.entry(p.clone()).or_insert(next);
+                        if i == l.paths.len() {
+                            l.paths.push(p);
+                        }
+                        items.push((i, label));
+                    }
+                }
+                Err((_, reason)) => {
+                    l.failed.push(Failure { path: format!("{}:{}: {}", file.display(), n + 1, line.trim()), reason })
+                }
+            }
+        }
+        l.lists.insert(list_name(file), items);
+    }
+    Ok(l)
+}
+
+pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
+    let t0 = Instant::now();
+    if !opts.root.is_dir() {
+        bail!("dataset root {} is not a folder", opts.root.display());
+    }
+    let lists = read_lists(&opts.lists)?;
+    std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
+    let _ = std::fs::remove_file(opts.out.join(MANIFEST));
+    let done_shards = completed_shards(&opts.out)?;
+    let mut entries: HashMap<String, VideoEntry> = HashMap::new();
+    let mut shards = Vec::new();
+    for (id, es) in &done_shards {
+        shards.push(*id);
+        for e in es {
+            entries.insert(e.id.clone(), e.clone());
+        }
+    }
+    let resumed = lists.paths.iter().filter(|p| entries.contains_key(*p)).count();
+    let todo: Vec<String> = lists.paths.iter().filter(|p| !entries.contains_key(*p)).cloned().collect();
+    let bar = progress_bar(opts.progress, lists.paths.len() as u64, resumed as u64);
+    let mut next_shard = done_shards.last().map(|(id, _)| id + 1).unwrap_or(0);
+    let mut failed = lists.failed.clone();
+    let mut writer: Option<ShardWriter> = None;
+    let mut frames_done = 0u64;
+    for result in parallel_encode(&opts.root, todo, opts.encode, opts.jobs) {
+        match result {
+            Ok(v) => {
+                frames_done += v.entry.frames as u64;
+                let w = match writer.as_mut() {
+                    Some(w) => w,
+                    None => writer.insert(ShardWriter::create(&opts.out, next_shard)?),
+                };
+                let e = w.append(v)?;
+                entries.insert(e.id.clone(), e);
+                if w.len() >= opts.shard_size {
+                    writer.take().unwrap().finish()?;
+                    shards.push(next_shard);
+                    next_shard += 1;
+                }
+            }
+            Err((path, reason)) => failed.push(Failure { path, reason }),
+        }
+        bar.inc(1);
+        let secs = t0.elapsed().as_secs_f64().max(1e-3);
+        bar.set_message(format!("{:.1} videos/s, {:.0} frames/s", bar.position() as f64 / secs, frames_done as f64 / secs));
+    }
+    if let Some(w) = writer.take().filter(|w| !w.is_empty()) {
+        w.finish()?;
+        shards.push(next_shard);
+    }
+    bar.finish_and_clear();
+    let manifest = assemble(opts, &lists, &entries, &shards, failed)?;
+    write_failed_csv(&opts.out, &manifest.failed)?;
+    write_atomic(&opts.out.join(MANIFEST), &serde_json::to_vec_pretty(&manifest)?)?;
+    let pack_bytes: u64 = manifest.shards.iter().map(|s| s.bytes).sum();
+    Ok(BuildSummary {
+        ok: manifest.videos.len(),
+        failed: manifest.failed.len(),
+        resumed,
+        frames: manifest.videos.iter().map(|v| v.frames as u64).sum(),
+        pack_bytes,
+        source_bytes: manifest.videos.iter().map(|v| v.source_bytes).sum(),
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+fn assemble(
+    opts: &BuildOptions,
+    lists: &Lists,
+    entries: &HashMap<String, VideoEntry>,
+    shards: &[u32],
+    failed: Vec<Failure>,
+) -> Result<Manifest> {
+    let mut videos = Vec::new();
+    let mut index = HashMap::new();
+    for p in &lists.paths {
+        if let Some(e) = entries.get(p) {
+            index.insert(p.clone(), videos.len() as u32);
+            videos.push(e.clone());
+        }
+    }
+    let mut shard_entries = Vec::new();
+    let mut remap = HashMap::new();
+    let used: HashSet<u32> = videos.iter().map(|v| v.shard).collect();
+    for &id in shards.iter().filter(|id| used.contains(id)) {
+        let file = crate::writer::shard_name(id);
+        let bytes = std::fs::metadata(opts.out.join(&file))?.len();
+        remap.insert(id, shard_entries.len() as u32);
+        shard_entries.push(ShardEntry { file, bytes });
+    }
+    for v in &mut videos {
+        v.shard = remap[&v.shard];
+    }
+    let lists_out = lists
+        .lists
+        .iter()
+        .map(|(name, items)| {
+            let kept = items.iter().filter_map(|(i, l)| index.get(&lists.paths[*i]).map(|&v| (v, *l))).collect();
+            (name.clone(), kept)
+        })
+        .collect();
+    Ok(Manifest {
+        magic: MANIFEST_MAGIC.into(),
+        version: VERSION,
+        pixel: opts.encode.decode.pixel,
+        short_side: opts.encode.decode.short_side,
+        keep_every: opts.encode.keep_every,
+        zstd_level: opts.encode.zstd_level,
+        shards: shard_entries,
+        videos,
+        lists: lists_out,
+        failed,
+    })
+}
+
+pub fn write_failed_csv(dir: &Path, failed: &[Failure]) -> Result<()> {
+    let mut s = String::from("path,reason\n");
+    for f in failed {
+        s.push_str(&format!("{},{}\n", csv_field(&f.path), csv_field(&f.reason)));
+    }
+    write_atomic(&dir.join("failed.csv"), s.as_bytes())
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\"").replace('\n', " "))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Encodes videos on `jobs` threads; yields results as they finish.
+pub fn parallel_encode(
+    root: &Path,
+    todo: Vec<String>,
+    opts: EncodeOptions,
+    jobs: usize,
+) -> impl Iterator<Item = std::result::Result<crate::writer::EncodedVideo, (String, String)>> {
+    let jobs = jobs.max(1);
+    let (work_tx, work_rx) = crossbeam_channel::bounded::<String>(jobs * 2);
+    let (done_tx, done_rx) = crossbeam_channel::bounded(jobs * 2);
+    std::thread::spawn(move || {
+        for p in todo {
+            if work_tx.send(p).is_err() {
+                break;
+            }
+        }
+    });
+    for _ in 0..jobs {
+        let (rx, tx, root) = (work_rx.clone(), done_tx.clone(), root.to_path_buf());
+        std::thread::spawn(move || {
+            for p in rx {
+                let r = encode_video(&p, &root.join(&p), &opts).map_err(|e| (p.clone(), e));
+                if tx.send(r).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    done_rx.into_iter()
+}
+
+pub fn progress_bar(show: bool, total: u64, pos: u64) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} videos  {msg}  ETA {eta}").unwrap_or(ProgressStyle::default_bar()),
+    );
+    bar.set_position(pos);
+    bar
+}

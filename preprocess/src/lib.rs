@@ -1,0 +1,9 @@
+//! froster-pack: decodes each video once with GStreamer into sharded, frame-indexed, checksummed zstd packs
+//! that froster-loader reads zero-copy. Format: docs/pack-format.md.
+pub mod build;
+pub mod encode;
+pub mod ops;
+pub mod writer;
+
+pub use build::{build, BuildOptions, BuildSummary};
+pub use encode::EncodeOptions;

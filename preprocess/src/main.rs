@@ -1,0 +1,179 @@
+//! froster-pack: build, scan, verify, inspect, replace and compact FROSTER video packs.
+use anyhow::{bail, Result};
+use clap::{Parser, Subcommand};
+use froster_loader::decode::DecodeOptions;
+use froster_loader::format::PixelFormat;
+use froster_pack::ops;
+use froster_pack::{BuildOptions, EncodeOptions};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "froster-pack", version, about = "Decode videos once into sharded, checksummed zstd packs for FROSTER training")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+    /// Hide progress bars.
+    #[arg(long, global = true)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Decode every video of the lists into a pack (resumable: rerun the same command after an interruption).
+    Build {
+        /// Dataset root: list paths are relative to it (the reference's DATA.PATH_PREFIX).
+        root: PathBuf,
+        /// A list in the reference format (`path,label` per line); repeat for train/val/test. Kept by file stem.
+        #[arg(long = "list", required = true)]
+        lists: Vec<PathBuf>,
+        /// Output pack folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Downscale so the short side is this many pixels (0 keeps the native size).
+        #[arg(long, default_value_t = 256)]
+        short_side: u32,
+        /// Store only every Nth frame; the loader maps to the nearest stored frame.
+        #[arg(long, default_value_t = 1)]
+        keep_every: u32,
+        /// Parallel decoders (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Start a new shard past this many bytes.
+        #[arg(long, default_value_t = 1 << 30)]
+        shard_size: u64,
+        /// Stored pixels: i420 (YUV 4:2:0, half the bytes) or rgb.
+        #[arg(long, default_value = "i420", value_parser = parse_pixel)]
+        pixel: PixelFormat,
+        /// zstd level (1-19).
+        #[arg(long, default_value_t = 3)]
+        zstd_level: i32,
+        /// Exit non-zero if any video fails.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Decode-check the listed videos without writing a pack; lists the ones that fail, with the reason.
+    Scan {
+        root: PathBuf,
+        #[arg(long = "list", required = true)]
+        lists: Vec<PathBuf>,
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
+    /// Check every checksum and that every frame decompresses; names the video and frame of each failure.
+    Verify { pack: PathBuf },
+    /// Per-video frames, fps, size, stride and bytes, plus totals.
+    Inspect {
+        pack: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// Only this video.
+        #[arg(long)]
+        video: Option<String>,
+        /// Write a stored frame as PNG: --dump-frame VIDEO_ID INDEX OUT.png
+        #[arg(long, num_args = 3, value_names = ["VIDEO_ID", "INDEX", "OUT"])]
+        dump_frame: Option<Vec<String>>,
+    },
+    /// Re-decode NEW_FILE and atomically swap it in for VIDEO_ID (e.g. a corrupted download).
+    Replace { pack: PathBuf, video_id: String, new_file: PathBuf },
+    /// Rewrite live records into one shard, reclaiming the space of replaced videos.
+    Compact { pack: PathBuf },
+}
+
+fn parse_pixel(s: &str) -> Result<PixelFormat, String> {
+    match s {
+        "i420" => Ok(PixelFormat::I420),
+        "rgb" => Ok(PixelFormat::Rgb),
+        _ => Err(format!("unknown pixel format '{s}' (i420 or rgb)")),
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let progress = !cli.quiet;
+    match cli.cmd {
+        Cmd::Build { root, lists, out, short_side, keep_every, jobs, shard_size, pixel, zstd_level, strict } => {
+            if keep_every == 0 || !(1..=22).contains(&zstd_level) {
+                bail!("--keep-every must be >= 1 and --zstd-level in 1..=22");
+            }
+            let decode = DecodeOptions { short_side, pixel, ..Default::default() };
+            let encode = EncodeOptions { decode, keep_every, zstd_level };
+            let opts = BuildOptions { root, lists, out: out.clone(), encode, jobs: jobs.unwrap_or_else(cores), shard_size, progress };
+            let s = froster_pack::build(&opts)?;
+            println!("{s}");
+            if s.failed > 0 {
+                println!("failed videos are listed in {}", out.join("failed.csv").display());
+                if strict {
+                    bail!("{} videos failed (--strict)", s.failed);
+                }
+            }
+        }
+        Cmd::Scan { root, lists, jobs } => {
+            let (n, failed) = ops::scan(&root, &lists, jobs.unwrap_or_else(cores), progress)?;
+            for f in &failed {
+                println!("{}: {}", f.path, f.reason);
+            }
+            println!("scanned {n} videos: {} ok, {} failed", n - failed.len(), failed.len());
+            if !failed.is_empty() {
+                std::process::exit(1);
+            }
+        }
+        Cmd::Verify { pack } => {
+            let problems = ops::verify(&pack, progress)?;
+            for p in &problems {
+                println!("{p}");
+            }
+            if !problems.is_empty() {
+                bail!("{}: {} bad frames", pack.display(), problems.len());
+            }
+            println!("{}: all checksums and frames ok", pack.display());
+        }
+        Cmd::Inspect { pack, json, video, dump_frame } => {
+            if let Some(d) = dump_frame {
+                let index: usize = d[1].parse().map_err(|_| anyhow::anyhow!("frame index '{}' is not a number", d[1]))?;
+                ops::dump_frame(&pack, &d[0], index, &PathBuf::from(&d[2]))?;
+                println!("wrote {}", d[2]);
+                return Ok(());
+            }
+            let r = ops::inspect(&pack, video.as_deref())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print_report(&r);
+            }
+        }
+        Cmd::Replace { pack, video_id, new_file } => {
+            let dead = ops::replace(&pack, &video_id, &new_file)?;
+            println!("replaced {video_id}; {:.1} MB now unused (run `froster-pack compact` to reclaim)", dead as f64 / 1e6);
+        }
+        Cmd::Compact { pack } => {
+            let freed = ops::compact(&pack)?;
+            println!("compacted {}: {:.1} MB reclaimed", pack.display(), freed as f64 / 1e6);
+        }
+    }
+    Ok(())
+}
+
+fn print_report(r: &ops::PackReport) {
+    println!("{:<50} {:>7} {:>10} {:>9} {:>6} {:>10}", "video", "frames", "fps", "size", "stride", "bytes");
+    for v in &r.videos {
+        println!("{:<50} {:>7} {:>10} {:>9} {:>6} {:>10}", v.id, v.frames, v.fps, format!("{}x{}", v.width, v.height), v.stride, v.bytes);
+    }
+    let ratio = r.live_bytes as f64 / r.source_bytes.max(1) as f64;
+    println!(
+        "total: {} videos, {} frames, {:.1} MB live in {:.1} MB of shards, source {:.1} MB ({ratio:.2}x), pixel {:?}, {} failed",
+        r.total_videos,
+        r.total_frames,
+        r.live_bytes as f64 / 1e6,
+        r.shard_bytes as f64 / 1e6,
+        r.source_bytes as f64 / 1e6,
+        r.pixel,
+        r.failed
+    );
+    for (name, n) in &r.lists {
+        println!("list {name}: {n} clips");
+    }
+}

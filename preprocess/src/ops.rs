@@ -1,0 +1,205 @@
+//! scan, verify, inspect, replace and compact.
+use crate::build::{parallel_encode, progress_bar};
+use crate::encode::{encode_video, EncodeOptions};
+use crate::writer::{shard_name, write_atomic, ShardWriter};
+use anyhow::{bail, Context, Result};
+use froster_loader::format::*;
+use froster_loader::list::read_list;
+use froster_loader::PackReader;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Decode check of every listed video, no pack written: (path, reason) of each that fails.
+pub fn scan(root: &Path, lists: &[PathBuf], jobs: usize, progress: bool) -> Result<(usize, Vec<Failure>)> {
+    let mut paths = Vec::new();
+    for l in lists {
+        for (p, _) in read_list(l)? {
+            if !paths.contains(&p) {
+                paths.push(p);
+            }
+        }
+    }
+    let bar = progress_bar(progress, paths.len() as u64, 0);
+    let opts = EncodeOptions { zstd_level: 1, ..Default::default() };
+    let mut failed = Vec::new();
+    for r in parallel_encode(root, paths.clone(), opts, jobs) {
+        if let Err((path, reason)) = r {
+            failed.push(Failure { path, reason });
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok((paths.len(), failed))
+}
+
+/// Every checksum and every frame: the failures, naming video and frame.
+pub fn verify(dir: &Path, progress: bool) -> Result<Vec<String>> {
+    let reader = PackReader::open(dir)?;
+    let mut zstd = zstd::bulk::Decompressor::new()?;
+    let mut buf = Vec::new();
+    let mut problems = Vec::new();
+    let bar = progress_bar(progress, reader.videos().len() as u64, 0);
+    for (i, v) in reader.videos().iter().enumerate() {
+        for f in 0..v.frames as usize {
+            if let Err(e) = reader.read_frame(i, f, true, &mut zstd, &mut buf) {
+                problems.push(e.to_string());
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(problems)
+}
+
+#[derive(Debug, Serialize)]
+pub struct VideoReport {
+    pub id: String,
+    pub frames: u32,
+    pub source_frames: u32,
+    pub fps: String,
+    pub width: u32,
+    pub height: u32,
+    pub stride: u32,
+    pub bytes: u64,
+    pub source_bytes: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PackReport {
+    pub videos: Vec<VideoReport>,
+    pub total_videos: usize,
+    pub total_frames: u64,
+    pub live_bytes: u64,
+    pub shard_bytes: u64,
+    pub source_bytes: u64,
+    pub pixel: PixelFormat,
+    pub lists: Vec<(String, usize)>,
+    pub failed: usize,
+}
+
+pub fn inspect(dir: &Path, only: Option<&str>) -> Result<PackReport> {
+    let reader = PackReader::open(dir)?;
+    let m = reader.manifest();
+    let videos: Vec<VideoReport> = m
+        .videos
+        .iter()
+        .filter(|v| only.is_none_or(|id| v.id == id))
+        .map(|v| VideoReport {
+            id: v.id.clone(),
+            frames: v.frames,
+            source_frames: v.source_frames,
+            fps: format!("{}/{}", v.fps_num, v.fps_den),
+            width: v.width,
+            height: v.height,
+            stride: v.stride,
+            bytes: v.bytes,
+            source_bytes: v.source_bytes,
+        })
+        .collect();
+    if let Some(id) = only {
+        if videos.is_empty() {
+            bail!("{}: no video '{id}' in the pack", dir.display());
+        }
+    }
+    Ok(PackReport {
+        total_videos: videos.len(),
+        total_frames: videos.iter().map(|v| v.frames as u64).sum(),
+        live_bytes: videos.iter().map(|v| v.bytes).sum(),
+        shard_bytes: m.shards.iter().map(|s| s.bytes).sum(),
+        source_bytes: videos.iter().map(|v| v.source_bytes).sum(),
+        videos,
+        pixel: m.pixel,
+        lists: m.lists.iter().map(|(k, v)| (k.clone(), v.len())).collect(),
+        failed: m.failed.len(),
+    })
+}
+
+/// Writes stored frame `index` of `id` as an RGB PNG.
+pub fn dump_frame(dir: &Path, id: &str, index: usize, out: &Path) -> Result<()> {
+    let reader = PackReader::open(dir)?;
+    let vi = reader.find(id).with_context(|| format!("{}: no video '{id}' in the pack", dir.display()))?;
+    let v = reader.video(vi);
+    let mut zstd = zstd::bulk::Decompressor::new()?;
+    let (mut scratch, mut rgb) = (Vec::new(), Vec::new());
+    reader.read_rgb(vi, index, true, &mut zstd, &mut scratch, &mut rgb)?;
+    let f = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut enc = png::Encoder::new(std::io::BufWriter::new(f), v.width, v.height);
+    enc.set_color(png::ColorType::Rgb);
+    enc.write_header()?.write_image_data(&rgb)?;
+    Ok(())
+}
+
+/// Re-decodes `file` and swaps it in for `id` (new shard + manifest rename). Returns the bytes left dead.
+pub fn replace(dir: &Path, id: &str, file: &Path) -> Result<u64> {
+    let reader = PackReader::open(dir)?;
+    let m = reader.manifest().clone();
+    drop(reader);
+    let vi = m.videos.iter().position(|v| v.id == id).with_context(|| format!("{}: no video '{id}' in the pack", dir.display()))?;
+    let old = &m.videos[vi];
+    let opts = options_of(&m);
+    let enc = encode_video(id, file, &opts).map_err(|e| anyhow::anyhow!("{}: cannot decode: {e}", file.display()))?;
+    let id_next = next_shard_id(dir)?;
+    let mut w = ShardWriter::create(dir, id_next)?;
+    let entry = w.append(enc)?;
+    w.finish()?;
+    let mut m2 = m.clone();
+    let file_name = shard_name(id_next);
+    let bytes = std::fs::metadata(dir.join(&file_name))?.len();
+    m2.shards.push(ShardEntry { file: file_name, bytes });
+    m2.videos[vi] = VideoEntry { shard: (m2.shards.len() - 1) as u32, ..entry };
+    m2.failed.retain(|f| f.path != id);
+    write_atomic(&dir.join(MANIFEST), &serde_json::to_vec_pretty(&m2)?)?;
+    Ok(old.bytes + dead_bytes(&m))
+}
+
+/// Bytes in shards that no video references.
+pub fn dead_bytes(m: &Manifest) -> u64 {
+    let shard: u64 = m.shards.iter().map(|s| s.bytes - SHARD_MAGIC.len() as u64).sum();
+    shard.saturating_sub(m.videos.iter().map(|v| v.bytes).sum())
+}
+
+/// Adds a video missing from the pack (e.g. one that failed at build time) from a good copy.
+pub fn options_of(m: &Manifest) -> EncodeOptions {
+    let mut o = EncodeOptions { keep_every: m.keep_every, zstd_level: m.zstd_level, ..Default::default() };
+    o.decode.short_side = m.short_side;
+    o.decode.pixel = m.pixel;
+    o
+}
+
+fn next_shard_id(dir: &Path) -> Result<u32> {
+    let mut max = None;
+    for e in std::fs::read_dir(dir)? {
+        let name = e?.file_name().to_string_lossy().to_string();
+        if let Some(id) = name.strip_prefix("shard-").and_then(|s| s.split('.').next()).and_then(|s| s.parse::<u32>().ok()) {
+            max = max.max(Some(id));
+        }
+    }
+    Ok(max.map(|m| m + 1).unwrap_or(0))
+}
+
+/// Rewrites the live records into one fresh shard and deletes the old ones. Returns bytes reclaimed.
+pub fn compact(dir: &Path) -> Result<u64> {
+    let reader = PackReader::open(dir)?;
+    let mut m = reader.manifest().clone();
+    let before: u64 = m.shards.iter().map(|s| s.bytes).sum();
+    let id = next_shard_id(dir)?;
+    let mut w = ShardWriter::create(dir, id)?;
+    for (i, v) in m.videos.iter_mut().enumerate() {
+        let frames = (0..v.frames as usize)
+            .map(|f| reader.frame_bytes(i, f).map(|(b, c)| (b.to_vec(), c)))
+            .collect::<froster_loader::Result<Vec<_>>>()?;
+        let e = w.append(crate::writer::EncodedVideo { entry: v.clone(), frames })?;
+        *v = VideoEntry { shard: 0, ..e };
+    }
+    w.finish()?;
+    let old: Vec<String> = m.shards.iter().map(|s| s.file.clone()).collect();
+    let file = shard_name(id);
+    m.shards = vec![ShardEntry { bytes: std::fs::metadata(dir.join(&file))?.len(), file }];
+    drop(reader);
+    write_atomic(&dir.join(MANIFEST), &serde_json::to_vec_pretty(&m)?)?;
+    for f in old {
+        let _ = std::fs::remove_file(dir.join(&f));
+        let _ = std::fs::remove_file(dir.join(f.replace(".bin", ".json")));
+    }
+    Ok(before.saturating_sub(m.shards[0].bytes))
+}

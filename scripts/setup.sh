@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Idempotent setup: Debian GStreamer + ffmpeg, and the torch venv that tch needs.
+# Safe to rerun; returns in about a second when everything is present.
+set -euo pipefail
+TORCH_VERSION=2.11.0
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache=${FROSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/froster-rs}
+venv="$cache/torch-$TORCH_VERSION"
+
+say() { echo "[setup] $*"; }
+
+# 1. Debian packages (GStreamer decode/encode, ffmpeg for the tests' reference decode).
+pkgs=(pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base
+      gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+      gstreamer1.0-tools ffmpeg)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# 2. torch venv in a per-user cache keyed by version, shared by every clone.
+if ! [ -f "$venv/.complete" ]; then
+  say "creating $venv with torch==$TORCH_VERSION (about 4.6 GB, a few minutes)"
+  rm -rf "$venv"; mkdir -p "$cache"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "torch==$TORCH_VERSION"
+  touch "$venv/.complete"
+fi
+torch_dir=$("$venv/bin/python" -c 'import os, torch; print(os.path.dirname(torch.__file__))')
+
+# 3. A stable link that .cargo/config.toml and the rpath point through.
+mkdir -p "$root/.froster"
+ln -sfn "$torch_dir" "$root/.froster/libtorch"
+say "ok: libtorch at $torch_dir"
