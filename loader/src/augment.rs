@@ -28,13 +28,27 @@ pub fn short_side_size(w: usize, h: usize, size: usize) -> (usize, usize) {
 }
 
 /// Train: short side uniform in [min, max], a random crop (numpy randint: exclusive upper bound), flip p=0.5.
-pub fn train_spatial(w: usize, h: usize, min: usize, max: usize, crop: usize, rng: &mut Rng) -> Spatial {
+pub fn train_spatial(
+    w: usize,
+    h: usize,
+    min: usize,
+    max: usize,
+    crop: usize,
+    rng: &mut Rng,
+) -> Spatial {
     let size = (min as f64 + rng.uniform() * (max - min) as f64).round() as usize;
     let (sw, sh) = short_side_size(w, h, size);
     let y0 = if sh > crop { rng.below(sh - crop) } else { 0 };
     let x0 = if sw > crop { rng.below(sw - crop) } else { 0 };
     let flip = rng.uniform() < 0.5;
-    Spatial { scaled_w: sw, scaled_h: sh, x0, y0, crop, flip }
+    Spatial {
+        scaled_w: sw,
+        scaled_h: sh,
+        x0,
+        y0,
+        crop,
+        flip,
+    }
 }
 
 /// Test: short side to `size`, then PySlowFast's `uniform_crop` at spatial index 0/1/2
@@ -56,7 +70,14 @@ pub fn test_spatial(w: usize, h: usize, size: usize, crop: usize, spatial_idx: u
             _ => {}
         }
     }
-    Spatial { scaled_w: sw, scaled_h: sh, x0, y0, crop, flip: false }
+    Spatial {
+        scaled_w: sw,
+        scaled_h: sh,
+        x0,
+        y0,
+        crop,
+        flip: false,
+    }
 }
 
 /// Precomputed bilinear taps for one axis: (index0, index1, weight of index1).
@@ -103,5 +124,8 @@ pub fn apply(src: &[u8], w: usize, h: usize, s: &Spatial, xt: &Taps, yt: &Taps, 
 
 /// The taps of a spatial transform for a w x h source.
 pub fn taps(w: usize, h: usize, s: &Spatial) -> (Taps, Taps) {
-    (Taps::new(w, s.scaled_w, s.x0, s.crop), Taps::new(h, s.scaled_h, s.y0, s.crop))
+    (
+        Taps::new(w, s.scaled_w, s.x0, s.crop),
+        Taps::new(h, s.scaled_h, s.y0, s.crop),
+    )
 }

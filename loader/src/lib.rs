@@ -35,6 +35,6 @@ pub use error::{Error, Result};
 pub use pipeline::{Batch, Loader, LoaderConfig, Mode, Output};
 pub use reader::PackReader;
 pub use sampling::{SamplingConfig, StreamInfo};
-pub use source::{ClipSource, PackSource, Scratch};
 #[cfg(feature = "video")]
 pub use source::VideoSource;
+pub use source::{ClipSource, PackSource, Scratch};

@@ -59,7 +59,10 @@ impl Default for LoaderConfig {
             prefetch: 2,
             seed: 0,
             epoch: 0,
-            mode: Mode::Train { min_scale: 224, max_scale: 256 },
+            mode: Mode::Train {
+                min_scale: 224,
+                max_scale: 256,
+            },
             crop: 224,
             sampling: SamplingConfig::default(),
             output: Output::U8Thwc,
@@ -109,7 +112,9 @@ pub struct Loader {
 impl Loader {
     pub fn new(source: Arc<dyn ClipSource>, cfg: LoaderConfig) -> Result<Self> {
         if cfg.batch_size == 0 || cfg.crop == 0 || cfg.sampling.num_frames == 0 {
-            return Err(Error::Config("batch size, crop and NUM_FRAMES must be positive".into()));
+            return Err(Error::Config(
+                "batch size, crop and NUM_FRAMES must be positive".into(),
+            ));
         }
         let work = work_items(source.as_ref(), &cfg);
         let workers = cfg.workers.max(1);
@@ -131,13 +136,29 @@ impl Loader {
             }
         }));
         for _ in 0..workers {
-            let (rx, tx, pool, src, cfg, s) = (work_rx.clone(), done_tx.clone(), pool_rx.clone(), source.clone(), cfg.clone(), stop.clone());
-            threads.push(std::thread::spawn(move || worker(rx, tx, pool, src.as_ref(), &cfg, &s)));
+            let (rx, tx, pool, src, cfg, s) = (
+                work_rx.clone(),
+                done_tx.clone(),
+                pool_rx.clone(),
+                source.clone(),
+                cfg.clone(),
+                stop.clone(),
+            );
+            threads.push(std::thread::spawn(move || {
+                worker(rx, tx, pool, src.as_ref(), &cfg, &s)
+            }));
         }
         drop(done_tx);
         let (s, k) = (stop.clone(), skipped.clone());
-        threads.push(std::thread::spawn(move || batcher(done_rx, batch_tx, pool_tx, total, &cfg, &s, &k)));
-        Ok(Loader { batches: batch_rx, stop, threads, skipped })
+        threads.push(std::thread::spawn(move || {
+            batcher(done_rx, batch_tx, pool_tx, total, &cfg, &s, &k)
+        }));
+        Ok(Loader {
+            batches: batch_rx,
+            stop,
+            threads,
+            skipped,
+        })
     }
 
     /// Clips skipped so far as bad (lenient mode).
@@ -168,20 +189,43 @@ impl Drop for Loader {
 
 fn work_items(source: &dyn ClipSource, cfg: &LoaderConfig) -> Vec<Work> {
     let train = matches!(cfg.mode, Mode::Train { .. });
-    let idx = epoch_indices(source.len(), cfg.seed, cfg.epoch, cfg.shuffle && train, cfg.drop_last && train, cfg.shard);
-    let (views, crops) = if train { (1, 1) } else { (cfg.sampling.num_views.max(1), cfg.sampling.num_crops.max(1)) };
+    let idx = epoch_indices(
+        source.len(),
+        cfg.seed,
+        cfg.epoch,
+        cfg.shuffle && train,
+        cfg.drop_last && train,
+        cfg.shard,
+    );
+    let (views, crops) = if train {
+        (1, 1)
+    } else {
+        (cfg.sampling.num_views.max(1), cfg.sampling.num_crops.max(1))
+    };
     let mut out = Vec::with_capacity(idx.len() * views * crops);
     for video in idx {
         for view in 0..views {
             for crop in 0..crops {
-                out.push(Work { seq: out.len(), video, view, crop });
+                out.push(Work {
+                    seq: out.len(),
+                    video,
+                    view,
+                    crop,
+                });
             }
         }
     }
     out
 }
 
-fn worker(rx: Receiver<Work>, tx: Sender<Done>, pool: Receiver<Vec<u8>>, src: &dyn ClipSource, cfg: &LoaderConfig, stop: &AtomicBool) {
+fn worker(
+    rx: Receiver<Work>,
+    tx: Sender<Done>,
+    pool: Receiver<Vec<u8>>,
+    src: &dyn ClipSource,
+    cfg: &LoaderConfig,
+    stop: &AtomicBool,
+) {
     let mut scratch = Scratch::new();
     for w in rx {
         if stop.load(Ordering::Relaxed) {
@@ -189,8 +233,16 @@ fn worker(rx: Receiver<Work>, tx: Sender<Done>, pool: Receiver<Vec<u8>>, src: &d
         }
         let mut buf = pool.try_recv().unwrap_or_default();
         let done = match make_clip(src, cfg, &w, &mut scratch, &mut buf) {
-            Ok(()) => Done { seq: w.seq, clip: Some((buf, w.video, (w.view, w.crop), src.label(w.video))), err: None },
-            Err(e) => Done { seq: w.seq, clip: None, err: Some(e) },
+            Ok(()) => Done {
+                seq: w.seq,
+                clip: Some((buf, w.video, (w.view, w.crop), src.label(w.video))),
+                err: None,
+            },
+            Err(e) => Done {
+                seq: w.seq,
+                clip: None,
+                err: Some(e),
+            },
         };
         if tx.send(done).is_err() {
             break;
@@ -199,7 +251,13 @@ fn worker(rx: Receiver<Work>, tx: Sender<Done>, pool: Receiver<Vec<u8>>, src: &d
 }
 
 /// Samples, decodes and augments one clip into `out` as uint8 (T, crop, crop, 3).
-fn make_clip(src: &dyn ClipSource, cfg: &LoaderConfig, w: &Work, s: &mut Scratch, out: &mut Vec<u8>) -> Result<()> {
+fn make_clip(
+    src: &dyn ClipSource,
+    cfg: &LoaderConfig,
+    w: &Work,
+    s: &mut Scratch,
+    out: &mut Vec<u8>,
+) -> Result<()> {
     let stream = src.stream(w.video)?;
     let mut rng = Rng::keyed(cfg.seed, cfg.epoch, w.seq as u64);
     let start = match cfg.mode {
@@ -209,9 +267,16 @@ fn make_clip(src: &dyn ClipSource, cfg: &LoaderConfig, w: &Work, s: &mut Scratch
     let window = sample(&stream, &cfg.sampling, start);
     let (fw, fh) = src.read(w.video, &window.indices, s)?;
     let spatial: Spatial = match cfg.mode {
-        Mode::Train { min_scale, max_scale } => augment::train_spatial(fw, fh, min_scale, max_scale, cfg.crop, &mut rng),
+        Mode::Train {
+            min_scale,
+            max_scale,
+        } => augment::train_spatial(fw, fh, min_scale, max_scale, cfg.crop, &mut rng),
         Mode::Test { scale } => {
-            let idx = if cfg.sampling.num_crops == 1 { 1 } else { w.crop };
+            let idx = if cfg.sampling.num_crops == 1 {
+                1
+            } else {
+                w.crop
+            };
             augment::test_spatial(fw, fh, scale, cfg.crop, idx)
         }
     };
@@ -219,7 +284,15 @@ fn make_clip(src: &dyn ClipSource, cfg: &LoaderConfig, w: &Work, s: &mut Scratch
     let per = cfg.crop * cfg.crop * 3;
     out.resize(per * window.indices.len(), 0);
     for (k, frame) in s.frames.iter().take(window.indices.len()).enumerate() {
-        augment::apply(frame, fw, fh, &spatial, &xt, &yt, &mut out[k * per..(k + 1) * per]);
+        augment::apply(
+            frame,
+            fw,
+            fh,
+            &spatial,
+            &xt,
+            &yt,
+            &mut out[k * per..(k + 1) * per],
+        );
     }
     Ok(())
 }
@@ -252,10 +325,17 @@ fn batcher(
                 }
                 (None, e) => {
                     skipped.fetch_add(1, Ordering::Relaxed);
-                    eprintln!("froster-loader: skipping clip: {}", e.map(|e| e.to_string()).unwrap_or_default());
+                    eprintln!(
+                        "froster-loader: skipping clip: {}",
+                        e.map(|e| e.to_string()).unwrap_or_default()
+                    );
                 }
             }
-            if batch.labels.len() == cfg.batch_size && tx.send(Ok(std::mem::replace(&mut batch, new_batch(cfg)))).is_err() {
+            if batch.labels.len() == cfg.batch_size
+                && tx
+                    .send(Ok(std::mem::replace(&mut batch, new_batch(cfg))))
+                    .is_err()
+            {
                 return;
             }
         }
@@ -275,10 +355,20 @@ fn new_batch(cfg: &LoaderConfig) -> Batch {
         Output::U8Thwc => [0, t, cfg.crop, cfg.crop, 3],
         Output::F32Cthw => [0, 3, t, cfg.crop, cfg.crop],
     };
-    Batch { shape, ..Default::default() }
+    Batch {
+        shape,
+        ..Default::default()
+    }
 }
 
-fn push_clip(b: &mut Batch, cfg: &LoaderConfig, clip: &[u8], video: usize, view: (usize, usize), label: i64) {
+fn push_clip(
+    b: &mut Batch,
+    cfg: &LoaderConfig,
+    clip: &[u8],
+    video: usize,
+    view: (usize, usize),
+    label: i64,
+) {
     match cfg.output {
         Output::U8Thwc => b.u8.extend_from_slice(clip),
         Output::F32Cthw => {

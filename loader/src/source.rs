@@ -13,7 +13,11 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new() -> Self {
-        Scratch { zstd: zstd::bulk::Decompressor::new().expect("zstd context"), stored: Vec::new(), frames: Vec::new() }
+        Scratch {
+            zstd: zstd::bulk::Decompressor::new().expect("zstd context"),
+            stored: Vec::new(),
+            frames: Vec::new(),
+        }
     }
 }
 
@@ -49,7 +53,11 @@ pub struct PackSource {
 impl PackSource {
     pub fn new(reader: Arc<PackReader>, list: &str) -> Result<Self> {
         let items = reader.list(list)?.to_vec();
-        Ok(PackSource { reader, items, verify: true })
+        Ok(PackSource {
+            reader,
+            items,
+            verify: true,
+        })
     }
     pub fn reader(&self) -> &PackReader {
         &self.reader
@@ -68,7 +76,11 @@ impl ClipSource for PackSource {
     }
     fn stream(&self, i: usize) -> Result<StreamInfo> {
         let v = self.reader.video(self.items[i].0 as usize);
-        Ok(StreamInfo { frames: v.source_frames as usize, fps: v.fps(), ticks_per_frame: v.ticks_per_frame })
+        Ok(StreamInfo {
+            frames: v.source_frames as usize,
+            fps: v.fps(),
+            ticks_per_frame: v.ticks_per_frame,
+        })
     }
     fn read(&self, i: usize, indices: &[usize], s: &mut Scratch) -> Result<(usize, usize)> {
         let vi = self.items[i].0 as usize;
@@ -77,13 +89,22 @@ impl ClipSource for PackSource {
         for (k, &src) in indices.iter().enumerate() {
             let stored = nearest_stored(src, v.stride as usize, v.frames as usize);
             // Reuse the previous frame when two indices map to the same stored frame (clamped ends).
-            if k > 0 && nearest_stored(indices[k - 1], v.stride as usize, v.frames as usize) == stored {
+            if k > 0
+                && nearest_stored(indices[k - 1], v.stride as usize, v.frames as usize) == stored
+            {
                 let (a, b) = s.frames.split_at_mut(k);
                 b[0].clone_from(&a[k - 1]);
                 continue;
             }
             let mut out = std::mem::take(&mut s.frames[k]);
-            let r = self.reader.read_rgb(vi, stored, self.verify, &mut s.zstd, &mut s.stored, &mut out);
+            let r = self.reader.read_rgb(
+                vi,
+                stored,
+                self.verify,
+                &mut s.zstd,
+                &mut s.stored,
+                &mut out,
+            );
             s.frames[k] = out;
             r?;
         }
@@ -115,13 +136,22 @@ mod video {
     impl VideoSource {
         pub fn new(root: impl Into<PathBuf>, items: Vec<(String, i64)>) -> Self {
             let info = items.iter().map(|_| OnceLock::new()).collect();
-            VideoSource { root: root.into(), items, info, short_side: 256 }
+            VideoSource {
+                root: root.into(),
+                items,
+                info,
+                short_side: 256,
+            }
         }
         fn path(&self, i: usize) -> PathBuf {
             self.root.join(&self.items[i].0)
         }
         fn opts(&self) -> DecodeOptions {
-            DecodeOptions { short_side: self.short_side, pixel: PixelFormat::Rgb, ..Default::default() }
+            DecodeOptions {
+                short_side: self.short_side,
+                pixel: PixelFormat::Rgb,
+                ..Default::default()
+            }
         }
     }
 
@@ -139,38 +169,58 @@ mod video {
             let path = self.path(i);
             let got = self.info[i].get_or_init(|| {
                 let c = crate::container::probe(&path);
-                let first = decode(&path, &self.opts(), Some((0, 0)), |_, _, _, _| Ok(())).map_err(|e| e.to_string())?;
+                let first = decode(&path, &self.opts(), Some((0, 0)), |_, _, _, _| Ok(()))
+                    .map_err(|e| e.to_string())?;
                 let fps = first.fps_num as f64 / first.fps_den.max(1) as f64;
                 let frames = match c.frames {
                     Some(n) => n as usize,
-                    None => decode(&path, &self.opts(), None, |_, _, _, _| Ok(())).map_err(|e| e.to_string())?.frames as usize,
+                    None => {
+                        decode(&path, &self.opts(), None, |_, _, _, _| Ok(()))
+                            .map_err(|e| e.to_string())?
+                            .frames as usize
+                    }
                 };
-                Ok(StreamInfo { frames, fps: if fps > 0.0 { fps } else { 30.0 }, ticks_per_frame: c.ticks_per_frame })
+                Ok(StreamInfo {
+                    frames,
+                    fps: if fps > 0.0 { fps } else { 30.0 },
+                    ticks_per_frame: c.ticks_per_frame,
+                })
             });
             got.clone().map_err(|reason| Error::Decode { path, reason })
         }
         fn read(&self, i: usize, indices: &[usize], s: &mut Scratch) -> Result<(usize, usize)> {
-            let (lo, hi) = (*indices.iter().min().unwrap_or(&0), *indices.iter().max().unwrap_or(&0));
+            let (lo, hi) = (
+                *indices.iter().min().unwrap_or(&0),
+                *indices.iter().max().unwrap_or(&0),
+            );
             let mut size = (0, 0);
             s.frames.resize_with(indices.len(), Vec::new);
             let mut last: Option<Vec<u8>> = None;
             let mut filled = vec![false; indices.len()];
-            decode(&self.path(i), &self.opts(), Some((lo, hi)), |idx, px, w, h| {
-                size = (w as usize, h as usize);
-                for (k, &want) in indices.iter().enumerate() {
-                    if want == idx {
-                        s.frames[k].clear();
-                        s.frames[k].extend_from_slice(px);
-                        filled[k] = true;
+            decode(
+                &self.path(i),
+                &self.opts(),
+                Some((lo, hi)),
+                |idx, px, w, h| {
+                    size = (w as usize, h as usize);
+                    for (k, &want) in indices.iter().enumerate() {
+                        if want == idx {
+                            s.frames[k].clear();
+                            s.frames[k].extend_from_slice(px);
+                            filled[k] = true;
+                        }
                     }
-                }
-                last = Some(px.to_vec());
-                Ok(())
-            })?;
+                    last = Some(px.to_vec());
+                    Ok(())
+                },
+            )?;
             // Frames past the real end (a short container count) repeat the last decoded frame.
             for (k, f) in filled.iter().enumerate() {
                 if !f {
-                    let l = last.as_ref().ok_or_else(|| Error::Decode { path: self.path(i), reason: "window empty".into() })?;
+                    let l = last.as_ref().ok_or_else(|| Error::Decode {
+                        path: self.path(i),
+                        reason: "window empty".into(),
+                    })?;
                     s.frames[k].clone_from(l);
                 }
             }

@@ -9,15 +9,35 @@ use tch::{Device, Kind, Tensor};
 
 /// The reference's 28 prompt templates; index 28 is the bare rephrased name.
 pub const TEMPLATES: [&str; 29] = [
-    "a photo of {}.", "a photo of a person {}.", "a photo of a person using {}.", "a photo of a person doing {}.",
-    "a photo of a person during {}.", "a photo of a person performing {}.", "a photo of a person practicing {}.",
-    "a video of {}.", "a video of a person {}.", "a video of a person using {}.", "a video of a person doing {}.",
-    "a video of a person during {}.", "a video of a person performing {}.", "a video of a person practicing {}.",
-    "a example of {}.", "a example of a person {}.", "a example of a person using {}.", "a example of a person doing {}.",
-    "a example of a person during {}.", "a example of a person performing {}.", "a example of a person practicing {}.",
-    "a demonstration of {}.", "a demonstration of a person {}.", "a demonstration of a person using {}.",
-    "a demonstration of a person doing {}.", "a demonstration of a person during {}.",
-    "a demonstration of a person performing {}.", "a demonstration of a person practicing {}.", "{}",
+    "a photo of {}.",
+    "a photo of a person {}.",
+    "a photo of a person using {}.",
+    "a photo of a person doing {}.",
+    "a photo of a person during {}.",
+    "a photo of a person performing {}.",
+    "a photo of a person practicing {}.",
+    "a video of {}.",
+    "a video of a person {}.",
+    "a video of a person using {}.",
+    "a video of a person doing {}.",
+    "a video of a person during {}.",
+    "a video of a person performing {}.",
+    "a video of a person practicing {}.",
+    "a example of {}.",
+    "a example of a person {}.",
+    "a example of a person using {}.",
+    "a example of a person doing {}.",
+    "a example of a person during {}.",
+    "a example of a person performing {}.",
+    "a example of a person practicing {}.",
+    "a demonstration of {}.",
+    "a demonstration of a person {}.",
+    "a demonstration of a person using {}.",
+    "a demonstration of a person doing {}.",
+    "a demonstration of a person during {}.",
+    "a demonstration of a person performing {}.",
+    "a demonstration of a person practicing {}.",
+    "{}",
 ];
 pub const BARE: usize = 28;
 
@@ -32,7 +52,12 @@ pub fn prompt(t: usize, name: &str) -> String {
 }
 
 /// Token ids [templates.len() * C, 77], template-major.
-pub fn prompt_ids(tok: &Tokenizer, templates: &[usize], classes: &[String], context: usize) -> Result<Tensor> {
+pub fn prompt_ids(
+    tok: &Tokenizer,
+    templates: &[usize],
+    classes: &[String],
+    context: usize,
+) -> Result<Tensor> {
     let mut ids = Vec::with_capacity(templates.len() * classes.len() * context);
     for &t in templates {
         for c in classes {
@@ -57,10 +82,22 @@ impl Projector {
     pub fn new(p: nn::Path, dim: i64) -> Self {
         // kaiming_normal_ (fan_in, gain sqrt(2)) then zeros, as the reference: the student starts equal to CLIP.
         let std = (2.0 / dim as f64).sqrt();
-        Projector { w0: (&p / 0).var("weight", &[dim, dim], Init::Randn { mean: 0.0, stdev: std }), w2: (&p / 2).var("weight", &[dim, dim], Init::Const(0.0)) }
+        Projector {
+            w0: (&p / 0).var(
+                "weight",
+                &[dim, dim],
+                Init::Randn {
+                    mean: 0.0,
+                    stdev: std,
+                },
+            ),
+            w2: (&p / 2).var("weight", &[dim, dim], Init::Const(0.0)),
+        }
     }
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        x.linear::<Tensor>(&self.w0, None).gelu("none").linear::<Tensor>(&self.w2, None)
+        x.linear::<Tensor>(&self.w0, None)
+            .gelu("none")
+            .linear::<Tensor>(&self.w2, None)
     }
     pub fn residual(&self, x: &Tensor, alpha: f64) -> Tensor {
         x + self.forward(x) * alpha
@@ -109,7 +146,11 @@ impl Teacher {
         let mut vs = nn::VarStore::new(device);
         let clip = Clip::new(&vs.root(), cfg);
         vs.freeze();
-        Teacher { vs, clip, cache: Default::default() }
+        Teacher {
+            vs,
+            clip,
+            cache: Default::default(),
+        }
     }
 
     /// Normalised per-frame image features, no grad.
@@ -119,7 +160,11 @@ impl Teacher {
 
     /// Raw text features of one template over all classes, computed once and cached (the reference recomputes
     /// them every step).
-    pub fn template_features(&mut self, t: usize, ids: impl FnOnce() -> Result<Tensor>) -> Result<Tensor> {
+    pub fn template_features(
+        &mut self,
+        t: usize,
+        ids: impl FnOnce() -> Result<Tensor>,
+    ) -> Result<Tensor> {
         if let Some(f) = self.cache.get(&t) {
             return Ok(f.shallow_clone());
         }

@@ -48,7 +48,10 @@ impl Clone for V {
 fn allowed_global(name: &str) -> bool {
     matches!(
         name,
-        "torch._utils._rebuild_tensor_v2" | "torch._utils._rebuild_parameter" | "collections.OrderedDict" | "torch.device"
+        "torch._utils._rebuild_tensor_v2"
+            | "torch._utils._rebuild_parameter"
+            | "collections.OrderedDict"
+            | "torch.device"
     ) || name.starts_with("torch.jit._pickle.")
         || name.starts_with("__torch__.")
         || storage_kind(name).is_some()
@@ -87,7 +90,10 @@ struct Unpickler<'a> {
 
 impl<'a> Unpickler<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let s = self.data.get(self.pos..self.pos + n).ok_or_else(|| bad("pickle truncated"))?;
+        let s = self
+            .data
+            .get(self.pos..self.pos + n)
+            .ok_or_else(|| bad("pickle truncated"))?;
         self.pos += n;
         Ok(s)
     }
@@ -98,16 +104,25 @@ impl<'a> Unpickler<'a> {
         Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
     }
     fn pop(&mut self) -> Result<V> {
-        self.stack.pop().ok_or_else(|| bad("pickle stack underflow"))
+        self.stack
+            .pop()
+            .ok_or_else(|| bad("pickle stack underflow"))
     }
     fn pop_mark(&mut self) -> Result<Vec<V>> {
-        let at = self.stack.iter().rposition(|v| matches!(v, V::Mark)).ok_or_else(|| bad("pickle MARK missing"))?;
+        let at = self
+            .stack
+            .iter()
+            .rposition(|v| matches!(v, V::Mark))
+            .ok_or_else(|| bad("pickle MARK missing"))?;
         let items = self.stack.split_off(at + 1);
         self.stack.pop();
         Ok(items)
     }
     fn line(&mut self) -> Result<String> {
-        let end = self.data[self.pos..].iter().position(|&b| b == b'\n').ok_or_else(|| bad("pickle truncated"))?;
+        let end = self.data[self.pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| bad("pickle truncated"))?;
         let s = String::from_utf8_lossy(&self.data[self.pos..self.pos + end]).into_owned();
         self.pos += end + 1;
         Ok(s)
@@ -118,7 +133,9 @@ impl<'a> Unpickler<'a> {
     fn global(&mut self, module: String, name: String) -> Result<V> {
         let full = format!("{module}.{name}");
         if !allowed_global(&full) {
-            return Err(unsafe_(format!("global '{full}' is not allowed (only tensor rebuilding and containers)")));
+            return Err(unsafe_(format!(
+                "global '{full}' is not allowed (only tensor rebuilding and containers)"
+            )));
         }
         Ok(V::Global(full))
     }
@@ -145,7 +162,11 @@ impl<'a> Unpickler<'a> {
                 }
                 0x85..=0x87 => {
                     let n = (op - 0x84) as usize;
-                    let at = self.stack.len().checked_sub(n).ok_or_else(|| bad("pickle stack underflow"))?;
+                    let at = self
+                        .stack
+                        .len()
+                        .checked_sub(n)
+                        .ok_or_else(|| bad("pickle stack underflow"))?;
                     let items = self.stack.split_off(at);
                     self.stack.push(V::Tuple(items));
                 }
@@ -209,7 +230,11 @@ impl<'a> Unpickler<'a> {
                     self.stack.push(s);
                 }
                 b'B' | b'C' => {
-                    let n = if op == b'B' { self.u32()? as usize } else { self.u8()? as usize };
+                    let n = if op == b'B' {
+                        self.u32()? as usize
+                    } else {
+                        self.u8()? as usize
+                    };
                     let b = self.take(n)?.to_vec();
                     self.stack.push(V::Bytes(b));
                 }
@@ -223,7 +248,9 @@ impl<'a> Unpickler<'a> {
                 }
                 0x93 => {
                     let (n, m) = (self.pop()?, self.pop()?);
-                    let (V::Str(m), V::Str(n)) = (m, n) else { return Err(bad("STACK_GLOBAL without strings")) };
+                    let (V::Str(m), V::Str(n)) = (m, n) else {
+                        return Err(bad("STACK_GLOBAL without strings"));
+                    };
                     let g = self.global(m, n)?;
                     self.stack.push(g);
                 }
@@ -258,26 +285,45 @@ impl<'a> Unpickler<'a> {
                     self.memoize(k)?;
                 }
                 b'h' | b'j' => {
-                    let k = if op == b'h' { self.u8()? as u32 } else { self.u32()? };
-                    let v = self.memo.get(&k).cloned().ok_or_else(|| bad(format!("memo {k} missing")))?;
+                    let k = if op == b'h' {
+                        self.u8()? as u32
+                    } else {
+                        self.u32()?
+                    };
+                    let v = self
+                        .memo
+                        .get(&k)
+                        .cloned()
+                        .ok_or_else(|| bad(format!("memo {k} missing")))?;
                     self.stack.push(v);
                 }
                 b'0' => {
                     self.pop()?;
                 }
-                other => return Err(unsafe_(format!("opcode {:?} (0x{other:02x}) is not allowed", other as char))),
+                other => {
+                    return Err(unsafe_(format!(
+                        "opcode {:?} (0x{other:02x}) is not allowed",
+                        other as char
+                    )))
+                }
             }
         }
     }
 
     fn memoize(&mut self, k: u32) -> Result<()> {
-        let v = self.stack.last().cloned().ok_or_else(|| bad("memo of empty stack"))?;
+        let v = self
+            .stack
+            .last()
+            .cloned()
+            .ok_or_else(|| bad("memo of empty stack"))?;
         self.memo.insert(k, v);
         Ok(())
     }
 
     fn dict_insert(&mut self, items: Vec<V>) -> Result<()> {
-        let Some(V::Dict(d)) = self.stack.last_mut() else { return Err(bad("SETITEM on a non-dict")) };
+        let Some(V::Dict(d)) = self.stack.last_mut() else {
+            return Err(bad("SETITEM on a non-dict"));
+        };
         let mut it = items.into_iter();
         while let (Some(k), Some(v)) = (it.next(), it.next()) {
             d.push((k, v));
@@ -294,10 +340,13 @@ impl<'a> Unpickler<'a> {
     }
 
     fn persistent(&mut self, pid: V) -> Result<V> {
-        let V::Tuple(t) = pid else { return Err(bad("persistent id is not a tuple")) };
+        let V::Tuple(t) = pid else {
+            return Err(bad("persistent id is not a tuple"));
+        };
         match t.as_slice() {
             [V::Str(tag), V::Global(ty), V::Str(key), _, _] if tag == "storage" => {
-                let kind = storage_kind(ty).ok_or_else(|| unsafe_(format!("storage type '{ty}'")))?;
+                let kind =
+                    storage_kind(ty).ok_or_else(|| unsafe_(format!("storage type '{ty}'")))?;
                 Ok(V::Storage((self.storage)(key, kind)?))
             }
             _ => Err(unsafe_("persistent id other than a storage".into())),
@@ -305,17 +354,24 @@ impl<'a> Unpickler<'a> {
     }
 
     fn call(&mut self, f: V, args: V) -> Result<V> {
-        let V::Global(name) = f else { return Err(unsafe_("call of a non-global".into())) };
+        let V::Global(name) = f else {
+            return Err(unsafe_("call of a non-global".into()));
+        };
         let args = match args {
             V::Tuple(a) => a,
             other => vec![other],
         };
         match name.as_str() {
             "torch._utils._rebuild_tensor_v2" => rebuild_tensor(&args),
-            "torch._utils._rebuild_parameter" => args.into_iter().next().ok_or_else(|| bad("empty _rebuild_parameter")),
+            "torch._utils._rebuild_parameter" => args
+                .into_iter()
+                .next()
+                .ok_or_else(|| bad("empty _rebuild_parameter")),
             "collections.OrderedDict" => Ok(V::Dict(Vec::new())),
             n if n.starts_with("__torch__.") => Ok(V::Object(n.into(), Box::new(V::None))),
-            n if n.starts_with("torch.jit._pickle.") => Ok(args.into_iter().next().unwrap_or(V::None)),
+            n if n.starts_with("torch.jit._pickle.") => {
+                Ok(args.into_iter().next().unwrap_or(V::None))
+            }
             "torch.device" => Ok(V::Str(format!("{:?}", args.first()))),
             other => Err(unsafe_(format!("call of '{other}'"))),
         }
@@ -324,22 +380,42 @@ impl<'a> Unpickler<'a> {
 
 fn ints(v: &V) -> Result<Vec<i64>> {
     match v {
-        V::Tuple(t) | V::List(t) => t.iter().map(|x| if let V::Int(i) = x { Ok(*i) } else { Err(bad("non-int in shape")) }).collect(),
+        V::Tuple(t) | V::List(t) => t
+            .iter()
+            .map(|x| {
+                if let V::Int(i) = x {
+                    Ok(*i)
+                } else {
+                    Err(bad("non-int in shape"))
+                }
+            })
+            .collect(),
         _ => Err(bad("shape is not a tuple")),
     }
 }
 
 fn rebuild_tensor(args: &[V]) -> Result<V> {
-    let (Some(V::Storage(s)), Some(V::Int(offset)), Some(size), Some(stride)) = (args.first(), args.get(1), args.get(2), args.get(3)) else {
+    let (Some(V::Storage(s)), Some(V::Int(offset)), Some(size), Some(stride)) =
+        (args.first(), args.get(1), args.get(2), args.get(3))
+    else {
         return Err(bad("malformed _rebuild_tensor_v2"));
     };
     let (size, stride) = (ints(size)?, ints(stride)?);
-    Ok(V::Tensor(s.as_strided(size.as_slice(), stride.as_slice(), *offset).contiguous()))
+    Ok(V::Tensor(
+        s.as_strided(size.as_slice(), stride.as_slice(), *offset)
+            .contiguous(),
+    ))
 }
 
 /// Collects the tensors of a parsed pickle by dotted path, descending into dicts, lists and objects.
 fn flatten(v: &V, prefix: &str, out: &mut HashMap<String, Tensor>) {
-    let join = |k: &str| if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
+    let join = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
     match v {
         V::Tensor(t) => {
             out.insert(prefix.to_string(), t.shallow_clone());
@@ -354,7 +430,10 @@ fn flatten(v: &V, prefix: &str, out: &mut HashMap<String, Tensor>) {
                 flatten(v, &join(&key), out);
             }
         }
-        V::List(l) | V::Tuple(l) => l.iter().enumerate().for_each(|(i, v)| flatten(v, &join(&i.to_string()), out)),
+        V::List(l) | V::Tuple(l) => l
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| flatten(v, &join(&i.to_string()), out)),
         V::Object(_, s) => flatten(s, prefix, out),
         _ => {}
     }
@@ -362,20 +441,31 @@ fn flatten(v: &V, prefix: &str, out: &mut HashMap<String, Tensor>) {
 
 /// Parses a pickle whose storages come from `storage(key, kind)`.
 fn parse(data: &[u8], storage: &mut dyn FnMut(&str, Kind) -> Result<Tensor>) -> Result<V> {
-    Unpickler { data, pos: 0, stack: Vec::new(), memo: HashMap::new(), storage }.run()
+    Unpickler {
+        data,
+        pos: 0,
+        stack: Vec::new(),
+        memo: HashMap::new(),
+        storage,
+    }
+    .run()
 }
 
 /// Reads a torch zip (torch.save or TorchScript) into name -> tensor. A checkpoint dict with `model_state`
 /// or `state_dict` yields that dict's tensors.
 pub fn read_torch_zip(bytes: &[u8]) -> Result<HashMap<String, Tensor>> {
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| bad(format!("bad zip: {e}")))?;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| bad(format!("bad zip: {e}")))?;
     let pkl = (0..zip.len())
         .filter_map(|i| zip.by_index(i).ok().map(|f| f.name().to_string()))
         .find(|n| n.ends_with("/data.pkl") && n.matches('/').count() == 1)
         .ok_or_else(|| bad("no data.pkl in the archive"))?;
     let root = pkl.trim_end_matches("data.pkl").to_string();
     let mut data = Vec::new();
-    zip.by_name(&pkl).map_err(|e| bad(e.to_string()))?.read_to_end(&mut data).map_err(|e| bad(e.to_string()))?;
+    zip.by_name(&pkl)
+        .map_err(|e| bad(e.to_string()))?
+        .read_to_end(&mut data)
+        .map_err(|e| bad(e.to_string()))?;
     let mut cache: HashMap<String, Tensor> = HashMap::new();
     let mut storage = |key: &str, kind: Kind| -> Result<Tensor> {
         if let Some(t) = cache.get(key) {
@@ -383,7 +473,10 @@ pub fn read_torch_zip(bytes: &[u8]) -> Result<HashMap<String, Tensor>> {
         }
         let mut raw = Vec::new();
         let name = format!("{root}data/{key}");
-        zip.by_name(&name).map_err(|e| bad(format!("{name}: {e}")))?.read_to_end(&mut raw).map_err(|e| bad(e.to_string()))?;
+        zip.by_name(&name)
+            .map_err(|e| bad(format!("{name}: {e}")))?
+            .read_to_end(&mut raw)
+            .map_err(|e| bad(e.to_string()))?;
         let n = raw.len() as i64 / kind.elt_size_in_bytes() as i64;
         let t = Tensor::from_data_size(&raw, &[n], kind);
         cache.insert(key.to_string(), t.shallow_clone());

@@ -10,8 +10,14 @@ pub type Weights = HashMap<String, Tensor>;
 
 /// Loads any readable format, detected from the file's first bytes.
 pub fn load(path: &Path) -> Result<Weights> {
-    let bad = |reason: String| Error::Checkpoint { path: path.into(), reason };
-    let head = std::fs::read(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    let bad = |reason: String| Error::Checkpoint {
+        path: path.into(),
+        reason,
+    };
+    let head = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.into(),
+        source,
+    })?;
     let mut w = if head.starts_with(b"PK") {
         pickle::read_torch_zip(&head).map_err(|e| match e {
             Error::UnsafePickle(r) => Error::UnsafePickle(format!("{}: {r}", path.display())),
@@ -19,7 +25,10 @@ pub fn load(path: &Path) -> Result<Weights> {
             other => other,
         })?
     } else if head.len() > 8 && head[8] == b'{' {
-        Tensor::read_safetensors(path).map_err(|e| bad(e.to_string()))?.into_iter().collect()
+        Tensor::read_safetensors(path)
+            .map_err(|e| bad(e.to_string()))?
+            .into_iter()
+            .collect()
     } else {
         return Err(bad("neither safetensors nor a torch zip archive".into()));
     };
@@ -29,15 +38,27 @@ pub fn load(path: &Path) -> Result<Weights> {
 
 /// Writes safetensors (contiguous, in name order).
 pub fn save(path: &Path, w: &Weights) -> Result<()> {
-    let mut named: Vec<(&str, Tensor)> = w.iter().map(|(k, v)| (k.as_str(), v.contiguous())).collect();
+    let mut named: Vec<(&str, Tensor)> = w
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.contiguous()))
+        .collect();
     named.sort_by(|a, b| a.0.cmp(b.0));
-    Tensor::write_safetensors(&named, path).map_err(|e| Error::Checkpoint { path: path.into(), reason: e.to_string() })
+    Tensor::write_safetensors(&named, path).map_err(|e| Error::Checkpoint {
+        path: path.into(),
+        reason: e.to_string(),
+    })
 }
 
 /// The golden files store `token_embedding.weight` sparsely as used_ids/used_rows; rebuild the dense matrix.
 fn rebuild_sparse_embedding(w: &mut Weights) {
-    if let (Some(ids), Some(rows)) = (w.remove("token_embedding.used_ids"), w.remove("token_embedding.used_rows")) {
-        let vocab = w.get("vocab_size").map(|t| t.int64_value(&[])).unwrap_or(49408);
+    if let (Some(ids), Some(rows)) = (
+        w.remove("token_embedding.used_ids"),
+        w.remove("token_embedding.used_rows"),
+    ) {
+        let vocab = w
+            .get("vocab_size")
+            .map(|t| t.int64_value(&[]))
+            .unwrap_or(49408);
         let dense = Tensor::zeros([vocab, rows.size()[1]], (rows.kind(), rows.device()));
         let dense = dense.index_copy(0, &ids, &rows);
         w.insert("token_embedding.weight".into(), dense);
@@ -50,7 +71,17 @@ pub fn student_view(w: &Weights) -> Weights {
     let has_prefix = w.keys().any(|k| k.starts_with("model."));
     w.iter()
         .filter(|(k, _)| !k.starts_with("raw_model."))
-        .map(|(k, v)| (if has_prefix { k.strip_prefix("model.").unwrap_or(k) } else { k }.to_string(), v.shallow_clone()))
+        .map(|(k, v)| {
+            (
+                if has_prefix {
+                    k.strip_prefix("model.").unwrap_or(k)
+                } else {
+                    k
+                }
+                .to_string(),
+                v.shallow_clone(),
+            )
+        })
         .collect()
 }
 
@@ -61,13 +92,20 @@ pub fn apply(vs: &VarStore, w: &Weights, prefix: &str) -> Result<()> {
     let mut missing = Vec::new();
     tch::no_grad(|| {
         for (name, var) in vars.iter() {
-            let Some(name) = name.strip_prefix(prefix) else { continue };
+            let Some(name) = name.strip_prefix(prefix) else {
+                continue;
+            };
             match w.get(name) {
                 Some(src) if src.size() == var.size() => {
-                    var.shallow_clone().copy_(&src.to_kind(var.kind()).to_device(var.device()));
+                    var.shallow_clone()
+                        .copy_(&src.to_kind(var.kind()).to_device(var.device()));
                 }
                 Some(src) => {
-                    return Err(Error::Config(format!("'{name}': checkpoint shape {:?}, model {:?}", src.size(), var.size())));
+                    return Err(Error::Config(format!(
+                        "'{name}': checkpoint shape {:?}, model {:?}",
+                        src.size(),
+                        var.size()
+                    )));
                 }
                 None => missing.push(name.to_string()),
             }
@@ -76,12 +114,24 @@ pub fn apply(vs: &VarStore, w: &Weights, prefix: &str) -> Result<()> {
     })?;
     if !missing.is_empty() {
         missing.sort();
-        return Err(Error::Config(format!("checkpoint lacks {} tensors, e.g. {}", missing.len(), missing[..missing.len().min(5)].join(", "))));
+        return Err(Error::Config(format!(
+            "checkpoint lacks {} tensors, e.g. {}",
+            missing.len(),
+            missing[..missing.len().min(5)].join(", ")
+        )));
     }
     Ok(())
 }
 
 /// f32 copies of every variable, keyed by name (for saving and averaging).
 pub fn snapshot(vs: &VarStore) -> Weights {
-    vs.variables().into_iter().map(|(k, v)| (k, v.detach().to_kind(Kind::Float).to_device(tch::Device::Cpu))).collect()
+    vs.variables()
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k,
+                v.detach().to_kind(Kind::Float).to_device(tch::Device::Cpu),
+            )
+        })
+        .collect()
 }

@@ -57,10 +57,15 @@ struct Lists {
 }
 
 fn read_lists(files: &[PathBuf]) -> Result<Lists> {
-    let mut l = Lists { paths: Vec::new(), lists: BTreeMap::new(), failed: Vec::new() };
+    let mut l = Lists {
+        paths: Vec::new(),
+        lists: BTreeMap::new(),
+        failed: Vec::new(),
+    };
     let mut index: HashMap<String, usize> = HashMap::new();
     for file in files {
-        let text = std::fs::read_to_string(file).with_context(|| format!("reading list {}", file.display()))?;
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading list {}", file.display()))?;
         let mut items = Vec::new();
         for (n, line) in text.lines().enumerate() {
             match parse_list(line) {
@@ -74,9 +79,10 @@ fn read_lists(files: &[PathBuf]) -> Result<Lists> {
                         items.push((i, label));
                     }
                 }
-                Err((_, reason)) => {
-                    l.failed.push(Failure { path: format!("{}:{}: {}", file.display(), n + 1, line.trim()), reason })
-                }
+                Err((_, reason)) => l.failed.push(Failure {
+                    path: format!("{}:{}: {}", file.display(), n + 1, line.trim()),
+                    reason,
+                }),
             }
         }
         l.lists.insert(list_name(file), items);
@@ -90,7 +96,8 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
         bail!("dataset root {} is not a folder", opts.root.display());
     }
     let lists = read_lists(&opts.lists)?;
-    std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
+    std::fs::create_dir_all(&opts.out)
+        .with_context(|| format!("creating {}", opts.out.display()))?;
     let _ = std::fs::remove_file(opts.out.join(MANIFEST));
     let done_shards = completed_shards(&opts.out)?;
     let mut entries: HashMap<String, VideoEntry> = HashMap::new();
@@ -101,8 +108,17 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
             entries.insert(e.id.clone(), e.clone());
         }
     }
-    let resumed = lists.paths.iter().filter(|p| entries.contains_key(*p)).count();
-    let todo: Vec<String> = lists.paths.iter().filter(|p| !entries.contains_key(*p)).cloned().collect();
+    let resumed = lists
+        .paths
+        .iter()
+        .filter(|p| entries.contains_key(*p))
+        .count();
+    let todo: Vec<String> = lists
+        .paths
+        .iter()
+        .filter(|p| !entries.contains_key(*p))
+        .cloned()
+        .collect();
     let bar = progress_bar(opts.progress, lists.paths.len() as u64, resumed as u64);
     let mut next_shard = done_shards.last().map(|(id, _)| id + 1).unwrap_or(0);
     let mut failed = lists.failed.clone();
@@ -128,7 +144,11 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
         }
         bar.inc(1);
         let secs = t0.elapsed().as_secs_f64().max(1e-3);
-        bar.set_message(format!("{:.1} videos/s, {:.0} frames/s", bar.position() as f64 / secs, frames_done as f64 / secs));
+        bar.set_message(format!(
+            "{:.1} videos/s, {:.0} frames/s",
+            bar.position() as f64 / secs,
+            frames_done as f64 / secs
+        ));
     }
     if let Some(w) = writer.take().filter(|w| !w.is_empty()) {
         w.finish()?;
@@ -137,7 +157,10 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
     bar.finish_and_clear();
     let manifest = assemble(opts, &lists, &entries, &shards, failed)?;
     write_failed_csv(&opts.out, &manifest.failed)?;
-    write_atomic(&opts.out.join(MANIFEST), &serde_json::to_vec_pretty(&manifest)?)?;
+    write_atomic(
+        &opts.out.join(MANIFEST),
+        &serde_json::to_vec_pretty(&manifest)?,
+    )?;
     let pack_bytes: u64 = manifest.shards.iter().map(|s| s.bytes).sum();
     Ok(BuildSummary {
         ok: manifest.videos.len(),
@@ -181,7 +204,10 @@ fn assemble(
         .lists
         .iter()
         .map(|(name, items)| {
-            let kept = items.iter().filter_map(|(i, l)| index.get(&lists.paths[*i]).map(|&v| (v, *l))).collect();
+            let kept = items
+                .iter()
+                .filter_map(|(i, l)| index.get(&lists.paths[*i]).map(|&v| (v, *l)))
+                .collect();
             (name.clone(), kept)
         })
         .collect();
@@ -202,7 +228,11 @@ fn assemble(
 pub fn write_failed_csv(dir: &Path, failed: &[Failure]) -> Result<()> {
     let mut s = String::from("path,reason\n");
     for f in failed {
-        s.push_str(&format!("{},{}\n", csv_field(&f.path), csv_field(&f.reason)));
+        s.push_str(&format!(
+            "{},{}\n",
+            csv_field(&f.path),
+            csv_field(&f.reason)
+        ));
     }
     write_atomic(&dir.join("failed.csv"), s.as_bytes())
 }
@@ -252,7 +282,8 @@ pub fn progress_bar(show: bool, total: u64, pos: u64) -> ProgressBar {
     }
     let bar = ProgressBar::new(total);
     bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} videos  {msg}  ETA {eta}").unwrap_or(ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{bar:30} {pos}/{len} videos  {msg}  ETA {eta}")
+            .unwrap_or(ProgressStyle::default_bar()),
     );
     bar.set_position(pos);
     bar

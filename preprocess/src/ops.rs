@@ -10,7 +10,12 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// Decode check of every listed video, no pack written: (path, reason) of each that fails.
-pub fn scan(root: &Path, lists: &[PathBuf], jobs: usize, progress: bool) -> Result<(usize, Vec<Failure>)> {
+pub fn scan(
+    root: &Path,
+    lists: &[PathBuf],
+    jobs: usize,
+    progress: bool,
+) -> Result<(usize, Vec<Failure>)> {
     let mut paths = Vec::new();
     for l in lists {
         for (p, _) in read_list(l)? {
@@ -20,7 +25,10 @@ pub fn scan(root: &Path, lists: &[PathBuf], jobs: usize, progress: bool) -> Resu
         }
     }
     let bar = progress_bar(progress, paths.len() as u64, 0);
-    let opts = EncodeOptions { zstd_level: 1, ..Default::default() };
+    let opts = EncodeOptions {
+        zstd_level: 1,
+        ..Default::default()
+    };
     let mut failed = Vec::new();
     for r in parallel_encode(root, paths.clone(), opts, jobs) {
         if let Err((path, reason)) = r {
@@ -117,7 +125,9 @@ pub fn inspect(dir: &Path, only: Option<&str>) -> Result<PackReport> {
 /// Writes stored frame `index` of `id` as an RGB PNG.
 pub fn dump_frame(dir: &Path, id: &str, index: usize, out: &Path) -> Result<()> {
     let reader = PackReader::open(dir)?;
-    let vi = reader.find(id).with_context(|| format!("{}: no video '{id}' in the pack", dir.display()))?;
+    let vi = reader
+        .find(id)
+        .with_context(|| format!("{}: no video '{id}' in the pack", dir.display()))?;
     let v = reader.video(vi);
     let mut zstd = zstd::bulk::Decompressor::new()?;
     let (mut scratch, mut rgb) = (Vec::new(), Vec::new());
@@ -134,10 +144,15 @@ pub fn replace(dir: &Path, id: &str, file: &Path) -> Result<u64> {
     let reader = PackReader::open(dir)?;
     let m = reader.manifest().clone();
     drop(reader);
-    let vi = m.videos.iter().position(|v| v.id == id).with_context(|| format!("{}: no video '{id}' in the pack", dir.display()))?;
+    let vi = m
+        .videos
+        .iter()
+        .position(|v| v.id == id)
+        .with_context(|| format!("{}: no video '{id}' in the pack", dir.display()))?;
     let old = &m.videos[vi];
     let opts = options_of(&m);
-    let enc = encode_video(id, file, &opts).map_err(|e| anyhow::anyhow!("{}: cannot decode: {e}", file.display()))?;
+    let enc = encode_video(id, file, &opts)
+        .map_err(|e| anyhow::anyhow!("{}: cannot decode: {e}", file.display()))?;
     let id_next = next_shard_id(dir)?;
     let mut w = ShardWriter::create(dir, id_next)?;
     let entry = w.append(enc)?;
@@ -145,8 +160,14 @@ pub fn replace(dir: &Path, id: &str, file: &Path) -> Result<u64> {
     let mut m2 = m.clone();
     let file_name = shard_name(id_next);
     let bytes = std::fs::metadata(dir.join(&file_name))?.len();
-    m2.shards.push(ShardEntry { file: file_name, bytes });
-    m2.videos[vi] = VideoEntry { shard: (m2.shards.len() - 1) as u32, ..entry };
+    m2.shards.push(ShardEntry {
+        file: file_name,
+        bytes,
+    });
+    m2.videos[vi] = VideoEntry {
+        shard: (m2.shards.len() - 1) as u32,
+        ..entry
+    };
     m2.failed.retain(|f| f.path != id);
     write_atomic(&dir.join(MANIFEST), &serde_json::to_vec_pretty(&m2)?)?;
     Ok(old.bytes + dead_bytes(&m))
@@ -154,13 +175,21 @@ pub fn replace(dir: &Path, id: &str, file: &Path) -> Result<u64> {
 
 /// Bytes in shards that no video references.
 pub fn dead_bytes(m: &Manifest) -> u64 {
-    let shard: u64 = m.shards.iter().map(|s| s.bytes - SHARD_MAGIC.len() as u64).sum();
+    let shard: u64 = m
+        .shards
+        .iter()
+        .map(|s| s.bytes - SHARD_MAGIC.len() as u64)
+        .sum();
     shard.saturating_sub(m.videos.iter().map(|v| v.bytes).sum())
 }
 
 /// Adds a video missing from the pack (e.g. one that failed at build time) from a good copy.
 pub fn options_of(m: &Manifest) -> EncodeOptions {
-    let mut o = EncodeOptions { keep_every: m.keep_every, zstd_level: m.zstd_level, ..Default::default() };
+    let mut o = EncodeOptions {
+        keep_every: m.keep_every,
+        zstd_level: m.zstd_level,
+        ..Default::default()
+    };
     o.decode.short_side = m.short_side;
     o.decode.pixel = m.pixel;
     o
@@ -170,7 +199,11 @@ fn next_shard_id(dir: &Path) -> Result<u32> {
     let mut max = None;
     for e in std::fs::read_dir(dir)? {
         let name = e?.file_name().to_string_lossy().to_string();
-        if let Some(id) = name.strip_prefix("shard-").and_then(|s| s.split('.').next()).and_then(|s| s.parse::<u32>().ok()) {
+        if let Some(id) = name
+            .strip_prefix("shard-")
+            .and_then(|s| s.split('.').next())
+            .and_then(|s| s.parse::<u32>().ok())
+        {
             max = max.max(Some(id));
         }
     }
@@ -188,13 +221,19 @@ pub fn compact(dir: &Path) -> Result<u64> {
         let frames = (0..v.frames as usize)
             .map(|f| reader.frame_bytes(i, f).map(|(b, c)| (b.to_vec(), c)))
             .collect::<froster_loader::Result<Vec<_>>>()?;
-        let e = w.append(crate::writer::EncodedVideo { entry: v.clone(), frames })?;
+        let e = w.append(crate::writer::EncodedVideo {
+            entry: v.clone(),
+            frames,
+        })?;
         *v = VideoEntry { shard: 0, ..e };
     }
     w.finish()?;
     let old: Vec<String> = m.shards.iter().map(|s| s.file.clone()).collect();
     let file = shard_name(id);
-    m.shards = vec![ShardEntry { bytes: std::fs::metadata(dir.join(&file))?.len(), file }];
+    m.shards = vec![ShardEntry {
+        bytes: std::fs::metadata(dir.join(&file))?.len(),
+        file,
+    }];
     drop(reader);
     write_atomic(&dir.join(MANIFEST), &serde_json::to_vec_pretty(&m)?)?;
     for f in old {

@@ -1,0 +1,80 @@
+//! FROSTER's training objective: cross-entropy on the student's frame-averaged logits plus the residual
+//! feature distillation towards the frozen teacher, visual and text.
+use froster_model::froster::{classifier, frames_of, Student, Teacher};
+use froster_model::l2n;
+use tch::{Kind, Reduction, Tensor};
+
+/// Residual weight of the projectors (f + ALPHA * projector(f)).
+pub const ALPHA: f64 = 0.1;
+
+/// Everything one forward computes; the scalars are 0-d tensors still in the graph.
+pub struct Forward {
+    pub student_image: Tensor,
+    pub student_text_per_template: Tensor,
+    pub classifier: Tensor,
+    pub logits_per_frame: Tensor,
+    pub logits: Tensor,
+    pub image_projected: Tensor,
+    pub text_projected: Tensor,
+    pub teacher_image: Tensor,
+    pub teacher_classifier: Tensor,
+    pub loss_ce: Tensor,
+    pub distill_image: Tensor,
+    pub distill_text: Tensor,
+    pub loss: Tensor,
+}
+
+/// One training forward.
+/// `video`: [B, 3, T, R, R] normalised; `prompt_ids`: [K*C, 77] template-major student prompts;
+/// `teacher_text`: the teacher's raw text features [K, C, D] for the same prompts (cached by the caller).
+pub fn forward(
+    student: &Student,
+    teacher: &Teacher,
+    video: &Tensor,
+    labels: &Tensor,
+    prompt_ids: &Tensor,
+    teacher_text: &Tensor,
+    ratio: f64,
+) -> Forward {
+    let (b, _, t, _, _) = video.size5().unwrap();
+    let frames = frames_of(video);
+    let student_image = student.clip.encode_image(&frames, Some(student.frames));
+    let img_n = l2n(&student_image);
+    let (k, c) = (teacher_text.size()[0], teacher_text.size()[1]);
+    let txt = student.clip.encode_text(prompt_ids).view([k, c, -1]);
+    let cls = classifier(&txt);
+    let logits_per_frame = student.clip.logit_scale.exp() * img_n.matmul(&cls.tr());
+    let logits = logits_per_frame
+        .view([b, t, c])
+        .mean_dim([1i64].as_slice(), false, Kind::Float);
+    let teacher_image = teacher.image_features(&frames.to_kind(teacher.clip.logit_scale.kind()));
+    let teacher_classifier = classifier(teacher_text);
+    let image_projected = student.projector_v.residual(&img_n, ALPHA);
+    let text_projected = student.projector_t.residual(&cls, ALPHA);
+    let loss_ce = logits.cross_entropy_loss::<Tensor>(labels, None, Reduction::Mean, -100, 0.0);
+    let cos = |a: &Tensor, b: &Tensor| Tensor::cosine_similarity(a, &b.to_kind(a.kind()), -1, 1e-8);
+    let distill_image = cos(&image_projected, &teacher_image)
+        .mean(Kind::Float)
+        .neg()
+        + 1.0;
+    let distill_text = cos(&text_projected, &teacher_classifier)
+        .mean(Kind::Float)
+        .neg()
+        + 1.0;
+    let loss = &loss_ce + (&distill_image + &distill_text) * ratio;
+    Forward {
+        student_image,
+        student_text_per_template: txt,
+        classifier: cls,
+        logits_per_frame,
+        logits,
+        image_projected,
+        text_projected,
+        teacher_image,
+        teacher_classifier,
+        loss_ce,
+        distill_image,
+        distill_text,
+        loss,
+    }
+}
