@@ -76,6 +76,9 @@ pub struct ShardEntry {
 pub struct Failure {
     pub path: String,
     pub reason: String,
+    /// The lists (name, label) that name this video, so that `replace` can put it back.
+    #[serde(default)]
+    pub lists: Vec<(String, i64)>,
 }
 
 /// manifest.json: written last, atomically.

@@ -82,6 +82,7 @@ fn read_lists(files: &[PathBuf]) -> Result<Lists> {
                 Err((_, reason)) => l.failed.push(Failure {
                     path: format!("{}:{}: {}", file.display(), n + 1, line.trim()),
                     reason,
+                    lists: vec![],
                 }),
             }
         }
@@ -140,7 +141,11 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
                     next_shard += 1;
                 }
             }
-            Err((path, reason)) => failed.push(Failure { path, reason }),
+            Err((path, reason)) => failed.push(Failure {
+                lists: memberships(&lists, &path),
+                path,
+                reason,
+            }),
         }
         bar.inc(1);
         let secs = t0.elapsed().as_secs_f64().max(1e-3);
@@ -223,6 +228,23 @@ fn assemble(
         lists: lists_out,
         failed,
     })
+}
+
+/// The (list, label) pairs that name `path`.
+fn memberships(lists: &Lists, path: &str) -> Vec<(String, i64)> {
+    let Some(i) = lists.paths.iter().position(|p| p == path) else {
+        return vec![];
+    };
+    lists
+        .lists
+        .iter()
+        .flat_map(|(name, items)| {
+            items
+                .iter()
+                .filter(move |(j, _)| *j == i)
+                .map(move |(_, l)| (name.clone(), *l))
+        })
+        .collect()
 }
 
 pub fn write_failed_csv(dir: &Path, failed: &[Failure]) -> Result<()> {

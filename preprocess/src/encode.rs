@@ -26,13 +26,19 @@ impl Default for EncodeOptions {
 pub fn encode_video(id: &str, path: &Path, opts: &EncodeOptions) -> Result<EncodedVideo, String> {
     let source_bytes = std::fs::metadata(path)
         .map(|m| m.len())
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => "file not found".to_string(),
+            _ => e.to_string(),
+        })?;
     let cont = container::probe(path);
     let mut comp = zstd::bulk::Compressor::new(opts.zstd_level).map_err(|e| e.to_string())?;
     let mut frames = Vec::new();
     let keep = opts.keep_every.max(1) as usize;
+    // Some decoders emit one frame more than the container holds (packed-B-frame AVIs through avdec_mpeg4 repeat
+    // the last picture at EOS); the container's count is what ffprobe and the reference see.
+    let limit = cont.frames.map(|n| n as usize).unwrap_or(usize::MAX);
     let info = decode(path, &opts.decode, None, |i, px, _, _| {
-        if i % keep == 0 {
+        if i % keep == 0 && i < limit {
             let bytes = comp
                 .compress(px)
                 .map_err(|e| froster_loader::Error::Config(e.to_string()))?;
@@ -64,7 +70,7 @@ pub fn encode_video(id: &str, path: &Path, opts: &EncodeOptions) -> Result<Encod
         shard: 0,
         offset: 0,
         frames: frames.len() as u32,
-        source_frames: info.frames,
+        source_frames: info.frames.min(limit as u32),
         width: info.width,
         height: info.height,
         fps_num,

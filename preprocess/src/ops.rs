@@ -32,7 +32,11 @@ pub fn scan(
     let mut failed = Vec::new();
     for r in parallel_encode(root, paths.clone(), opts, jobs) {
         if let Err((path, reason)) = r {
-            failed.push(Failure { path, reason });
+            failed.push(Failure {
+                path,
+                reason,
+                lists: vec![],
+            });
         }
         bar.inc(1);
     }
@@ -139,38 +143,50 @@ pub fn dump_frame(dir: &Path, id: &str, index: usize, out: &Path) -> Result<()> 
     Ok(())
 }
 
-/// Re-decodes `file` and swaps it in for `id` (new shard + manifest rename). Returns the bytes left dead.
+/// Re-decodes `file` and swaps it in for `id` (a new shard, then the manifest renamed over the old one). A video
+/// that failed at build time is added back to the lists that named it. Returns the bytes left unused.
 pub fn replace(dir: &Path, id: &str, file: &Path) -> Result<u64> {
     let reader = PackReader::open(dir)?;
-    let m = reader.manifest().clone();
+    let mut m = reader.manifest().clone();
     drop(reader);
-    let vi = m
-        .videos
-        .iter()
-        .position(|v| v.id == id)
-        .with_context(|| format!("{}: no video '{id}' in the pack", dir.display()))?;
-    let old = &m.videos[vi];
-    let opts = options_of(&m);
-    let enc = encode_video(id, file, &opts)
+    let existing = m.videos.iter().position(|v| v.id == id);
+    let failed = m.failed.iter().find(|f| f.path == id).cloned();
+    if existing.is_none() && failed.is_none() {
+        bail!(
+            "{}: no video '{id}' in the pack or in its failed list",
+            dir.display()
+        );
+    }
+    let enc = encode_video(id, file, &options_of(&m))
         .map_err(|e| anyhow::anyhow!("{}: cannot decode: {e}", file.display()))?;
-    let id_next = next_shard_id(dir)?;
-    let mut w = ShardWriter::create(dir, id_next)?;
+    let shard_id = next_shard_id(dir)?;
+    let mut w = ShardWriter::create(dir, shard_id)?;
     let entry = w.append(enc)?;
     w.finish()?;
-    let mut m2 = m.clone();
-    let file_name = shard_name(id_next);
+    let file_name = shard_name(shard_id);
     let bytes = std::fs::metadata(dir.join(&file_name))?.len();
-    m2.shards.push(ShardEntry {
+    m.shards.push(ShardEntry {
         file: file_name,
         bytes,
     });
-    m2.videos[vi] = VideoEntry {
-        shard: (m2.shards.len() - 1) as u32,
+    let entry = VideoEntry {
+        shard: (m.shards.len() - 1) as u32,
         ..entry
     };
-    m2.failed.retain(|f| f.path != id);
-    write_atomic(&dir.join(MANIFEST), &serde_json::to_vec_pretty(&m2)?)?;
-    Ok(old.bytes + dead_bytes(&m))
+    match existing {
+        Some(vi) => m.videos[vi] = entry,
+        None => {
+            let vi = m.videos.len() as u32;
+            m.videos.push(entry);
+            for (list, label) in failed.map(|f| f.lists).unwrap_or_default() {
+                m.lists.entry(list).or_default().push((vi, label));
+            }
+        }
+    }
+    m.failed.retain(|f| f.path != id);
+    crate::build::write_failed_csv(dir, &m.failed)?;
+    write_atomic(&dir.join(MANIFEST), &serde_json::to_vec_pretty(&m)?)?;
+    Ok(dead_bytes(&m))
 }
 
 /// Bytes in shards that no video references.
@@ -183,7 +199,7 @@ pub fn dead_bytes(m: &Manifest) -> u64 {
     shard.saturating_sub(m.videos.iter().map(|v| v.bytes).sum())
 }
 
-/// Adds a video missing from the pack (e.g. one that failed at build time) from a good copy.
+/// The encode options a pack was built with.
 pub fn options_of(m: &Manifest) -> EncodeOptions {
     let mut o = EncodeOptions {
         keep_every: m.keep_every,
