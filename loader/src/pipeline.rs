@@ -49,6 +49,8 @@ pub struct LoaderConfig {
     pub shard: Shard,
     /// Stop at the first bad clip instead of logging and skipping it.
     pub strict: bool,
+    /// Start after this many clips of the epoch (exact resume mid-epoch).
+    pub skip: usize,
 }
 
 impl Default for LoaderConfig {
@@ -70,6 +72,7 @@ impl Default for LoaderConfig {
             drop_last: false,
             shard: Shard::default(),
             strict: false,
+            skip: 0,
         }
     }
 }
@@ -116,7 +119,9 @@ impl Loader {
                 "batch size, crop and NUM_FRAMES must be positive".into(),
             ));
         }
-        let work = work_items(source.as_ref(), &cfg);
+        let mut work = work_items(source.as_ref(), &cfg);
+        let total = work.len();
+        work.retain(|w| w.seq >= cfg.skip);
         let workers = cfg.workers.max(1);
         let depth = workers * cfg.prefetch.max(1);
         let (work_tx, work_rx) = bounded::<Work>(depth);
@@ -126,7 +131,6 @@ impl Loader {
         let stop = Arc::new(AtomicBool::new(false));
         let skipped = Arc::new(AtomicUsize::new(0));
         let mut threads = Vec::new();
-        let total = work.len();
         let s = stop.clone();
         threads.push(std::thread::spawn(move || {
             for w in work {
@@ -185,6 +189,11 @@ impl Drop for Loader {
             let _ = t.join();
         }
     }
+}
+
+/// How many clips one epoch yields before bad-clip skipping (after sharding, views and crops).
+pub fn clips_per_epoch(source: &dyn ClipSource, cfg: &LoaderConfig) -> usize {
+    work_items(source, cfg).len()
 }
 
 fn work_items(source: &dyn ClipSource, cfg: &LoaderConfig) -> Vec<Work> {
@@ -307,7 +316,7 @@ fn batcher(
     skipped: &AtomicUsize,
 ) {
     let mut pending = BTreeMap::new();
-    let mut next = 0;
+    let mut next = cfg.skip;
     let mut batch = new_batch(cfg);
     for d in rx {
         pending.insert(d.seq, d);
@@ -344,7 +353,7 @@ fn batcher(
         }
     }
     let partial_ok = !(cfg.drop_last && matches!(cfg.mode, Mode::Train { .. }));
-    if next == total && !batch.labels.is_empty() && partial_ok {
+    if next >= total && !batch.labels.is_empty() && partial_ok {
         let _ = tx.send(Ok(batch));
     }
 }
