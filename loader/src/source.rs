@@ -59,6 +59,14 @@ impl PackSource {
             verify: true,
         })
     }
+    /// Clips of explicit (video index, label) pairs.
+    pub fn with_items(reader: Arc<PackReader>, items: Vec<(u32, i64)>) -> Self {
+        PackSource {
+            reader,
+            items,
+            verify: true,
+        }
+    }
     pub fn reader(&self) -> &PackReader {
         &self.reader
     }

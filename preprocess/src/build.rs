@@ -56,6 +56,21 @@ struct Lists {
     failed: Vec<Failure>,
 }
 
+/// A list's name in the pack: its file stem, or `folder/stem` when several lists share the stem
+/// (e.g. ucf101_split1/test.csv and ucf101_split2/test.csv).
+pub fn unique_name(file: &Path, all: &[PathBuf]) -> String {
+    let stem = list_name(file);
+    if all.iter().filter(|f| list_name(f) == stem).count() < 2 {
+        return stem;
+    }
+    let parent = file
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("{parent}/{stem}")
+}
+
 fn read_lists(files: &[PathBuf]) -> Result<Lists> {
     let mut l = Lists {
         paths: Vec::new(),
@@ -86,7 +101,7 @@ fn read_lists(files: &[PathBuf]) -> Result<Lists> {
                 }),
             }
         }
-        l.lists.insert(list_name(file), items);
+        l.lists.insert(unique_name(file, files), items);
     }
     Ok(l)
 }

@@ -93,9 +93,11 @@ pub fn preset(name: &str) -> Result<String, String> {
         "b2n_k400" | "b2n_hmdb" | "b2n_ucf101" | "b2n_ssv2" => include_str!("../presets/b2n.toml"),
         "k400_cross" => include_str!("../presets/k400_cross.toml"),
         "tiny" => include_str!("../presets/tiny.toml"),
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "unknown preset '{name}' (b2n_k400, b2n_hmdb, b2n_ucf101, b2n_ssv2, k400_cross, tiny)"
-        )),
+        ))
+        }
     };
     Ok(overlay.to_string())
 }

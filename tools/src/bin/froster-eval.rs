@@ -1,1 +1,247 @@
-fn main() {}
+//! froster-eval: top-1/top-5 over multi-view tests, and the paper's base-to-novel and cross-dataset protocols.
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use froster_loader::PackReader;
+use froster_tools::evaluate::{
+    evaluate, harmonic_mean, mean_std, write_outputs, EvalOptions, EvalResult,
+};
+use froster_train::config::read_classes;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "froster-eval",
+    version,
+    args_conflicts_with_subcommands = true,
+    about = "Evaluate a FROSTER checkpoint on packs (multi-view, summed logits as the reference)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    protocol: Option<Cmd>,
+    #[command(flatten)]
+    one: Option<One>,
+}
+
+#[derive(Args)]
+struct Common {
+    /// Pack folder made by `froster-pack build`.
+    #[arg(long)]
+    packs: PathBuf,
+    /// Checkpoint: ours, FROSTER/Open-VCLIP .pth, OpenAI ViT-B-16.pt or safetensors.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Temporal views per video (NUM_ENSEMBLE_VIEWS).
+    #[arg(long, default_value_t = 3)]
+    views: usize,
+    /// Spatial crops per view (NUM_SPATIAL_CROPS: 1 or 3).
+    #[arg(long, default_value_t = 1)]
+    crops: usize,
+    #[arg(long, default_value_t = 8)]
+    frames: usize,
+    #[arg(long, default_value_t = 16)]
+    sampling_rate: usize,
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Weight patching: R * original CLIP (--clip) + (1 - R) * the checkpoint, on the fly.
+    #[arg(long, requires = "clip")]
+    patch_ratio: Option<f64>,
+    /// The original CLIP for --patch-ratio.
+    #[arg(long)]
+    clip: Option<PathBuf>,
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// Output folder for CSVs, the chart and JSON.
+    #[arg(long, default_value = "out/eval")]
+    out: PathBuf,
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct One {
+    #[command(flatten)]
+    common: Common,
+    /// The pack list to evaluate (e.g. val, test).
+    #[arg(long)]
+    list: String,
+    /// Class names: a rephrased JSON ({"0": "Name: description"}) or a text file, one per line.
+    #[arg(long)]
+    classes: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a paper protocol end to end.
+    #[command(subcommand)]
+    Protocol(Protocol),
+}
+
+#[derive(Subcommand)]
+enum Protocol {
+    /// Base-to-novel: base = list `val` with train_rephrased.json, novel = list `test` with test_rephrased.json.
+    B2n {
+        #[command(flatten)]
+        common: Common,
+        /// The protocol folder (e.g. zs_label_db/B2N_k400) holding train_rephrased.json and test_rephrased.json.
+        #[arg(long)]
+        protocol: PathBuf,
+        #[arg(long, default_value = "val")]
+        base_list: String,
+        #[arg(long, default_value = "test")]
+        novel_list: String,
+    },
+    /// Cross-dataset: the full list and each split; full score and mean +- std over the splits.
+    Cross {
+        #[command(flatten)]
+        common: Common,
+        /// Dataset name for the table (ucf101, hmdb51, k600).
+        #[arg(long, default_value = "dataset")]
+        name: String,
+        /// Class file of the full list (and of the splits unless --split-classes is given).
+        #[arg(long)]
+        classes: PathBuf,
+        /// The full-test list in the pack (omit if none).
+        #[arg(long)]
+        full: Option<String>,
+        /// A split's list in the pack (repeat for split1..3).
+        #[arg(long = "split", required = true)]
+        splits: Vec<String>,
+        /// Per-split class files (K600's splits have their own), in --split order.
+        #[arg(long = "split-classes")]
+        split_classes: Vec<PathBuf>,
+    },
+}
+
+struct Ctx {
+    reader: Arc<PackReader>,
+    vs: tch::nn::VarStore,
+    clip: froster_model::Clip,
+    opts: EvalOptions,
+    out: PathBuf,
+}
+
+fn context(c: &Common) -> Result<Ctx> {
+    let device = froster_tools::parse_device(&c.device)?;
+    let patch = match (c.patch_ratio, &c.clip) {
+        (Some(r), Some(p)) => Some((p.as_path(), r)),
+        _ => None,
+    };
+    let (vs, clip) = froster_tools::eval_model(&c.checkpoint, patch, device)?;
+    let reader = Arc::new(PackReader::open(&c.packs)?);
+    let opts = EvalOptions {
+        views: c.views,
+        crops: c.crops,
+        batch: c.batch,
+        workers: c.workers,
+        frames: c.frames,
+        sampling_rate: c.sampling_rate,
+        device,
+        progress: !c.quiet,
+    };
+    Ok(Ctx {
+        reader,
+        vs,
+        clip,
+        opts,
+        out: c.out.clone(),
+    })
+}
+
+fn classes(p: &Path) -> Result<Vec<String>> {
+    read_classes(p).map_err(anyhow::Error::msg)
+}
+
+fn run(ctx: &Ctx, list: &str, classes: &[String], sub: &str) -> Result<EvalResult> {
+    let r = evaluate(ctx.reader.clone(), list, &ctx.clip, classes, &ctx.opts)
+        .with_context(|| format!("evaluating list '{list}'"))?;
+    write_outputs(&ctx.out.join(sub), &r, classes)?;
+    println!(
+        "{sub}: top-1 {:.2}  top-5 {:.2}  ({} videos x {} views)",
+        r.top1, r.top5, r.videos, r.views_per_video
+    );
+    Ok(r)
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match (cli.protocol, cli.one) {
+        (
+            Some(Cmd::Protocol(Protocol::B2n {
+                common,
+                protocol,
+                base_list,
+                novel_list,
+            })),
+            _,
+        ) => {
+            let ctx = context(&common)?;
+            let _ = &ctx.vs;
+            let base = run(
+                &ctx,
+                &base_list,
+                &classes(&protocol.join("train_rephrased.json"))?,
+                "base",
+            )?;
+            let novel = run(
+                &ctx,
+                &novel_list,
+                &classes(&protocol.join("test_rephrased.json"))?,
+                "novel",
+            )?;
+            let hm = harmonic_mean(base.top1, novel.top1);
+            println!("\n| protocol | Base | Novel | HM |\n|---|---|---|---|\n| base-to-novel | {:.2} | {:.2} | {hm:.2} |", base.top1, novel.top1);
+            let j = serde_json::json!({"protocol": "b2n", "base": base.top1, "novel": novel.top1, "hm": hm, "base_top5": base.top5, "novel_top5": novel.top5});
+            std::fs::write(ctx.out.join("b2n.json"), serde_json::to_string_pretty(&j)?)?;
+        }
+        (
+            Some(Cmd::Protocol(Protocol::Cross {
+                common,
+                name,
+                classes: cfile,
+                full,
+                splits,
+                split_classes,
+            })),
+            _,
+        ) => {
+            let ctx = context(&common)?;
+            let all = classes(&cfile)?;
+            let full_top1 = match &full {
+                Some(l) => Some(run(&ctx, l, &all, "full")?.top1),
+                None => None,
+            };
+            let mut accs = Vec::new();
+            for (i, s) in splits.iter().enumerate() {
+                let cls = match split_classes.get(i) {
+                    Some(p) => classes(p)?,
+                    None => all.clone(),
+                };
+                accs.push(run(&ctx, s, &cls, &format!("split{}", i + 1))?.top1);
+            }
+            let (m, sd) = mean_std(&accs);
+            let full_s = full_top1.map(|f| format!("{f:.2}")).unwrap_or("-".into());
+            println!("\n| dataset | full | splits (mean +- std) |\n|---|---|---|\n| {name} | {full_s} | {m:.2} +- {sd:.2} |");
+            let j = serde_json::json!({"protocol": "cross", "dataset": name, "full": full_top1, "splits": accs, "mean": m, "std": sd});
+            std::fs::write(
+                ctx.out.join(format!("cross_{name}.json")),
+                serde_json::to_string_pretty(&j)?,
+            )?;
+        }
+        (None, Some(one)) => {
+            let ctx = context(&one.common)?;
+            let cls = classes(&one.classes)?;
+            let r = run(&ctx, &one.list, &cls, ".")?;
+            let _ = r;
+            println!("outputs in {}", ctx.out.display());
+        }
+        (None, None) => {
+            use clap::CommandFactory;
+            Cli::command().print_help()?;
+            std::process::exit(2);
+        }
+    }
+    Ok(())
+}

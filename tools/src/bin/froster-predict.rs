@@ -1,0 +1,147 @@
+//! froster-predict: open-vocabulary recognition of your own videos with any class list.
+use anyhow::{bail, Result};
+use clap::Parser;
+use froster_loader::{ClipSource, Loader, LoaderConfig, Mode, SamplingConfig, VideoSource};
+use froster_model::Tokenizer;
+use froster_train::config::read_classes;
+use froster_train::eval::{eval_classifier, view_logits, Ensemble};
+use froster_train::train::clips_to_tensor;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "froster-predict",
+    version,
+    about = "Top-k action labels for your videos, with any class list"
+)]
+struct Cli {
+    /// A video file, or a folder of videos.
+    input: PathBuf,
+    /// Checkpoint: ours, FROSTER .pth, OpenAI ViT-B-16.pt or safetensors.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// classes.txt (one per line) or a rephrased JSON ({"0": "Name: description"}).
+    #[arg(long)]
+    classes: PathBuf,
+    #[arg(long, default_value_t = 5)]
+    top_k: usize,
+    /// One JSON line per video.
+    #[arg(long)]
+    json: bool,
+    #[arg(long, default_value_t = 3)]
+    views: usize,
+    #[arg(long, default_value_t = 8)]
+    frames: usize,
+    #[arg(long, default_value = "auto")]
+    device: String,
+}
+
+fn videos(input: &PathBuf) -> Result<Vec<PathBuf>> {
+    if input.is_dir() {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(input)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        v.sort();
+        Ok(v)
+    } else if input.exists() {
+        Ok(vec![input.clone()])
+    } else {
+        bail!("{}: no such file or folder", input.display())
+    }
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let device = froster_tools::parse_device(&cli.device)?;
+    let classes = read_classes(&cli.classes).map_err(anyhow::Error::msg)?;
+    if classes.is_empty() {
+        bail!("{}: no classes", cli.classes.display());
+    }
+    let (_vs, clip) = froster_tools::eval_model(&cli.checkpoint, None, device)?;
+    let (_, cls) = eval_classifier(&clip, &Tokenizer::new(), &classes, device)?;
+    let crop = clip.config.image_resolution as usize;
+    let mut failed = 0;
+    for path in videos(&cli.input)? {
+        let (root, name) = (
+            path.parent().unwrap().to_path_buf(),
+            path.file_name().unwrap().to_string_lossy().to_string(),
+        );
+        let mut src = VideoSource::new(root, vec![(name, 0)]);
+        src.short_side = crop.max(1) as u32;
+        if let Err(e) = src.stream(0) {
+            failed += 1;
+            eprintln!("{}: error: {e}", path.display());
+            continue;
+        }
+        let cfg = LoaderConfig {
+            batch_size: cli.views,
+            workers: 1,
+            mode: Mode::Test { scale: crop },
+            crop,
+            sampling: SamplingConfig {
+                num_frames: cli.frames,
+                num_views: cli.views,
+                ..Default::default()
+            },
+            shuffle: false,
+            strict: true,
+            ..Default::default()
+        };
+        let mut ens = Ensemble::default();
+        let mut err = None;
+        for b in Loader::new(Arc::new(src), cfg)? {
+            match b {
+                Ok(b) => ens.add(
+                    &view_logits(&clip, cli.frames as i64, &clips_to_tensor(&b, device), &cls),
+                    &b.videos,
+                    &b.labels,
+                ),
+                Err(e) => err = Some(e),
+            }
+        }
+        let Some((sums, n, _)) = ens.sums.get(&0).filter(|_| err.is_none()) else {
+            failed += 1;
+            eprintln!(
+                "{}: error: {}",
+                path.display(),
+                err.map(|e| e.to_string())
+                    .unwrap_or("no clip decoded".into())
+            );
+            continue;
+        };
+        // Probabilities for display: softmax of the mean view logits (the reference ranks by the sum; same order).
+        let mean: Vec<f64> = sums.iter().map(|s| *s as f64 / *n as f64).collect();
+        let mx = mean.iter().cloned().fold(f64::MIN, f64::max);
+        let z: f64 = mean.iter().map(|x| (x - mx).exp()).sum();
+        let top: Vec<(String, f64)> = Ensemble::topk(sums, cli.top_k)
+            .into_iter()
+            .map(|c| {
+                (
+                    froster_tools::evaluate::short_name(&classes[c]),
+                    (mean[c] - mx).exp() / z,
+                )
+            })
+            .collect();
+        if cli.json {
+            let labels: Vec<_> = top
+                .iter()
+                .map(|(l, p)| serde_json::json!({"label": l, "probability": p}))
+                .collect();
+            println!(
+                "{}",
+                serde_json::json!({"video": path.display().to_string(), "top": labels})
+            );
+        } else {
+            println!("{}", path.display());
+            for (l, p) in &top {
+                println!("  {:>6.2}%  {l}", p * 100.0);
+            }
+        }
+    }
+    if failed > 0 {
+        eprintln!("{failed} videos could not be read");
+    }
+    Ok(())
+}
