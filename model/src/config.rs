@@ -50,10 +50,14 @@ impl ClipConfig {
     }
 
     pub fn preset(name: &str) -> Result<Self> {
-        match name.to_ascii_lowercase().replace(['-', '/'], "_").as_str() {
-            "vit_b32" => Ok(Self::vit_b32()),
-            "vit_b16" => Ok(Self::vit_b16()),
-            "vit_l14" => Ok(Self::vit_l14()),
+        match name
+            .to_ascii_lowercase()
+            .replace(['-', '/', '_'], "")
+            .as_str()
+        {
+            "vitb32" => Ok(Self::vit_b32()),
+            "vitb16" => Ok(Self::vit_b16()),
+            "vitl14" => Ok(Self::vit_l14()),
             "tiny" => Ok(Self::tiny()),
             _ => Err(Error::Config(format!(
                 "unknown CLIP preset '{name}' (vit_b32, vit_b16, vit_l14, tiny)"

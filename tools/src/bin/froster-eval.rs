@@ -9,18 +9,24 @@ use froster_train::config::read_classes;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// Two entry points: `froster-eval --packs ... --list ...` (one list) and `froster-eval protocol b2n|cross ...`.
 #[derive(Parser)]
 #[command(
     name = "froster-eval",
     version,
-    args_conflicts_with_subcommands = true,
-    about = "Evaluate a FROSTER checkpoint on packs (multi-view, summed logits as the reference)"
+    about = "Evaluate a FROSTER checkpoint on packs (multi-view, summed logits as the reference)",
+    after_help = "Protocols: `froster-eval protocol b2n --help` (base-to-novel) and `froster-eval protocol cross --help` (cross-dataset)."
 )]
-struct Cli {
-    #[command(subcommand)]
-    protocol: Option<Cmd>,
+struct OneCli {
     #[command(flatten)]
-    one: Option<One>,
+    one: One,
+}
+
+#[derive(Parser)]
+#[command(name = "froster-eval", version)]
+struct ProtocolCli {
+    #[command(subcommand)]
+    cmd: Cmd,
 }
 
 #[derive(Args)]
@@ -166,8 +172,13 @@ fn run(ctx: &Ctx, list: &str, classes: &[String], sub: &str) -> Result<EvalResul
 }
 
 fn main() -> Result<()> {
-    let cli = Cli::parse();
-    match (cli.protocol, cli.one) {
+    let protocol = std::env::args().nth(1).is_some_and(|a| a == "protocol");
+    let (cmd, one) = if protocol {
+        (Some(ProtocolCli::parse().cmd), None)
+    } else {
+        (None, Some(OneCli::parse().one))
+    };
+    match (cmd, one) {
         (
             Some(Cmd::Protocol(Protocol::B2n {
                 common,
@@ -230,18 +241,14 @@ fn main() -> Result<()> {
                 serde_json::to_string_pretty(&j)?,
             )?;
         }
-        (None, Some(one)) => {
+        (_, Some(one)) => {
             let ctx = context(&one.common)?;
             let cls = classes(&one.classes)?;
-            let r = run(&ctx, &one.list, &cls, ".")?;
+            let r = run(&ctx, &one.list, &cls, "")?;
             let _ = r;
             println!("outputs in {}", ctx.out.display());
         }
-        (None, None) => {
-            use clap::CommandFactory;
-            Cli::command().print_help()?;
-            std::process::exit(2);
-        }
+        (None, None) => unreachable!("one of the two parsers ran"),
     }
     Ok(())
 }
