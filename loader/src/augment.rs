@@ -28,27 +28,13 @@ pub fn short_side_size(w: usize, h: usize, size: usize) -> (usize, usize) {
 }
 
 /// Train: short side uniform in [min, max], a random crop (numpy randint: exclusive upper bound), flip p=0.5.
-pub fn train_spatial(
-    w: usize,
-    h: usize,
-    min: usize,
-    max: usize,
-    crop: usize,
-    rng: &mut Rng,
-) -> Spatial {
+pub fn train_spatial(w: usize, h: usize, min: usize, max: usize, crop: usize, rng: &mut Rng) -> Spatial {
     let size = (min as f64 + rng.uniform() * (max - min) as f64).round() as usize;
     let (sw, sh) = short_side_size(w, h, size);
     let y0 = if sh > crop { rng.below(sh - crop) } else { 0 };
     let x0 = if sw > crop { rng.below(sw - crop) } else { 0 };
     let flip = rng.uniform() < 0.5;
-    Spatial {
-        scaled_w: sw,
-        scaled_h: sh,
-        x0,
-        y0,
-        crop,
-        flip,
-    }
+    Spatial { scaled_w: sw, scaled_h: sh, x0, y0, crop, flip }
 }
 
 /// Test: short side to `size`, then PySlowFast's `uniform_crop` at spatial index 0/1/2
@@ -70,19 +56,12 @@ pub fn test_spatial(w: usize, h: usize, size: usize, crop: usize, spatial_idx: u
             _ => {}
         }
     }
-    Spatial {
-        scaled_w: sw,
-        scaled_h: sh,
-        x0,
-        y0,
-        crop,
-        flip: false,
-    }
+    Spatial { scaled_w: sw, scaled_h: sh, x0, y0, crop, flip: false }
 }
 
-/// Precomputed bilinear taps for one axis: (index0, index1, weight of index1).
+/// Precomputed bilinear taps for one axis: (index0, index1, weight of index1 in 1/256).
 #[derive(Debug, Clone, Default)]
-pub struct Taps(pub Vec<(u32, u32, f32)>);
+pub struct Taps(pub Vec<(u32, u32, u32)>);
 
 impl Taps {
     /// Taps for output positions `from..from+n` of a resize `input -> output` (PyTorch's align_corners=False).
@@ -94,28 +73,141 @@ impl Taps {
                 let src = (scale * (d as f32 + 0.5) - 0.5).max(0.0);
                 let i0 = (src as usize).min(input - 1);
                 let i1 = if i0 < input - 1 { i0 + 1 } else { i0 };
-                (i0 as u32, i1 as u32, src - i0 as f32)
+                let w1 = ((src - i0 as f32) * 256.0).round().min(256.0) as u32;
+                (i0 as u32, i1 as u32, w1)
             })
             .collect();
         Taps(taps)
     }
 }
 
-/// Resizes and crops one RGB24 frame (w x h) into `dst` (crop x crop x 3, HWC), flipping if asked.
-pub fn apply(src: &[u8], w: usize, h: usize, s: &Spatial, xt: &Taps, yt: &Taps, dst: &mut [u8]) {
+/// Stored pixels of one frame.
+#[derive(Clone, Copy)]
+pub enum Frame<'a> {
+    Rgb(&'a [u8]),
+    /// Planar YUV 4:2:0 (BT.601 limited range), converted to RGB only at the output pixels.
+    I420(&'a [u8]),
+}
+
+/// Horizontally resampled rows and vertically blended output rows, reused across frames and clips (no
+/// per-clip allocation in steady state).
+#[derive(Default)]
+pub struct ResizeScratch {
+    rows: [Vec<u16>; 6],
+    keys: [usize; 6],
+    planes: [Vec<u8>; 3],
+}
+
+/// Horizontal pass of one source row with `channels` interleaved channels into `out` (taps.len() * channels),
+/// values scaled by 256. `shift` 1 reads a half-width chroma row with the luma taps.
+fn hpass(row: &[u8], channels: usize, taps: &[(u32, u32, u32)], shift: u32, out: &mut Vec<u16>) {
+    out.resize(taps.len() * channels, 0);
+    if channels == 1 {
+        for (o, &(i0, i1, w)) in out.iter_mut().zip(taps) {
+            let (a, b) = (row[(i0 >> shift) as usize] as u32, row[(i1 >> shift) as usize] as u32);
+            *o = (a * (256 - w) + b * w) as u16;
+        }
+    } else {
+        for (o, &(i0, i1, w)) in out.chunks_exact_mut(channels).zip(taps) {
+            let (a, b) = (&row[(i0 >> shift) as usize * channels..], &row[(i1 >> shift) as usize * channels..]);
+            for c in 0..channels {
+                o[c] = (a[c] as u32 * (256 - w) + b[c] as u32 * w) as u16;
+            }
+        }
+    }
+}
+
+/// Vertical blend of two horizontally resampled rows into 8-bit values (auto-vectorised).
+fn vpass(top: &[u16], bot: &[u16], w: u32, out: &mut Vec<u8>) {
+    out.resize(top.len(), 0);
+    for ((o, &t), &b) in out.iter_mut().zip(top).zip(bot) {
+        *o = ((t as u32 * (256 - w) + b as u32 * w + 32768) >> 16) as u8;
+    }
+}
+
+/// The slot holding the horizontal pass of source row `r` of a plane (slots `slot` and `slot + 1`).
+fn cached(
+    sc: &mut ResizeScratch,
+    slot: usize,
+    r: usize,
+    row: &[u8],
+    ch: usize,
+    taps: &[(u32, u32, u32)],
+    shift: u32,
+) -> usize {
+    for k in [slot, slot + 1] {
+        if sc.keys[k] == r + 1 {
+            return k;
+        }
+    }
+    // Replace the older of the two (rows come in increasing order).
+    let k = if sc.keys[slot] < sc.keys[slot + 1] { slot } else { slot + 1 };
+    hpass(row, ch, taps, shift, &mut sc.rows[k]);
+    sc.keys[k] = r + 1;
+    k
+}
+
+/// Blends output row of plane `p` from the cached rows `a`, `b` into `sc.planes[p]`.
+fn blend(sc: &mut ResizeScratch, p: usize, a: usize, b: usize, w: u32) {
+    let mut out = std::mem::take(&mut sc.planes[p]);
+    vpass(&sc.rows[a], &sc.rows[b], w, &mut out);
+    sc.planes[p] = out;
+}
+
+/// Resizes and crops one frame (w x h) into `dst` (crop x crop x 3 RGB, HWC), flipping if asked: separable
+/// integer bilinear, straight from the stored pixels; I420 is converted to RGB at the output pixels only.
+pub fn apply(
+    src: Frame,
+    w: usize,
+    h: usize,
+    s: &Spatial,
+    xt: &Taps,
+    yt: &Taps,
+    dst: &mut [u8],
+    sc: &mut ResizeScratch,
+) {
     let c = s.crop;
-    let stride = w * 3;
-    for (oy, &(y0, y1, ly)) in yt.0.iter().enumerate().take(c) {
-        let r0 = &src[y0 as usize * stride..y0 as usize * stride + stride];
-        let r1 = &src[y1 as usize * stride..y1 as usize * stride + stride];
+    sc.keys = [0; 6];
+    for (oy, &(y0, y1, wy)) in yt.0.iter().enumerate().take(c) {
         let out = &mut dst[oy * c * 3..(oy + 1) * c * 3];
-        for (ox, &(x0, x1, lx)) in xt.0.iter().enumerate().take(c) {
-            let tx = if s.flip { c - 1 - ox } else { ox };
-            let (a, b) = (x0 as usize * 3, x1 as usize * 3);
-            for ch in 0..3 {
-                let top = r0[a + ch] as f32 * (1.0 - lx) + r0[b + ch] as f32 * lx;
-                let bot = r1[a + ch] as f32 * (1.0 - lx) + r1[b + ch] as f32 * lx;
-                out[tx * 3 + ch] = (top * (1.0 - ly) + bot * ly + 0.5) as u8;
+        match src {
+            Frame::Rgb(px) => {
+                let row = |r: u32| &px[r as usize * w * 3..(r as usize + 1) * w * 3];
+                let a = cached(sc, 0, y0 as usize, row(y0), 3, &xt.0, 0);
+                let b = cached(sc, 0, y1 as usize, row(y1), 3, &xt.0, 0);
+                blend(sc, 0, a, b, wy);
+                if s.flip {
+                    for (o, i) in out.chunks_exact_mut(3).rev().zip(sc.planes[0].chunks_exact(3)) {
+                        o.copy_from_slice(i);
+                    }
+                } else {
+                    out.copy_from_slice(&sc.planes[0][..c * 3]);
+                }
+            }
+            Frame::I420(px) => {
+                let (cw, chh) = (w.div_ceil(2), h.div_ceil(2));
+                let (yp, rest) = px.split_at(w * h);
+                let (up, vp) = rest.split_at(cw * chh);
+                let (c0, c1) = ((y0 / 2) as usize, (y1 / 2) as usize);
+                let ya = cached(sc, 0, y0 as usize, &yp[y0 as usize * w..][..w], 1, &xt.0, 0);
+                let yb = cached(sc, 0, y1 as usize, &yp[y1 as usize * w..][..w], 1, &xt.0, 0);
+                let ua = cached(sc, 2, c0, &up[c0 * cw..][..cw], 1, &xt.0, 1);
+                let ub = cached(sc, 2, c1, &up[c1 * cw..][..cw], 1, &xt.0, 1);
+                let va = cached(sc, 4, c0, &vp[c0 * cw..][..cw], 1, &xt.0, 1);
+                let vb = cached(sc, 4, c1, &vp[c1 * cw..][..cw], 1, &xt.0, 1);
+                blend(sc, 0, ya, yb, wy);
+                blend(sc, 1, ua, ub, wy);
+                blend(sc, 2, va, vb, wy);
+                let yuv = sc.planes[0].iter().zip(&sc.planes[1]).zip(&sc.planes[2]);
+                if s.flip {
+                    for (o, ((&y, &u), &v)) in out.chunks_exact_mut(3).rev().zip(yuv) {
+                        crate::format::yuv_to_rgb(y, u, v, o);
+                    }
+                } else {
+                    for (o, ((&y, &u), &v)) in out.chunks_exact_mut(3).zip(yuv) {
+                        crate::format::yuv_to_rgb(y, u, v, o);
+                    }
+                }
             }
         }
     }
@@ -124,8 +216,5 @@ pub fn apply(src: &[u8], w: usize, h: usize, s: &Spatial, xt: &Taps, yt: &Taps, 
 
 /// The taps of a spatial transform for a w x h source.
 pub fn taps(w: usize, h: usize, s: &Spatial) -> (Taps, Taps) {
-    (
-        Taps::new(w, s.scaled_w, s.x0, s.crop),
-        Taps::new(h, s.scaled_h, s.y0, s.crop),
-    )
+    (Taps::new(w, s.scaled_w, s.x0, s.crop), Taps::new(h, s.scaled_h, s.y0, s.crop))
 }

@@ -12,10 +12,7 @@ pub struct ContainerInfo {
 }
 
 pub fn probe(path: &Path) -> ContainerInfo {
-    let fallback = ContainerInfo {
-        frames: None,
-        ticks_per_frame: 1.0,
-    };
+    let fallback = ContainerInfo { frames: None, ticks_per_frame: 1.0 };
     let Ok(mut f) = File::open(path) else {
         return fallback;
     };
@@ -24,10 +21,7 @@ pub fn probe(path: &Path) -> ContainerInfo {
         return fallback;
     }
     if &head[..4] == b"RIFF" && &head[8..12] == b"AVI " {
-        return ContainerInfo {
-            frames: avi_frames(&mut f),
-            ticks_per_frame: 1.0,
-        };
+        return ContainerInfo { frames: avi_frames(&mut f), ticks_per_frame: 1.0 };
     }
     mp4_probe(&mut f).unwrap_or(fallback)
 }
@@ -50,9 +44,7 @@ fn mp4_probe(f: &mut File) -> Option<ContainerInfo> {
         if &kind == b"moov" {
             let mut moov = vec![0u8; (size - header) as usize];
             f.read_exact(&mut moov).ok()?;
-            return boxes(&moov)
-                .filter(|(k, _)| k == b"trak")
-                .find_map(|(_, t)| video_track(t));
+            return boxes(&moov).filter(|(k, _)| k == b"trak").find_map(|(_, t)| video_track(t));
         }
         pos += size;
     }
@@ -85,10 +77,7 @@ fn boxes(mut data: &[u8]) -> impl Iterator<Item = ([u8; 4], &[u8])> {
         let size = u32::from_be_bytes(data[..4].try_into().ok()?) as usize;
         let kind: [u8; 4] = data[4..8].try_into().ok()?;
         let (start, size) = match size {
-            1 => (
-                16,
-                u64::from_be_bytes(data.get(8..16)?.try_into().ok()?) as usize,
-            ),
+            1 => (16, u64::from_be_bytes(data.get(8..16)?.try_into().ok()?) as usize),
             0 => (8, data.len()),
             s => (8, s),
         };
@@ -111,17 +100,9 @@ fn video_track(trak: &[u8]) -> Option<ContainerInfo> {
         return None;
     }
     let mdhd = child(mdia, b"mdhd")?;
-    let be32 =
-        |d: &[u8], i: usize| Some(u32::from_be_bytes(d.get(i..i + 4)?.try_into().ok()?) as u64);
-    let duration = if mdhd[0] == 1 {
-        u64::from_be_bytes(mdhd.get(24..32)?.try_into().ok()?)
-    } else {
-        be32(mdhd, 16)?
-    };
+    let be32 = |d: &[u8], i: usize| Some(u32::from_be_bytes(d.get(i..i + 4)?.try_into().ok()?) as u64);
+    let duration = if mdhd[0] == 1 { u64::from_be_bytes(mdhd.get(24..32)?.try_into().ok()?) } else { be32(mdhd, 16)? };
     let stsz = child(child(child(mdia, b"minf")?, b"stbl")?, b"stsz")?;
     let frames = be32(stsz, 8)? as u32;
-    (frames > 0).then(|| ContainerInfo {
-        frames: Some(frames),
-        ticks_per_frame: duration as f64 / frames as f64,
-    })
+    (frames > 0).then(|| ContainerInfo { frames: Some(frames), ticks_per_frame: duration as f64 / frames as f64 })
 }

@@ -22,11 +22,7 @@ pub struct DecodeOptions {
 
 impl Default for DecodeOptions {
     fn default() -> Self {
-        DecodeOptions {
-            short_side: 256,
-            pixel: PixelFormat::I420,
-            stall_timeout: Duration::from_secs(20),
-        }
+        DecodeOptions { short_side: 256, pixel: PixelFormat::I420, stall_timeout: Duration::from_secs(20) }
     }
 }
 
@@ -43,9 +39,7 @@ pub struct DecodedInfo {
 pub fn init() -> Result<()> {
     static INIT: Once = Once::new();
     let mut res = Ok(());
-    INIT.call_once(|| {
-        res = gst::init().map_err(|e| Error::Config(format!("GStreamer init failed: {e}")))
-    });
+    INIT.call_once(|| res = gst::init().map_err(|e| Error::Config(format!("GStreamer init failed: {e}"))));
     res
 }
 
@@ -73,36 +67,25 @@ pub fn decode(
     mut on_frame: impl FnMut(usize, &[u8], u32, u32) -> Result<()>,
 ) -> Result<DecodedInfo> {
     init()?;
-    let err = |reason: String| Error::Decode {
-        path: path.to_path_buf(),
-        reason,
-    };
+    let err = |reason: String| Error::Decode { path: path.to_path_buf(), reason };
     if !path.is_file() {
-        return Err(err(if path.exists() {
-            "not a regular file".into()
-        } else {
-            "file not found".into()
-        }));
+        return Err(err(if path.exists() { "not a regular file".into() } else { "file not found".into() }));
     }
     let (pipeline, sink) = build(path, opts).map_err(|e| err(e.to_string()))?;
     let guard = StopOnDrop(pipeline.clone());
-    pipeline
-        .set_state(gst::State::Paused)
-        .map_err(|_| err(bus_error(&pipeline).unwrap_or("cannot start".into())))?;
+    pipeline.set_state(gst::State::Paused).map_err(|_| err(bus_error(&pipeline).unwrap_or("cannot start".into())))?;
     if let Some((first, _)) = range.filter(|r| r.0 > 0) {
         wait_paused(&pipeline, opts.stall_timeout).map_err(|e| err(e))?;
         let fps = current_fps(&sink).unwrap_or((30, 1));
         let t = (first as f64 - 0.5).max(0.0) * fps.1 as f64 / fps.0.max(1) as f64;
         pipeline
             .seek_simple(
-                gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+                gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT | gst::SeekFlags::SNAP_BEFORE,
                 gst::ClockTime::from_nseconds((t * 1e9) as u64),
             )
             .map_err(|e| err(format!("seek failed: {e}")))?;
     }
-    pipeline
-        .set_state(gst::State::Playing)
-        .map_err(|_| err(bus_error(&pipeline).unwrap_or("cannot play".into())))?;
+    pipeline.set_state(gst::State::Playing).map_err(|_| err(bus_error(&pipeline).unwrap_or("cannot play".into())))?;
     let mut info = DecodedInfo::default();
     let mut tight = Vec::new();
     let mut last_progress = Instant::now();
@@ -127,13 +110,7 @@ pub fn decode(
             _ => count,
         };
         count += 1;
-        info = DecodedInfo {
-            frames: count as u32,
-            width: w,
-            height: h,
-            fps_num: fps.0,
-            fps_den: fps.1,
-        };
+        info = DecodedInfo { frames: count as u32, width: w, height: h, fps_num: fps.0, fps_den: fps.1 };
         if let Some((first, last)) = range {
             if index < first {
                 continue;
@@ -161,16 +138,9 @@ impl Drop for StopOnDrop {
     }
 }
 
-fn build(
-    path: &Path,
-    opts: &DecodeOptions,
-) -> std::result::Result<(gst::Pipeline, gst_app::AppSink), String> {
+fn build(path: &Path, opts: &DecodeOptions) -> std::result::Result<(gst::Pipeline, gst_app::AppSink), String> {
     let pipeline = gst::Pipeline::new();
-    let make = |f: &str| {
-        gst::ElementFactory::make(f)
-            .build()
-            .map_err(|_| format!("GStreamer element '{f}' missing"))
-    };
+    let make = |f: &str| gst::ElementFactory::make(f).build().map_err(|_| format!("GStreamer element '{f}' missing"));
     let src = make("filesrc")?;
     src.set_property("location", path.to_string_lossy().to_string());
     let decodebin = make("decodebin")?;
@@ -181,32 +151,15 @@ fn build(
         PixelFormat::I420 => "I420",
         PixelFormat::Rgb => "RGB",
     };
-    let sink = gst_app::AppSink::builder()
-        .sync(false)
-        .max_buffers(4)
-        .drop(false)
-        .build();
-    pipeline
-        .add_many([
-            &src,
-            &decodebin,
-            &convert,
-            &scale,
-            &filter,
-            sink.upcast_ref(),
-        ])
-        .map_err(|e| e.to_string())?;
+    let sink = gst_app::AppSink::builder().sync(false).max_buffers(4).drop(false).build();
+    pipeline.add_many([&src, &decodebin, &convert, &scale, &filter, sink.upcast_ref()]).map_err(|e| e.to_string())?;
     src.link(&decodebin).map_err(|e| e.to_string())?;
-    gst::Element::link_many([&convert, &scale, &filter, sink.upcast_ref()])
-        .map_err(|e| e.to_string())?;
+    gst::Element::link_many([&convert, &scale, &filter, sink.upcast_ref()]).map_err(|e| e.to_string())?;
     let short_side = opts.short_side;
     let linked = Arc::new(Mutex::new(false));
     decodebin.connect_pad_added(move |_, pad| {
         let caps = pad.current_caps().or_else(|| Some(pad.query_caps(None)));
-        let Some(s) = caps
-            .as_ref()
-            .and_then(|c| c.structure(0).map(|s| s.to_owned()))
-        else {
+        let Some(s) = caps.as_ref().and_then(|c| c.structure(0).map(|s| s.to_owned())) else {
             return;
         };
         if !s.name().starts_with("video/") {
@@ -216,10 +169,7 @@ fn build(
         if *done {
             return;
         }
-        let (w, h) = (
-            s.get::<i32>("width").unwrap_or(0) as u32,
-            s.get::<i32>("height").unwrap_or(0) as u32,
-        );
+        let (w, h) = (s.get::<i32>("width").unwrap_or(0) as u32, s.get::<i32>("height").unwrap_or(0) as u32);
         let mut b = gst::Caps::builder("video/x-raw").field("format", format);
         if w > 0 && h > 0 {
             let (tw, th) = target_size(w, h, short_side);
@@ -236,8 +186,7 @@ fn build(
 
 fn wait_paused(p: &gst::Pipeline, timeout: Duration) -> std::result::Result<(), String> {
     let (res, _, _) = p.state(gst::ClockTime::from_nseconds(timeout.as_nanos() as u64));
-    res.map(|_| ())
-        .map_err(|_| bus_error(p).unwrap_or_else(|| "cannot preroll".into()))
+    res.map(|_| ()).map_err(|_| bus_error(p).unwrap_or_else(|| "cannot preroll".into()))
 }
 
 fn bus_error(p: &gst::Pipeline) -> Option<String> {
@@ -274,16 +223,11 @@ fn copy_frame(
     let caps = sample.caps().ok_or("sample without caps")?;
     let info = gst_video::VideoInfo::from_caps(caps).map_err(|e| e.to_string())?;
     let buffer = sample.buffer().ok_or("sample without buffer")?;
-    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info)
-        .map_err(|e| e.to_string())?;
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).map_err(|e| e.to_string())?;
     let (w, h) = (info.width() as usize, info.height() as usize);
     out.clear();
     let planes: &[(usize, usize)] = match pixel {
-        PixelFormat::I420 => &[
-            (w, h),
-            (w.div_ceil(2), h.div_ceil(2)),
-            (w.div_ceil(2), h.div_ceil(2)),
-        ],
+        PixelFormat::I420 => &[(w, h), (w.div_ceil(2), h.div_ceil(2)), (w.div_ceil(2), h.div_ceil(2))],
         PixelFormat::Rgb => &[(w * 3, h)],
     };
     for (p, &(row_bytes, rows)) in planes.iter().enumerate() {
@@ -294,10 +238,6 @@ fn copy_frame(
         }
     }
     let fps = info.fps();
-    let fps = if fps.numer() > 0 {
-        (fps.numer() as u32, fps.denom() as u32)
-    } else {
-        (0, 1)
-    };
+    let fps = if fps.numer() > 0 { (fps.numer() as u32, fps.denom() as u32) } else { (0, 1) };
     Ok((w as u32, h as u32, fps))
 }

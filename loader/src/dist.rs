@@ -14,14 +14,7 @@ impl Default for Shard {
     }
 }
 
-pub fn epoch_indices(
-    n: usize,
-    seed: u64,
-    epoch: u64,
-    shuffle: bool,
-    drop_last: bool,
-    shard: Shard,
-) -> Vec<usize> {
+pub fn epoch_indices(n: usize, seed: u64, epoch: u64, shuffle: bool, drop_last: bool, shard: Shard) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..n).collect();
     if shuffle {
         Rng::keyed(seed, epoch, u64::MAX).shuffle(&mut idx);

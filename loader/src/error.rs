@@ -4,24 +4,13 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: not a FROSTER pack: {reason}")]
     BadPack { path: PathBuf, reason: String },
     #[error("pack video {video} frame {frame}: {reason}")]
-    CorruptFrame {
-        video: String,
-        frame: usize,
-        reason: String,
-    },
+    CorruptFrame { video: String, frame: usize, reason: String },
     #[error("{path}: line {line}: {reason}")]
-    BadList {
-        path: PathBuf,
-        line: usize,
-        reason: String,
-    },
+    BadList { path: PathBuf, line: usize, reason: String },
     #[error("{path}: cannot decode: {reason}")]
     Decode { path: PathBuf, reason: String },
     #[error("unknown list '{name}' (the pack has: {known})")]

@@ -124,15 +124,20 @@ pub fn i420_to_rgb(src: &[u8], w: usize, h: usize, dst: &mut [u8]) {
         let vr = &v_plane[(row / 2) * cw..];
         let out = &mut dst[row * w * 3..row * w * 3 + w * 3];
         for x in 0..w {
-            let c = 298 * (yr[x] as i32 - 16);
-            let d = ur[x / 2] as i32 - 128;
-            let e = vr[x / 2] as i32 - 128;
-            let px = &mut out[x * 3..x * 3 + 3];
-            px[0] = clamp8((c + 409 * e + 128) >> 8);
-            px[1] = clamp8((c - 100 * d - 208 * e + 128) >> 8);
-            px[2] = clamp8((c + 516 * d + 128) >> 8);
+            yuv_to_rgb(yr[x], ur[x / 2], vr[x / 2], &mut out[x * 3..x * 3 + 3]);
         }
     }
+}
+
+/// One BT.601 limited-range pixel to RGB, in fixed point.
+#[inline]
+pub fn yuv_to_rgb(y: u8, u: u8, v: u8, px: &mut [u8]) {
+    let c = 298 * (y as i32 - 16);
+    let d = u as i32 - 128;
+    let e = v as i32 - 128;
+    px[0] = clamp8((c + 409 * e + 128) >> 8);
+    px[1] = clamp8((c - 100 * d - 208 * e + 128) >> 8);
+    px[2] = clamp8((c + 516 * d + 128) >> 8);
 }
 
 #[inline]

@@ -37,4 +37,4 @@ pub use reader::PackReader;
 pub use sampling::{SamplingConfig, StreamInfo};
 #[cfg(feature = "video")]
 pub use source::VideoSource;
-pub use source::{ClipSource, PackSource, Scratch};
+pub use source::{ClipSource, Layout, PackSource, Scratch};

@@ -6,11 +6,7 @@ use std::path::Path;
 /// naming the line.
 pub fn read_list(path: &Path) -> Result<Vec<(String, i64)>> {
     let text = std::fs::read_to_string(path).map_err(io_err(path))?;
-    parse_list(&text).map_err(|(line, reason)| Error::BadList {
-        path: path.into(),
-        line,
-        reason,
-    })
+    parse_list(&text).map_err(|(line, reason)| Error::BadList { path: path.into(), line, reason })
 }
 
 pub fn parse_list(text: &str) -> std::result::Result<Vec<(String, i64)>, (usize, String)> {
@@ -20,13 +16,8 @@ pub fn parse_list(text: &str) -> std::result::Result<Vec<(String, i64)>, (usize,
         if line.is_empty() {
             continue;
         }
-        let (p, l) = line
-            .rsplit_once(',')
-            .ok_or((i + 1, format!("expected 'path,label', got '{line}'")))?;
-        let label = l
-            .trim()
-            .parse::<i64>()
-            .map_err(|_| (i + 1, format!("label '{}' is not an integer", l.trim())))?;
+        let (p, l) = line.rsplit_once(',').ok_or((i + 1, format!("expected 'path,label', got '{line}'")))?;
+        let label = l.trim().parse::<i64>().map_err(|_| (i + 1, format!("label '{}' is not an integer", l.trim())))?;
         out.push((p.trim().to_string(), label));
     }
     Ok(out)
@@ -34,7 +25,5 @@ pub fn parse_list(text: &str) -> std::result::Result<Vec<(String, i64)>, (usize,
 
 /// The name a list is kept under in a pack: its file stem (`train_1.csv` -> `train_1`).
 pub fn list_name(path: &Path) -> String {
-    path.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "list".into())
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "list".into())
 }

@@ -1,9 +1,10 @@
 //! index sampler -> N decode/augment workers -> batcher, joined by bounded crossbeam channels.
 //! Each clip draws its randomness from (seed, epoch, position), and the batcher restores the order, so batches
 //! are byte-identical whatever the worker count.
-use crate::augment::{self, Spatial};
+use crate::augment::{self, Frame, Spatial};
 use crate::dist::{epoch_indices, Shard};
 use crate::error::{Error, Result};
+use crate::format::PixelFormat;
 use crate::rng::Rng;
 use crate::sampling::{sample, SamplingConfig, Start};
 use crate::source::{ClipSource, Scratch};
@@ -61,10 +62,7 @@ impl Default for LoaderConfig {
             prefetch: 2,
             seed: 0,
             epoch: 0,
-            mode: Mode::Train {
-                min_scale: 224,
-                max_scale: 256,
-            },
+            mode: Mode::Train { min_scale: 224, max_scale: 256 },
             crop: 224,
             sampling: SamplingConfig::default(),
             output: Output::U8Thwc,
@@ -115,9 +113,7 @@ pub struct Loader {
 impl Loader {
     pub fn new(source: Arc<dyn ClipSource>, cfg: LoaderConfig) -> Result<Self> {
         if cfg.batch_size == 0 || cfg.crop == 0 || cfg.sampling.num_frames == 0 {
-            return Err(Error::Config(
-                "batch size, crop and NUM_FRAMES must be positive".into(),
-            ));
+            return Err(Error::Config("batch size, crop and NUM_FRAMES must be positive".into()));
         }
         let mut work = work_items(source.as_ref(), &cfg);
         let total = work.len();
@@ -140,29 +136,14 @@ impl Loader {
             }
         }));
         for _ in 0..workers {
-            let (rx, tx, pool, src, cfg, s) = (
-                work_rx.clone(),
-                done_tx.clone(),
-                pool_rx.clone(),
-                source.clone(),
-                cfg.clone(),
-                stop.clone(),
-            );
-            threads.push(std::thread::spawn(move || {
-                worker(rx, tx, pool, src.as_ref(), &cfg, &s)
-            }));
+            let (rx, tx, pool, src, cfg, s) =
+                (work_rx.clone(), done_tx.clone(), pool_rx.clone(), source.clone(), cfg.clone(), stop.clone());
+            threads.push(std::thread::spawn(move || worker(rx, tx, pool, src.as_ref(), &cfg, &s)));
         }
         drop(done_tx);
         let (s, k) = (stop.clone(), skipped.clone());
-        threads.push(std::thread::spawn(move || {
-            batcher(done_rx, batch_tx, pool_tx, total, &cfg, &s, &k)
-        }));
-        Ok(Loader {
-            batches: batch_rx,
-            stop,
-            threads,
-            skipped,
-        })
+        threads.push(std::thread::spawn(move || batcher(done_rx, batch_tx, pool_tx, total, &cfg, &s, &k)));
+        Ok(Loader { batches: batch_rx, stop, threads, skipped })
     }
 
     /// Clips skipped so far as bad (lenient mode).
@@ -198,29 +179,13 @@ pub fn clips_per_epoch(source: &dyn ClipSource, cfg: &LoaderConfig) -> usize {
 
 fn work_items(source: &dyn ClipSource, cfg: &LoaderConfig) -> Vec<Work> {
     let train = matches!(cfg.mode, Mode::Train { .. });
-    let idx = epoch_indices(
-        source.len(),
-        cfg.seed,
-        cfg.epoch,
-        cfg.shuffle && train,
-        cfg.drop_last && train,
-        cfg.shard,
-    );
-    let (views, crops) = if train {
-        (1, 1)
-    } else {
-        (cfg.sampling.num_views.max(1), cfg.sampling.num_crops.max(1))
-    };
+    let idx = epoch_indices(source.len(), cfg.seed, cfg.epoch, cfg.shuffle && train, cfg.drop_last && train, cfg.shard);
+    let (views, crops) = if train { (1, 1) } else { (cfg.sampling.num_views.max(1), cfg.sampling.num_crops.max(1)) };
     let mut out = Vec::with_capacity(idx.len() * views * crops);
     for video in idx {
         for view in 0..views {
             for crop in 0..crops {
-                out.push(Work {
-                    seq: out.len(),
-                    video,
-                    view,
-                    crop,
-                });
+                out.push(Work { seq: out.len(), video, view, crop });
             }
         }
     }
@@ -242,16 +207,8 @@ fn worker(
         }
         let mut buf = pool.try_recv().unwrap_or_default();
         let done = match make_clip(src, cfg, &w, &mut scratch, &mut buf) {
-            Ok(()) => Done {
-                seq: w.seq,
-                clip: Some((buf, w.video, (w.view, w.crop), src.label(w.video))),
-                err: None,
-            },
-            Err(e) => Done {
-                seq: w.seq,
-                clip: None,
-                err: Some(e),
-            },
+            Ok(()) => Done { seq: w.seq, clip: Some((buf, w.video, (w.view, w.crop), src.label(w.video))), err: None },
+            Err(e) => Done { seq: w.seq, clip: None, err: Some(e) },
         };
         if tx.send(done).is_err() {
             break;
@@ -260,13 +217,7 @@ fn worker(
 }
 
 /// Samples, decodes and augments one clip into `out` as uint8 (T, crop, crop, 3).
-fn make_clip(
-    src: &dyn ClipSource,
-    cfg: &LoaderConfig,
-    w: &Work,
-    s: &mut Scratch,
-    out: &mut Vec<u8>,
-) -> Result<()> {
+fn make_clip(src: &dyn ClipSource, cfg: &LoaderConfig, w: &Work, s: &mut Scratch, out: &mut Vec<u8>) -> Result<()> {
     let stream = src.stream(w.video)?;
     let mut rng = Rng::keyed(cfg.seed, cfg.epoch, w.seq as u64);
     let start = match cfg.mode {
@@ -274,18 +225,14 @@ fn make_clip(
         Mode::Test { .. } => Start::View(w.view),
     };
     let window = sample(&stream, &cfg.sampling, start);
-    let (fw, fh) = src.read(w.video, &window.indices, s)?;
+    let layout = src.read(w.video, &window.indices, s)?;
+    let (fw, fh) = (layout.width, layout.height);
     let spatial: Spatial = match cfg.mode {
-        Mode::Train {
-            min_scale,
-            max_scale,
-        } => augment::train_spatial(fw, fh, min_scale, max_scale, cfg.crop, &mut rng),
+        Mode::Train { min_scale, max_scale } => {
+            augment::train_spatial(fw, fh, min_scale, max_scale, cfg.crop, &mut rng)
+        }
         Mode::Test { scale } => {
-            let idx = if cfg.sampling.num_crops == 1 {
-                1
-            } else {
-                w.crop
-            };
+            let idx = if cfg.sampling.num_crops == 1 { 1 } else { w.crop };
             augment::test_spatial(fw, fh, scale, cfg.crop, idx)
         }
     };
@@ -293,15 +240,16 @@ fn make_clip(
     let per = cfg.crop * cfg.crop * 3;
     out.resize(per * window.indices.len(), 0);
     for (k, frame) in s.frames.iter().take(window.indices.len()).enumerate() {
-        augment::apply(
-            frame,
-            fw,
-            fh,
-            &spatial,
-            &xt,
-            &yt,
-            &mut out[k * per..(k + 1) * per],
-        );
+        // The clamped window end repeats its last frame: copy the output instead of resampling it again.
+        if k > 0 && window.indices[k] == window.indices[k - 1] {
+            out.copy_within((k - 1) * per..k * per, k * per);
+            continue;
+        }
+        let frame = match layout.pixel {
+            PixelFormat::Rgb => Frame::Rgb(frame),
+            PixelFormat::I420 => Frame::I420(frame),
+        };
+        augment::apply(frame, fw, fh, &spatial, &xt, &yt, &mut out[k * per..(k + 1) * per], &mut s.resize);
     }
     Ok(())
 }
@@ -334,16 +282,11 @@ fn batcher(
                 }
                 (None, e) => {
                     skipped.fetch_add(1, Ordering::Relaxed);
-                    eprintln!(
-                        "froster-loader: skipping clip: {}",
-                        e.map(|e| e.to_string()).unwrap_or_default()
-                    );
+                    eprintln!("froster-loader: skipping clip: {}", e.map(|e| e.to_string()).unwrap_or_default());
                 }
             }
             if batch.labels.len() == cfg.batch_size
-                && tx
-                    .send(Ok(std::mem::replace(&mut batch, new_batch(cfg))))
-                    .is_err()
+                && tx.send(Ok(std::mem::replace(&mut batch, new_batch(cfg)))).is_err()
             {
                 return;
             }
@@ -364,20 +307,10 @@ fn new_batch(cfg: &LoaderConfig) -> Batch {
         Output::U8Thwc => [0, t, cfg.crop, cfg.crop, 3],
         Output::F32Cthw => [0, 3, t, cfg.crop, cfg.crop],
     };
-    Batch {
-        shape,
-        ..Default::default()
-    }
+    Batch { shape, ..Default::default() }
 }
 
-fn push_clip(
-    b: &mut Batch,
-    cfg: &LoaderConfig,
-    clip: &[u8],
-    video: usize,
-    view: (usize, usize),
-    label: i64,
-) {
+fn push_clip(b: &mut Batch, cfg: &LoaderConfig, clip: &[u8], video: usize, view: (usize, usize), label: i64) {
     match cfg.output {
         Output::U8Thwc => b.u8.extend_from_slice(clip),
         Output::F32Cthw => {

@@ -16,10 +16,8 @@ impl PackReader {
         let dir = dir.as_ref().to_path_buf();
         let mpath = dir.join(MANIFEST);
         let text = std::fs::read_to_string(&mpath).map_err(io_err(&mpath))?;
-        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| Error::BadPack {
-            path: mpath.clone(),
-            reason: e.to_string(),
-        })?;
+        let manifest: Manifest =
+            serde_json::from_str(&text).map_err(|e| Error::BadPack { path: mpath.clone(), reason: e.to_string() })?;
         if manifest.magic != MANIFEST_MAGIC || manifest.version != VERSION {
             return Err(Error::BadPack {
                 path: mpath,
@@ -29,16 +27,8 @@ impl PackReader {
                 ),
             });
         }
-        let shards = manifest
-            .shards
-            .iter()
-            .map(|s| map_shard(&dir.join(&s.file)))
-            .collect::<Result<_>>()?;
-        let reader = PackReader {
-            dir,
-            manifest,
-            shards,
-        };
+        let shards = manifest.shards.iter().map(|s| map_shard(&dir.join(&s.file))).collect::<Result<_>>()?;
+        let reader = PackReader { dir, manifest, shards };
         for i in 0..reader.manifest.videos.len() {
             reader.check_record(i)?;
         }
@@ -63,20 +53,10 @@ impl PackReader {
 
     /// The (video index, label) pairs of a list kept in the pack (e.g. "train", "val", "test").
     pub fn list(&self, name: &str) -> Result<&[(u32, i64)]> {
-        self.manifest
-            .lists
-            .get(name)
-            .map(|v| v.as_slice())
-            .ok_or_else(|| Error::UnknownList {
-                name: name.into(),
-                known: self
-                    .manifest
-                    .lists
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
+        self.manifest.lists.get(name).map(|v| v.as_slice()).ok_or_else(|| Error::UnknownList {
+            name: name.into(),
+            known: self.manifest.lists.keys().cloned().collect::<Vec<_>>().join(", "),
+        })
     }
 
     fn record(&self, idx: usize) -> &[u8] {
@@ -88,20 +68,11 @@ impl PackReader {
     /// Checks that the record exists, is in bounds, has the right header and an intact frame table.
     fn check_record(&self, idx: usize) -> Result<()> {
         let v = &self.manifest.videos[idx];
-        let bad = |reason: String| Error::CorruptFrame {
-            video: v.id.clone(),
-            frame: 0,
-            reason,
-        };
-        let shard = self
-            .shards
-            .get(v.shard as usize)
-            .ok_or_else(|| bad(format!("shard {} missing", v.shard)))?;
+        let bad = |reason: String| Error::CorruptFrame { video: v.id.clone(), frame: 0, reason };
+        let shard = self.shards.get(v.shard as usize).ok_or_else(|| bad(format!("shard {} missing", v.shard)))?;
         let table_len = RECORD_HEADER + v.frames as usize * ENTRY;
         if (v.offset + v.bytes) as usize > shard.len() || (v.bytes as usize) < table_len {
-            return Err(bad(
-                "record out of the shard's bounds (truncated shard?)".into()
-            ));
+            return Err(bad("record out of the shard's bounds (truncated shard?)".into()));
         }
         let rec = self.record(idx);
         if &rec[..4] != RECORD_MAGIC {
@@ -129,11 +100,7 @@ impl PackReader {
         let shard = &self.shards[v.shard as usize];
         let end = off as usize + len as usize;
         if end > shard.len() {
-            return Err(Error::CorruptFrame {
-                video: v.id.clone(),
-                frame,
-                reason: "frame beyond shard end".into(),
-            });
+            return Err(Error::CorruptFrame { video: v.id.clone(), frame, reason: "frame beyond shard end".into() });
         }
         Ok((&shard[off as usize..end], crc))
     }
@@ -149,22 +116,13 @@ impl PackReader {
     ) -> Result<()> {
         let v = &self.manifest.videos[idx];
         let (bytes, crc) = self.frame_bytes(idx, frame)?;
-        let corrupt = |reason: String| Error::CorruptFrame {
-            video: v.id.clone(),
-            frame,
-            reason,
-        };
+        let corrupt = |reason: String| Error::CorruptFrame { video: v.id.clone(), frame, reason };
         if verify && crc32fast::hash(bytes) != crc {
             return Err(corrupt("checksum mismatch".into()));
         }
-        let n = self
-            .manifest
-            .pixel
-            .frame_bytes(v.width as usize, v.height as usize);
+        let n = self.manifest.pixel.frame_bytes(v.width as usize, v.height as usize);
         out.resize(n, 0);
-        let got = zstd
-            .decompress_to_buffer(bytes, out.as_mut_slice())
-            .map_err(|e| corrupt(e.to_string()))?;
+        let got = zstd.decompress_to_buffer(bytes, out.as_mut_slice()).map_err(|e| corrupt(e.to_string()))?;
         if got != n {
             return Err(corrupt(format!("decompressed {got} bytes, expected {n}")));
         }
@@ -200,10 +158,7 @@ fn map_shard(path: &Path) -> Result<Mmap> {
     // SAFETY: shards are immutable once renamed into place; replace/compact write new files.
     let map = unsafe { Mmap::map(&f) }.map_err(io_err(path))?;
     if map.len() < SHARD_MAGIC.len() || &map[..SHARD_MAGIC.len()] != SHARD_MAGIC {
-        return Err(Error::BadPack {
-            path: path.into(),
-            reason: "bad shard magic".into(),
-        });
+        return Err(Error::BadPack { path: path.into(), reason: "bad shard magic".into() });
     }
     Ok(map)
 }

@@ -91,45 +91,28 @@ pub fn linspace_f32(start: f64, end: f64, steps: usize) -> Vec<f32> {
     }
     let step = (e - s) / (steps - 1) as f32;
     let half = steps / 2;
-    (0..steps)
-        .map(|i| {
-            if i < half {
-                s + step * i as f32
-            } else {
-                e - step * (steps - i - 1) as f32
-            }
-        })
-        .collect()
+    (0..steps).map(|i| if i < half { s + step * i as f32 } else { e - step * (steps - i - 1) as f32 }).collect()
 }
 
 /// PySlowFast's `temporal_sampling` indices: linspace, clamp to the available frames, truncate.
 pub fn temporal_indices(start: f64, end: f64, available: usize, num_samples: usize) -> Vec<usize> {
     let max = available.saturating_sub(1) as f32;
-    linspace_f32(start, end, num_samples)
-        .into_iter()
-        .map(|x| x.clamp(0.0, max) as usize)
-        .collect()
+    linspace_f32(start, end, num_samples).into_iter().map(|x| x.clamp(0.0, max) as usize).collect()
 }
 
 /// The reference's selective decode (the stream has a duration): the normal path.
 pub fn sample(stream: &StreamInfo, cfg: &SamplingConfig, start: Start) -> Window {
     let n = stream.frames.max(1);
     let (sr, nf) = (cfg.sampling_rate as f64, cfg.num_frames as f64);
-    let clip_size = (sr * (nf - 1.0) / cfg.target_fps * stream.fps)
-        .ceil()
-        .max(1.0);
+    let clip_size = (sr * (nf - 1.0) / cfg.target_fps * stream.fps).ceil().max(1.0);
     // The reference does not forward use_offset on this path.
-    let (start_idx, end_idx, _) =
-        get_start_end_idx(n as f64, clip_size, start, cfg.num_views, false);
+    let (start_idx, end_idx, _) = get_start_end_idx(n as f64, clip_size, start, cfg.num_views, false);
     let tpf = stream.ticks_per_frame;
     let start_pts = (start_idx * tpf).floor() as i64;
     let end_pts = (end_idx * tpf).floor() as i64;
     let pts = |i: usize| (i as f64 * tpf).round() as i64;
     let first = (0..n).find(|&i| pts(i) >= start_pts).unwrap_or(n - 1);
-    let mut last = (first..n)
-        .take_while(|&i| pts(i) <= end_pts)
-        .last()
-        .unwrap_or(first);
+    let mut last = (first..n).take_while(|&i| pts(i) <= end_pts).last().unwrap_or(first);
     // pyav_decode_stream keeps the first frame past the window too.
     if last + 1 < n && pts(last) <= end_pts {
         last += 1;
@@ -137,37 +120,17 @@ pub fn sample(stream: &StreamInfo, cfg: &SamplingConfig, start: Start) -> Window
     let n_dec = last - first + 1;
     let clip2 = (sr * nf / cfg.target_fps * stream.fps).max(1.0);
     let (s2, e2, _) = get_start_end_idx(n_dec as f64, clip2, Start::View(0), 1, cfg.use_offset);
-    let indices = temporal_indices(s2, e2, n_dec, cfg.num_frames)
-        .into_iter()
-        .map(|i| first + i)
-        .collect();
-    Window {
-        start_idx,
-        end_idx,
-        decoded: (first, last),
-        indices,
-    }
+    let indices = temporal_indices(s2, e2, n_dec, cfg.num_frames).into_iter().map(|i| first + i).collect();
+    Window { start_idx, end_idx, decoded: (first, last), indices }
 }
 
 /// The reference's decode-all path (the stream has no duration): the whole video is decoded.
-pub fn sample_decode_all(
-    frames: usize,
-    fps: f64,
-    cfg: &SamplingConfig,
-    start: Start,
-    use_offset: bool,
-) -> Window {
+pub fn sample_decode_all(frames: usize, fps: f64, cfg: &SamplingConfig, start: Start, use_offset: bool) -> Window {
     let n = frames.max(1);
-    let clip_size =
-        (cfg.sampling_rate as f64 * cfg.num_frames as f64 / cfg.target_fps * fps).max(1.0);
+    let clip_size = (cfg.sampling_rate as f64 * cfg.num_frames as f64 / cfg.target_fps * fps).max(1.0);
     let (s, e, _) = get_start_end_idx(n as f64, clip_size, start, cfg.num_views, use_offset);
     let indices = temporal_indices(s, e, n, cfg.num_frames);
-    Window {
-        start_idx: s,
-        end_idx: e,
-        decoded: (0, n - 1),
-        indices,
-    }
+    Window { start_idx: s, end_idx: e, decoded: (0, n - 1), indices }
 }
 
 /// Maps a source frame index to the nearest frame stored with `--keep-every stride` (of `stored` frames).

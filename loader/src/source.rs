@@ -4,11 +4,20 @@ use crate::reader::PackReader;
 use crate::sampling::{nearest_stored, StreamInfo};
 use std::sync::Arc;
 
+/// Size and pixel format of the frames a source hands out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Layout {
+    pub width: usize,
+    pub height: usize,
+    pub pixel: crate::format::PixelFormat,
+}
+
 /// Worker-local buffers and decoders, reused from clip to clip.
 pub struct Scratch {
     pub zstd: zstd::bulk::Decompressor<'static>,
     pub stored: Vec<u8>,
     pub frames: Vec<Vec<u8>>,
+    pub resize: crate::augment::ResizeScratch,
 }
 
 impl Scratch {
@@ -17,6 +26,7 @@ impl Scratch {
             zstd: zstd::bulk::Decompressor::new().expect("zstd context"),
             stored: Vec::new(),
             frames: Vec::new(),
+            resize: Default::default(),
         }
     }
 }
@@ -37,9 +47,9 @@ pub trait ClipSource: Send + Sync {
     fn label(&self, i: usize) -> i64;
     /// Stream facts in source frames, for the sampler.
     fn stream(&self, i: usize) -> Result<StreamInfo>;
-    /// Decodes the frames at `indices` (source frame numbers, presentation order) into `scratch.frames[k]` as
-    /// RGB24; returns (width, height).
-    fn read(&self, i: usize, indices: &[usize], scratch: &mut Scratch) -> Result<(usize, usize)>;
+    /// Decodes the frames at `indices` (source frame numbers, presentation order) into `scratch.frames[k]`, in
+    /// the returned layout (RGB24 or I420, tightly packed).
+    fn read(&self, i: usize, indices: &[usize], scratch: &mut Scratch) -> Result<Layout>;
 }
 
 /// Clips from a pack, restricted to one of its lists.
@@ -53,19 +63,11 @@ pub struct PackSource {
 impl PackSource {
     pub fn new(reader: Arc<PackReader>, list: &str) -> Result<Self> {
         let items = reader.list(list)?.to_vec();
-        Ok(PackSource {
-            reader,
-            items,
-            verify: true,
-        })
+        Ok(PackSource { reader, items, verify: true })
     }
     /// Clips of explicit (video index, label) pairs.
     pub fn with_items(reader: Arc<PackReader>, items: Vec<(u32, i64)>) -> Self {
-        PackSource {
-            reader,
-            items,
-            verify: true,
-        }
+        PackSource { reader, items, verify: true }
     }
     pub fn reader(&self) -> &PackReader {
         &self.reader
@@ -84,39 +86,24 @@ impl ClipSource for PackSource {
     }
     fn stream(&self, i: usize) -> Result<StreamInfo> {
         let v = self.reader.video(self.items[i].0 as usize);
-        Ok(StreamInfo {
-            frames: v.source_frames as usize,
-            fps: v.fps(),
-            ticks_per_frame: v.ticks_per_frame,
-        })
+        Ok(StreamInfo { frames: v.source_frames as usize, fps: v.fps(), ticks_per_frame: v.ticks_per_frame })
     }
-    fn read(&self, i: usize, indices: &[usize], s: &mut Scratch) -> Result<(usize, usize)> {
+    fn read(&self, i: usize, indices: &[usize], s: &mut Scratch) -> Result<Layout> {
         let vi = self.items[i].0 as usize;
         let v = self.reader.video(vi);
         s.frames.resize_with(indices.len(), Vec::new);
         for (k, &src) in indices.iter().enumerate() {
             let stored = nearest_stored(src, v.stride as usize, v.frames as usize);
             // Reuse the previous frame when two indices map to the same stored frame (clamped ends).
-            if k > 0
-                && nearest_stored(indices[k - 1], v.stride as usize, v.frames as usize) == stored
-            {
+            if k > 0 && nearest_stored(indices[k - 1], v.stride as usize, v.frames as usize) == stored {
                 let (a, b) = s.frames.split_at_mut(k);
                 b[0].clone_from(&a[k - 1]);
                 continue;
             }
-            let mut out = std::mem::take(&mut s.frames[k]);
-            let r = self.reader.read_rgb(
-                vi,
-                stored,
-                self.verify,
-                &mut s.zstd,
-                &mut s.stored,
-                &mut out,
-            );
-            s.frames[k] = out;
-            r?;
+            // Stored pixels as they are: I420 is converted only at the output pixels, by the augmentation.
+            self.reader.read_frame(vi, stored, self.verify, &mut s.zstd, &mut s.frames[k])?;
         }
-        Ok((v.width as usize, v.height as usize))
+        Ok(Layout { width: v.width as usize, height: v.height as usize, pixel: self.reader.manifest().pixel })
     }
 }
 
@@ -137,29 +124,20 @@ mod video {
         root: PathBuf,
         items: Vec<(String, i64)>,
         info: Vec<OnceLock<std::result::Result<StreamInfo, String>>>,
-        /// Short side to decode at (0 = native).
+        /// Short side to decode at (0 = native, the default: the augmentation resizes anyway).
         pub short_side: u32,
     }
 
     impl VideoSource {
         pub fn new(root: impl Into<PathBuf>, items: Vec<(String, i64)>) -> Self {
             let info = items.iter().map(|_| OnceLock::new()).collect();
-            VideoSource {
-                root: root.into(),
-                items,
-                info,
-                short_side: 256,
-            }
+            VideoSource { root: root.into(), items, info, short_side: 0 }
         }
         fn path(&self, i: usize) -> PathBuf {
             self.root.join(&self.items[i].0)
         }
         fn opts(&self) -> DecodeOptions {
-            DecodeOptions {
-                short_side: self.short_side,
-                pixel: PixelFormat::Rgb,
-                ..Default::default()
-            }
+            DecodeOptions { short_side: self.short_side, pixel: PixelFormat::I420, ..Default::default() }
         }
     }
 
@@ -177,62 +155,48 @@ mod video {
             let path = self.path(i);
             let got = self.info[i].get_or_init(|| {
                 let c = crate::container::probe(&path);
-                let first = decode(&path, &self.opts(), Some((0, 0)), |_, _, _, _| Ok(()))
-                    .map_err(|e| e.to_string())?;
+                let first =
+                    decode(&path, &self.opts(), Some((0, 0)), |_, _, _, _| Ok(())).map_err(|e| e.to_string())?;
                 let fps = first.fps_num as f64 / first.fps_den.max(1) as f64;
                 let frames = match c.frames {
                     Some(n) => n as usize,
                     None => {
-                        decode(&path, &self.opts(), None, |_, _, _, _| Ok(()))
-                            .map_err(|e| e.to_string())?
-                            .frames as usize
+                        decode(&path, &self.opts(), None, |_, _, _, _| Ok(())).map_err(|e| e.to_string())?.frames
+                            as usize
                     }
                 };
-                Ok(StreamInfo {
-                    frames,
-                    fps: if fps > 0.0 { fps } else { 30.0 },
-                    ticks_per_frame: c.ticks_per_frame,
-                })
+                Ok(StreamInfo { frames, fps: if fps > 0.0 { fps } else { 30.0 }, ticks_per_frame: c.ticks_per_frame })
             });
             got.clone().map_err(|reason| Error::Decode { path, reason })
         }
-        fn read(&self, i: usize, indices: &[usize], s: &mut Scratch) -> Result<(usize, usize)> {
-            let (lo, hi) = (
-                *indices.iter().min().unwrap_or(&0),
-                *indices.iter().max().unwrap_or(&0),
-            );
+        fn read(&self, i: usize, indices: &[usize], s: &mut Scratch) -> Result<Layout> {
+            let (lo, hi) = (*indices.iter().min().unwrap_or(&0), *indices.iter().max().unwrap_or(&0));
             let mut size = (0, 0);
             s.frames.resize_with(indices.len(), Vec::new);
             let mut last: Option<Vec<u8>> = None;
             let mut filled = vec![false; indices.len()];
-            decode(
-                &self.path(i),
-                &self.opts(),
-                Some((lo, hi)),
-                |idx, px, w, h| {
-                    size = (w as usize, h as usize);
-                    for (k, &want) in indices.iter().enumerate() {
-                        if want == idx {
-                            s.frames[k].clear();
-                            s.frames[k].extend_from_slice(px);
-                            filled[k] = true;
-                        }
+            decode(&self.path(i), &self.opts(), Some((lo, hi)), |idx, px, w, h| {
+                size = (w as usize, h as usize);
+                for (k, &want) in indices.iter().enumerate() {
+                    if want == idx {
+                        s.frames[k].clear();
+                        s.frames[k].extend_from_slice(px);
+                        filled[k] = true;
                     }
-                    last = Some(px.to_vec());
-                    Ok(())
-                },
-            )?;
+                }
+                last = Some(px.to_vec());
+                Ok(())
+            })?;
             // Frames past the real end (a short container count) repeat the last decoded frame.
             for (k, f) in filled.iter().enumerate() {
                 if !f {
-                    let l = last.as_ref().ok_or_else(|| Error::Decode {
-                        path: self.path(i),
-                        reason: "window empty".into(),
-                    })?;
+                    let l = last
+                        .as_ref()
+                        .ok_or_else(|| Error::Decode { path: self.path(i), reason: "window empty".into() })?;
                     s.frames[k].clone_from(l);
                 }
             }
-            Ok(size)
+            Ok(Layout { width: size.0, height: size.1, pixel: PixelFormat::I420 })
         }
     }
 }

@@ -12,10 +12,7 @@ fn golden_dir() -> PathBuf {
 
 fn json(rel: &str) -> Value {
     let p = golden_dir().join(rel);
-    serde_json::from_str(
-        &std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
-    )
-    .unwrap()
+    serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
 }
 
 fn config(settings: &Value) -> SamplingConfig {
@@ -30,30 +27,19 @@ fn config(settings: &Value) -> SamplingConfig {
 }
 
 fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as usize)
-        .collect()
+    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect()
 }
 
 /// N and the ticks per frame from a key like `N300_fps29.970_tb1001` (512 ticks unless named).
 fn key_stream(key: &str) -> (usize, f64) {
     let n = key.split('_').next().unwrap()[1..].parse().unwrap();
-    let tb = key
-        .split('_')
-        .find_map(|p| p.strip_prefix("tb"))
-        .map(|t| t.parse().unwrap())
-        .unwrap_or(512.0);
+    let tb = key.split('_').find_map(|p| p.strip_prefix("tb")).map(|t| t.parse().unwrap()).unwrap_or(512.0);
     (n, tb)
 }
 
 /// fps recovered from the entry's resample clip size (SR * NF / TARGET_FPS * fps).
 fn entry_fps(e: &Value, cfg: &SamplingConfig) -> f64 {
-    let c2 = e["clip_size_resample"]
-        .as_f64()
-        .or(e["clip_size"].as_f64())
-        .unwrap();
+    let c2 = e["clip_size_resample"].as_f64().or(e["clip_size"].as_f64()).unwrap();
     c2 * cfg.target_fps / (cfg.sampling_rate * cfg.num_frames) as f64
 }
 
@@ -62,31 +48,16 @@ fn check_selective(section: &Value, cfg: &SamplingConfig, what: &str) -> usize {
     for (key, entries) in section.as_object().unwrap() {
         let (frames, tpf) = key_stream(key);
         for e in entries.as_array().unwrap() {
-            let stream = StreamInfo {
-                frames,
-                fps: entry_fps(e, cfg),
-                ticks_per_frame: tpf,
-            };
+            let stream = StreamInfo { frames, fps: entry_fps(e, cfg), ticks_per_frame: tpf };
             let start = match e.get("view") {
                 Some(v) => Start::View(v.as_u64().unwrap() as usize),
                 None => Start::Train(e["u"].as_f64().unwrap()),
             };
             let w = sample(&stream, cfg, start);
-            assert_eq!(
-                w.indices,
-                usizes(&e["frame_indices"]),
-                "{what} {key} {start:?}"
-            );
-            assert!(
-                (w.start_idx - e["start_idx"].as_f64().unwrap()).abs() < 1e-9,
-                "{what} {key} start"
-            );
+            assert_eq!(w.indices, usizes(&e["frame_indices"]), "{what} {key} {start:?}");
+            assert!((w.start_idx - e["start_idx"].as_f64().unwrap()).abs() < 1e-9, "{what} {key} start");
             let dec = usizes(&e["decoded_frames"]);
-            assert_eq!(
-                (w.decoded.0, w.decoded.1),
-                (dec[0], dec[1]),
-                "{what} {key} {start:?} decoded window"
-            );
+            assert_eq!((w.decoded.0, w.decoded.1), (dec[0], dec[1]), "{what} {key} {start:?} decoded window");
             n += 1;
         }
     }
@@ -97,8 +68,7 @@ fn check_selective(section: &Value, cfg: &SamplingConfig, what: &str) -> usize {
 fn golden_sampling() {
     let j = json("sampling/sampling.json");
     let cfg = config(&j["settings"]);
-    let mut n =
-        check_selective(&j["test"], &cfg, "test") + check_selective(&j["train"], &cfg, "train");
+    let mut n = check_selective(&j["test"], &cfg, "test") + check_selective(&j["train"], &cfg, "train");
     n += check_selective(&j["extra_timebase"], &cfg, "extra_timebase");
     for (key, variants) in j["decode_all_test"].as_object().unwrap() {
         let (frames, _) = key_stream(key);
@@ -107,11 +77,7 @@ fn golden_sampling() {
             for e in entries.as_array().unwrap() {
                 let start = Start::View(e["view"].as_u64().unwrap() as usize);
                 let w = sample_decode_all(frames, entry_fps(e, &cfg), &cfg, start, use_offset);
-                assert_eq!(
-                    w.indices,
-                    usizes(&e["frame_indices"]),
-                    "decode_all {key} {variant} {start:?}"
-                );
+                assert_eq!(w.indices, usizes(&e["frame_indices"]), "decode_all {key} {variant} {start:?}");
                 n += 1;
             }
         }
@@ -126,11 +92,7 @@ fn golden_sampling() {
                 Start::Train(e["u"].as_f64().unwrap()),
                 cfg.use_offset,
             );
-            assert_eq!(
-                w.indices,
-                usizes(&e["frame_indices"]),
-                "decode_all_train {key}"
-            );
+            assert_eq!(w.indices, usizes(&e["frame_indices"]), "decode_all_train {key}");
             n += 1;
         }
     }
@@ -138,11 +100,7 @@ fn golden_sampling() {
         match h["fn"].as_str().unwrap() {
             "get_start_end_idx" => {
                 let idx = h["clip_idx"].as_i64().unwrap();
-                let start = if idx < 0 {
-                    Start::Train(0.0)
-                } else {
-                    Start::View(idx as usize)
-                };
+                let start = if idx < 0 { Start::Train(0.0) } else { Start::View(idx as usize) };
                 let (s, e, p) = get_start_end_idx(
                     h["video_size"].as_f64().unwrap(),
                     h["clip_size"].as_f64().unwrap(),
@@ -152,10 +110,7 @@ fn golden_sampling() {
                 );
                 if idx >= 0 {
                     for (got, k) in [(s, "start"), (e, "end"), (p, "position")] {
-                        assert!(
-                            (got - h[k].as_f64().unwrap()).abs() < 1e-9,
-                            "helper {h}: {k}"
-                        );
+                        assert!((got - h[k].as_f64().unwrap()).abs() < 1e-9, "helper {h}: {k}");
                     }
                 }
             }
@@ -165,12 +120,8 @@ fn golden_sampling() {
                     h["end"].as_f64().unwrap(),
                     h["num_samples"].as_u64().unwrap() as usize,
                 );
-                let want: Vec<f32> = h["linspace_float32"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.as_f64().unwrap() as f32)
-                    .collect();
+                let want: Vec<f32> =
+                    h["linspace_float32"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
                 assert_eq!(lin, want, "linspace {h}");
                 let idx = temporal_indices(
                     h["start"].as_f64().unwrap(),
@@ -200,27 +151,14 @@ fn golden_sampling_real_videos() {
         if !path.exists() {
             continue;
         }
-        let src = VideoSource::new(
-            path.parent().unwrap(),
-            vec![(path.file_name().unwrap().to_string_lossy().into(), 0)],
-        );
+        let src =
+            VideoSource::new(path.parent().unwrap(), vec![(path.file_name().unwrap().to_string_lossy().into(), 0)]);
         let stream = src.stream(0).unwrap();
-        assert_eq!(
-            stream.frames as u64,
-            v["stream"]["frames"].as_u64().unwrap(),
-            "{rel}: frames"
-        );
+        assert_eq!(stream.frames as u64, v["stream"]["frames"].as_u64().unwrap(), "{rel}: frames");
         let exact = rel.ends_with(".mp4");
-        let runs = v["test_views"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| (Start::View(e["view"].as_u64().unwrap() as usize), e));
-        let train = v["train_u"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| (Start::Train(e["u"].as_f64().unwrap()), e));
+        let runs =
+            v["test_views"].as_array().unwrap().iter().map(|e| (Start::View(e["view"].as_u64().unwrap() as usize), e));
+        let train = v["train_u"].as_array().unwrap().iter().map(|e| (Start::Train(e["u"].as_f64().unwrap()), e));
         for (start, e) in runs.chain(train) {
             let got = sample(&stream, &cfg, start).indices;
             let want = usizes(&e["frame_indices"]);

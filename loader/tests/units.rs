@@ -7,27 +7,18 @@ use froster_loader::sampling::nearest_stored;
 #[test]
 fn shards_are_disjoint_and_cover_the_dataset() {
     for (n, world) in [(10, 3), (17, 4), (8, 8), (5, 1)] {
-        let parts: Vec<Vec<usize>> = (0..world)
-            .map(|rank| epoch_indices(n, 7, 2, true, false, Shard { rank, world }))
-            .collect();
+        let parts: Vec<Vec<usize>> =
+            (0..world).map(|rank| epoch_indices(n, 7, 2, true, false, Shard { rank, world })).collect();
         let len = parts[0].len();
-        assert!(
-            parts.iter().all(|p| p.len() == len),
-            "equal sizes with padding"
-        );
+        assert!(parts.iter().all(|p| p.len() == len), "equal sizes with padding");
         let mut all: Vec<usize> = parts.concat();
         assert_eq!(all.len(), n.div_ceil(world) * world);
         all.sort();
         all.dedup();
-        assert_eq!(
-            all,
-            (0..n).collect::<Vec<_>>(),
-            "coverage n={n} world={world}"
-        );
+        assert_eq!(all, (0..n).collect::<Vec<_>>(), "coverage n={n} world={world}");
         // Without padding (drop_last) the sets are disjoint.
-        let dropped: Vec<usize> = (0..world)
-            .flat_map(|rank| epoch_indices(n, 7, 2, true, true, Shard { rank, world }))
-            .collect();
+        let dropped: Vec<usize> =
+            (0..world).flat_map(|rank| epoch_indices(n, 7, 2, true, true, Shard { rank, world })).collect();
         let mut d = dropped.clone();
         d.sort();
         d.dedup();
@@ -61,24 +52,16 @@ fn short_side_and_crops_follow_pyslowfast() {
 #[test]
 fn resize_of_a_constant_frame_is_constant_and_flip_mirrors() {
     let (w, h) = (40, 30);
-    let src: Vec<u8> = (0..w * h)
-        .flat_map(|i| [(i % w) as u8 * 6, 100, 50])
-        .collect();
-    let s = Spatial {
-        scaled_w: 40,
-        scaled_h: 30,
-        x0: 0,
-        y0: 0,
-        crop: 30,
-        flip: false,
-    };
+    let src: Vec<u8> = (0..w * h).flat_map(|i| [(i % w) as u8 * 6, 100, 50]).collect();
+    let s = Spatial { scaled_w: 40, scaled_h: 30, x0: 0, y0: 0, crop: 30, flip: false };
     let (xt, yt) = taps(w, h, &s);
+    let mut sc = ResizeScratch::default();
     let mut a = vec![0u8; 30 * 30 * 3];
-    apply(&src, w, h, &s, &xt, &yt, &mut a);
+    apply(Frame::Rgb(&src), w, h, &s, &xt, &yt, &mut a, &mut sc);
     assert!(a.chunks(3).all(|p| p[1] == 100 && p[2] == 50));
     assert_eq!(a[0], 0);
     let mut b = vec![0u8; 30 * 30 * 3];
-    apply(&src, w, h, &Spatial { flip: true, ..s }, &xt, &yt, &mut b);
+    apply(Frame::Rgb(&src), w, h, &Spatial { flip: true, ..s }, &xt, &yt, &mut b, &mut sc);
     assert_eq!(&b[29 * 3..29 * 3 + 3], &a[..3]);
 }
 
@@ -95,10 +78,7 @@ fn keep_every_maps_to_the_nearest_stored_frame() {
 fn rng_streams_are_keyed() {
     let a: Vec<u64> = (0..4).map(|_| Rng::keyed(1, 2, 3).next_u64()).collect();
     assert!(a.windows(2).all(|w| w[0] == w[1]));
-    assert_ne!(
-        Rng::keyed(1, 2, 3).next_u64(),
-        Rng::keyed(1, 2, 4).next_u64()
-    );
+    assert_ne!(Rng::keyed(1, 2, 3).next_u64(), Rng::keyed(1, 2, 4).next_u64());
     let mut r = Rng::new(9);
     let u: Vec<f64> = (0..1000).map(|_| r.uniform()).collect();
     assert!(u.iter().all(|x| (0.0..1.0).contains(x)));

@@ -23,22 +23,13 @@ pub struct LayerNorm {
 
 impl LayerNorm {
     pub fn new(p: nn::Path, dim: i64) -> Self {
-        LayerNorm {
-            weight: p.var("weight", &[dim], Init::Const(1.0)),
-            bias: p.var("bias", &[dim], Init::Const(0.0)),
-        }
+        LayerNorm { weight: p.var("weight", &[dim], Init::Const(1.0)), bias: p.var("bias", &[dim], Init::Const(0.0)) }
     }
     pub fn forward(&self, x: &Tensor) -> Tensor {
         let dim = *x.size().last().unwrap();
         let f = Kind::Float;
         x.to_kind(f)
-            .layer_norm(
-                [dim],
-                Some(&self.weight.to_kind(f)),
-                Some(&self.bias.to_kind(f)),
-                1e-5,
-                true,
-            )
+            .layer_norm([dim], Some(&self.weight.to_kind(f)), Some(&self.bias.to_kind(f)), 1e-5, true)
             .to_kind(x.kind())
     }
 }
@@ -64,10 +55,7 @@ impl Block {
         let proj_std = (width as f64).powf(-0.5) * ((2 * layers) as f64).powf(-0.5);
         let attn_std = (width as f64).powf(-0.5);
         let fc_std = (2.0 * width as f64).powf(-0.5);
-        let randn = |s: f64| Init::Randn {
-            mean: 0.0,
-            stdev: s,
-        };
+        let randn = |s: f64| Init::Randn { mean: 0.0, stdev: s };
         Block {
             heads,
             in_w: attn.var("in_proj_weight", &[3 * width, width], randn(attn_std)),
@@ -87,29 +75,15 @@ impl Block {
     pub fn attention(&self, x: &Tensor, mode: Attention) -> Tensor {
         let (n, l, w) = x.size3().unwrap();
         let d = w / self.heads;
-        let qkv = x
-            .linear(&self.in_w, Some(&self.in_b))
-            .view([n, l, 3, self.heads, d])
-            .permute([2, 0, 3, 1, 4]);
+        let qkv = x.linear(&self.in_w, Some(&self.in_b)).view([n, l, 3, self.heads, d]).permute([2, 0, 3, 1, 4]);
         let (q, mut k, mut v) = (qkv.get(0), qkv.get(1), qkv.get(2));
         if let Attention::Temporal(t) = mode {
             k = temporal_kv(&k, t);
             v = temporal_kv(&v, t);
         }
         let causal = mode == Attention::Causal;
-        let o = Tensor::scaled_dot_product_attention(
-            &q,
-            &k,
-            &v,
-            None::<Tensor>,
-            0.0,
-            causal,
-            None,
-            false,
-        );
-        o.transpose(1, 2)
-            .reshape([n, l, w])
-            .linear(&self.out_w, Some(&self.out_b))
+        let o = Tensor::scaled_dot_product_attention(&q, &k, &v, None::<Tensor>, 0.0, causal, None, false);
+        o.transpose(1, 2).reshape([n, l, w]).linear(&self.out_w, Some(&self.out_b))
     }
 
     pub fn forward(&self, x: &Tensor, mode: Attention) -> Tensor {
@@ -137,16 +111,10 @@ pub struct Transformer {
 impl Transformer {
     pub fn new(p: nn::Path, width: i64, heads: i64, layers: i64) -> Self {
         let r = &p / "resblocks";
-        Transformer {
-            blocks: (0..layers)
-                .map(|i| Block::new(&r / i, width, heads, layers))
-                .collect(),
-        }
+        Transformer { blocks: (0..layers).map(|i| Block::new(&r / i, width, heads, layers)).collect() }
     }
     pub fn forward(&self, x: &Tensor, mode: Attention) -> Tensor {
-        self.blocks
-            .iter()
-            .fold(x.shallow_clone(), |x, b| b.forward(&x, mode))
+        self.blocks.iter().fold(x.shallow_clone(), |x, b| b.forward(&x, mode))
     }
 }
 
@@ -171,38 +139,18 @@ impl Visual {
             conv1: (&p / "conv1").var(
                 "weight",
                 &[w, 3, c.vision_patch_size, c.vision_patch_size],
-                Init::Randn {
-                    mean: 0.0,
-                    stdev: 0.02,
-                },
+                Init::Randn { mean: 0.0, stdev: 0.02 },
             ),
-            class_embedding: p.var(
-                "class_embedding",
-                &[w],
-                Init::Randn {
-                    mean: 0.0,
-                    stdev: scale,
-                },
-            ),
+            class_embedding: p.var("class_embedding", &[w], Init::Randn { mean: 0.0, stdev: scale }),
             positional_embedding: p.var(
                 "positional_embedding",
                 &[g * g + 1, w],
-                Init::Randn {
-                    mean: 0.0,
-                    stdev: scale,
-                },
+                Init::Randn { mean: 0.0, stdev: scale },
             ),
             ln_pre: LayerNorm::new(&p / "ln_pre", w),
             transformer: Transformer::new(&p / "transformer", w, c.vision_heads(), c.vision_layers),
             ln_post: LayerNorm::new(&p / "ln_post", w),
-            proj: p.var(
-                "proj",
-                &[w, c.embed_dim],
-                Init::Randn {
-                    mean: 0.0,
-                    stdev: scale,
-                },
-            ),
+            proj: p.var("proj", &[w, c.embed_dim], Init::Randn { mean: 0.0, stdev: scale }),
         }
     }
 
@@ -218,10 +166,7 @@ impl Visual {
         );
         let (n, w, _, _) = x.size4().unwrap();
         let x = x.reshape([n, w, -1]).permute([0, 2, 1]);
-        let cls = self
-            .class_embedding
-            .view([1, 1, w])
-            .expand([n, 1, w], false);
+        let cls = self.class_embedding.view([1, 1, w]).expand([n, 1, w], false);
         let x = Tensor::cat(&[cls, x], 1) + &self.positional_embedding;
         self.ln_pre.forward(&x)
     }
@@ -249,33 +194,19 @@ impl Text {
             token_embedding: (p / "token_embedding").var(
                 "weight",
                 &[c.vocab_size, w],
-                Init::Randn {
-                    mean: 0.0,
-                    stdev: 0.02,
-                },
+                Init::Randn { mean: 0.0, stdev: 0.02 },
             ),
             positional_embedding: p.var(
                 "positional_embedding",
                 &[c.context_length, w],
-                Init::Randn {
-                    mean: 0.0,
-                    stdev: 0.01,
-                },
+                Init::Randn { mean: 0.0, stdev: 0.01 },
             ),
-            transformer: Transformer::new(
-                p / "transformer",
-                w,
-                c.transformer_heads,
-                c.transformer_layers,
-            ),
+            transformer: Transformer::new(p / "transformer", w, c.transformer_heads, c.transformer_layers),
             ln_final: LayerNorm::new(p / "ln_final", w),
             text_projection: p.var(
                 "text_projection",
                 &[w, c.embed_dim],
-                Init::Randn {
-                    mean: 0.0,
-                    stdev: (w as f64).powf(-0.5),
-                },
+                Init::Randn { mean: 0.0, stdev: (w as f64).powf(-0.5) },
             ),
         }
     }
@@ -286,17 +217,11 @@ impl Text {
         let eot = ids.argmax(-1, false);
         let len = (eot.max().int64_value(&[]) + 1).min(ids.size()[1]);
         let ids = ids.narrow(1, 0, len);
-        let x = self
-            .token_embedding
-            .index_select(0, &ids.flatten(0, -1))
-            .view([ids.size()[0], len, -1]);
+        let x = self.token_embedding.index_select(0, &ids.flatten(0, -1)).view([ids.size()[0], len, -1]);
         let x = x + self.positional_embedding.narrow(0, 0, len);
-        let x = self
-            .ln_final
-            .forward(&self.transformer.forward(&x, Attention::Causal));
+        let x = self.ln_final.forward(&self.transformer.forward(&x, Attention::Causal));
         let rows = Tensor::arange(ids.size()[0], (Kind::Int64, ids.device()));
-        x.index(&[Some(rows), Some(eot)])
-            .matmul(&self.text_projection)
+        x.index(&[Some(rows), Some(eot)]).matmul(&self.text_projection)
     }
 }
 

@@ -50,18 +50,12 @@ impl ClipConfig {
     }
 
     pub fn preset(name: &str) -> Result<Self> {
-        match name
-            .to_ascii_lowercase()
-            .replace(['-', '/', '_'], "")
-            .as_str()
-        {
+        match name.to_ascii_lowercase().replace(['-', '/', '_'], "").as_str() {
             "vitb32" => Ok(Self::vit_b32()),
             "vitb16" => Ok(Self::vit_b16()),
             "vitl14" => Ok(Self::vit_l14()),
             "tiny" => Ok(Self::tiny()),
-            _ => Err(Error::Config(format!(
-                "unknown CLIP preset '{name}' (vit_b32, vit_b16, vit_l14, tiny)"
-            ))),
+            _ => Err(Error::Config(format!("unknown CLIP preset '{name}' (vit_b32, vit_b16, vit_l14, tiny)"))),
         }
     }
 
@@ -75,17 +69,11 @@ impl ClipConfig {
 
     /// Infers the config from OpenAI-layout weights.
     pub fn from_weights(w: &HashMap<String, Tensor>) -> Result<Self> {
-        let shape = |k: &str| {
-            w.get(k)
-                .map(|t| t.size())
-                .ok_or_else(|| Error::Config(format!("weights lack '{k}'")))
-        };
+        let shape = |k: &str| w.get(k).map(|t| t.size()).ok_or_else(|| Error::Config(format!("weights lack '{k}'")));
         let count = |prefix: &str| {
             w.keys()
                 .filter_map(|k| {
-                    k.strip_prefix(prefix)
-                        .and_then(|r| r.split('.').next())
-                        .and_then(|n| n.parse::<i64>().ok())
+                    k.strip_prefix(prefix).and_then(|r| r.split('.').next()).and_then(|n| n.parse::<i64>().ok())
                 })
                 .max()
                 .map(|m| m + 1)

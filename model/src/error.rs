@@ -3,10 +3,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: {reason}")]
     Checkpoint { path: PathBuf, reason: String },
     #[error("unsafe pickle refused: {0}")]

@@ -52,12 +52,7 @@ pub fn prompt(t: usize, name: &str) -> String {
 }
 
 /// Token ids [templates.len() * C, 77], template-major.
-pub fn prompt_ids(
-    tok: &Tokenizer,
-    templates: &[usize],
-    classes: &[String],
-    context: usize,
-) -> Result<Tensor> {
+pub fn prompt_ids(tok: &Tokenizer, templates: &[usize], classes: &[String], context: usize) -> Result<Tensor> {
     let mut ids = Vec::with_capacity(templates.len() * classes.len() * context);
     for &t in templates {
         for c in classes {
@@ -83,21 +78,12 @@ impl Projector {
         // kaiming_normal_ (fan_in, gain sqrt(2)) then zeros, as the reference: the student starts equal to CLIP.
         let std = (2.0 / dim as f64).sqrt();
         Projector {
-            w0: (&p / 0).var(
-                "weight",
-                &[dim, dim],
-                Init::Randn {
-                    mean: 0.0,
-                    stdev: std,
-                },
-            ),
+            w0: (&p / 0).var("weight", &[dim, dim], Init::Randn { mean: 0.0, stdev: std }),
             w2: (&p / 2).var("weight", &[dim, dim], Init::Const(0.0)),
         }
     }
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        x.linear::<Tensor>(&self.w0, None)
-            .gelu("none")
-            .linear::<Tensor>(&self.w2, None)
+        x.linear::<Tensor>(&self.w0, None).gelu("none").linear::<Tensor>(&self.w2, None)
     }
     pub fn residual(&self, x: &Tensor, alpha: f64) -> Tensor {
         x + self.forward(x) * alpha
@@ -146,11 +132,7 @@ impl Teacher {
         let mut vs = nn::VarStore::new(device);
         let clip = Clip::new(&vs.root(), cfg);
         vs.freeze();
-        Teacher {
-            vs,
-            clip,
-            cache: Default::default(),
-        }
+        Teacher { vs, clip, cache: Default::default() }
     }
 
     /// Normalised per-frame image features, no grad.
@@ -160,11 +142,7 @@ impl Teacher {
 
     /// Raw text features of one template over all classes, computed once and cached (the reference recomputes
     /// them every step).
-    pub fn template_features(
-        &mut self,
-        t: usize,
-        ids: impl FnOnce() -> Result<Tensor>,
-    ) -> Result<Tensor> {
+    pub fn template_features(&mut self, t: usize, ids: impl FnOnce() -> Result<Tensor>) -> Result<Tensor> {
         if let Some(f) = self.cache.get(&t) {
             return Ok(f.shallow_clone());
         }

@@ -37,19 +37,12 @@ pub fn assert_close(name: &str, got: &Tensor, want: &Tensor, atol: f64, rtol: f6
     let err = (&g - &w).abs().max().double_value(&[]);
     let scale = w.abs().max().double_value(&[]);
     let tol = atol + rtol * scale;
-    assert!(
-        err <= tol,
-        "{name}: max |got - ref| = {err:.3e} > {tol:.3e} (max |ref| {scale:.3e})"
-    );
+    assert!(err <= tol, "{name}: max |got - ref| = {err:.3e} > {tol:.3e} (max |ref| {scale:.3e})");
 }
 
 pub fn assert_equal_i64(name: &str, got: &Tensor, want: &Tensor) {
     assert_eq!(got.size(), want.size(), "{name}: shape");
-    let diff = got
-        .to_kind(Kind::Int64)
-        .ne_tensor(&want.to_kind(Kind::Int64))
-        .sum(Kind::Int64)
-        .int64_value(&[]);
+    let diff = got.to_kind(Kind::Int64).ne_tensor(&want.to_kind(Kind::Int64)).sum(Kind::Int64).int64_value(&[]);
     assert_eq!(diff, 0, "{name}: {diff} entries differ");
 }
 
@@ -58,16 +51,8 @@ pub fn case_config(case: &str, w: &HashMap<String, Tensor>) -> crate::ClipConfig
     let cfg = crate::ClipConfig::from_weights(w).expect("config from weights");
     let h = &json(&format!("{case}/case.json"))["hyperparameters"];
     assert_eq!(h["embed_dim"].as_i64(), Some(cfg.embed_dim), "embed_dim");
-    assert_eq!(
-        h["vision_layers"].as_i64(),
-        Some(cfg.vision_layers),
-        "vision_layers"
-    );
-    assert_eq!(
-        h["vision_patch_size"].as_i64(),
-        Some(cfg.vision_patch_size),
-        "patch"
-    );
+    assert_eq!(h["vision_layers"].as_i64(), Some(cfg.vision_layers), "vision_layers");
+    assert_eq!(h["vision_patch_size"].as_i64(), Some(cfg.vision_patch_size), "patch");
     let mut cfg = cfg;
     if let Some(heads) = h["transformer_heads"].as_i64() {
         cfg.transformer_heads = heads;
@@ -77,7 +62,5 @@ pub fn case_config(case: &str, w: &HashMap<String, Tensor>) -> crate::ClipConfig
 
 /// Vision heads from the case (CLIP's width/64 rule gives 1 for the tiny width too).
 pub fn case_frames(case: &str) -> i64 {
-    json(&format!("{case}/case.json"))["hyperparameters"]["T"]
-        .as_i64()
-        .unwrap_or(8)
+    json(&format!("{case}/case.json"))["hyperparameters"]["T"].as_i64().unwrap_or(8)
 }

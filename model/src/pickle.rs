@@ -90,10 +90,7 @@ struct Unpickler<'a> {
 
 impl<'a> Unpickler<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let s = self
-            .data
-            .get(self.pos..self.pos + n)
-            .ok_or_else(|| bad("pickle truncated"))?;
+        let s = self.data.get(self.pos..self.pos + n).ok_or_else(|| bad("pickle truncated"))?;
         self.pos += n;
         Ok(s)
     }
@@ -104,25 +101,16 @@ impl<'a> Unpickler<'a> {
         Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
     }
     fn pop(&mut self) -> Result<V> {
-        self.stack
-            .pop()
-            .ok_or_else(|| bad("pickle stack underflow"))
+        self.stack.pop().ok_or_else(|| bad("pickle stack underflow"))
     }
     fn pop_mark(&mut self) -> Result<Vec<V>> {
-        let at = self
-            .stack
-            .iter()
-            .rposition(|v| matches!(v, V::Mark))
-            .ok_or_else(|| bad("pickle MARK missing"))?;
+        let at = self.stack.iter().rposition(|v| matches!(v, V::Mark)).ok_or_else(|| bad("pickle MARK missing"))?;
         let items = self.stack.split_off(at + 1);
         self.stack.pop();
         Ok(items)
     }
     fn line(&mut self) -> Result<String> {
-        let end = self.data[self.pos..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .ok_or_else(|| bad("pickle truncated"))?;
+        let end = self.data[self.pos..].iter().position(|&b| b == b'\n').ok_or_else(|| bad("pickle truncated"))?;
         let s = String::from_utf8_lossy(&self.data[self.pos..self.pos + end]).into_owned();
         self.pos += end + 1;
         Ok(s)
@@ -133,9 +121,7 @@ impl<'a> Unpickler<'a> {
     fn global(&mut self, module: String, name: String) -> Result<V> {
         let full = format!("{module}.{name}");
         if !allowed_global(&full) {
-            return Err(unsafe_(format!(
-                "global '{full}' is not allowed (only tensor rebuilding and containers)"
-            )));
+            return Err(unsafe_(format!("global '{full}' is not allowed (only tensor rebuilding and containers)")));
         }
         Ok(V::Global(full))
     }
@@ -162,11 +148,7 @@ impl<'a> Unpickler<'a> {
                 }
                 0x85..=0x87 => {
                     let n = (op - 0x84) as usize;
-                    let at = self
-                        .stack
-                        .len()
-                        .checked_sub(n)
-                        .ok_or_else(|| bad("pickle stack underflow"))?;
+                    let at = self.stack.len().checked_sub(n).ok_or_else(|| bad("pickle stack underflow"))?;
                     let items = self.stack.split_off(at);
                     self.stack.push(V::Tuple(items));
                 }
@@ -230,11 +212,7 @@ impl<'a> Unpickler<'a> {
                     self.stack.push(s);
                 }
                 b'B' | b'C' => {
-                    let n = if op == b'B' {
-                        self.u32()? as usize
-                    } else {
-                        self.u8()? as usize
-                    };
+                    let n = if op == b'B' { self.u32()? as usize } else { self.u8()? as usize };
                     let b = self.take(n)?.to_vec();
                     self.stack.push(V::Bytes(b));
                 }
@@ -285,37 +263,20 @@ impl<'a> Unpickler<'a> {
                     self.memoize(k)?;
                 }
                 b'h' | b'j' => {
-                    let k = if op == b'h' {
-                        self.u8()? as u32
-                    } else {
-                        self.u32()?
-                    };
-                    let v = self
-                        .memo
-                        .get(&k)
-                        .cloned()
-                        .ok_or_else(|| bad(format!("memo {k} missing")))?;
+                    let k = if op == b'h' { self.u8()? as u32 } else { self.u32()? };
+                    let v = self.memo.get(&k).cloned().ok_or_else(|| bad(format!("memo {k} missing")))?;
                     self.stack.push(v);
                 }
                 b'0' => {
                     self.pop()?;
                 }
-                other => {
-                    return Err(unsafe_(format!(
-                        "opcode {:?} (0x{other:02x}) is not allowed",
-                        other as char
-                    )))
-                }
+                other => return Err(unsafe_(format!("opcode {:?} (0x{other:02x}) is not allowed", other as char))),
             }
         }
     }
 
     fn memoize(&mut self, k: u32) -> Result<()> {
-        let v = self
-            .stack
-            .last()
-            .cloned()
-            .ok_or_else(|| bad("memo of empty stack"))?;
+        let v = self.stack.last().cloned().ok_or_else(|| bad("memo of empty stack"))?;
         self.memo.insert(k, v);
         Ok(())
     }
@@ -345,8 +306,7 @@ impl<'a> Unpickler<'a> {
         };
         match t.as_slice() {
             [V::Str(tag), V::Global(ty), V::Str(key), _, _] if tag == "storage" => {
-                let kind =
-                    storage_kind(ty).ok_or_else(|| unsafe_(format!("storage type '{ty}'")))?;
+                let kind = storage_kind(ty).ok_or_else(|| unsafe_(format!("storage type '{ty}'")))?;
                 Ok(V::Storage((self.storage)(key, kind)?))
             }
             _ => Err(unsafe_("persistent id other than a storage".into())),
@@ -363,15 +323,10 @@ impl<'a> Unpickler<'a> {
         };
         match name.as_str() {
             "torch._utils._rebuild_tensor_v2" => rebuild_tensor(&args),
-            "torch._utils._rebuild_parameter" => args
-                .into_iter()
-                .next()
-                .ok_or_else(|| bad("empty _rebuild_parameter")),
+            "torch._utils._rebuild_parameter" => args.into_iter().next().ok_or_else(|| bad("empty _rebuild_parameter")),
             "collections.OrderedDict" => Ok(V::Dict(Vec::new())),
             n if n.starts_with("__torch__.") => Ok(V::Object(n.into(), Box::new(V::None))),
-            n if n.starts_with("torch.jit._pickle.") => {
-                Ok(args.into_iter().next().unwrap_or(V::None))
-            }
+            n if n.starts_with("torch.jit._pickle.") => Ok(args.into_iter().next().unwrap_or(V::None)),
             "torch.device" => Ok(V::Str(format!("{:?}", args.first()))),
             other => Err(unsafe_(format!("call of '{other}'"))),
         }
@@ -380,16 +335,9 @@ impl<'a> Unpickler<'a> {
 
 fn ints(v: &V) -> Result<Vec<i64>> {
     match v {
-        V::Tuple(t) | V::List(t) => t
-            .iter()
-            .map(|x| {
-                if let V::Int(i) = x {
-                    Ok(*i)
-                } else {
-                    Err(bad("non-int in shape"))
-                }
-            })
-            .collect(),
+        V::Tuple(t) | V::List(t) => {
+            t.iter().map(|x| if let V::Int(i) = x { Ok(*i) } else { Err(bad("non-int in shape")) }).collect()
+        }
         _ => Err(bad("shape is not a tuple")),
     }
 }
@@ -401,10 +349,7 @@ fn rebuild_tensor(args: &[V]) -> Result<V> {
         return Err(bad("malformed _rebuild_tensor_v2"));
     };
     let (size, stride) = (ints(size)?, ints(stride)?);
-    Ok(V::Tensor(
-        s.as_strided(size.as_slice(), stride.as_slice(), *offset)
-            .contiguous(),
-    ))
+    Ok(V::Tensor(s.as_strided(size.as_slice(), stride.as_slice(), *offset).contiguous()))
 }
 
 /// Collects the tensors of a parsed pickle by dotted path, descending into dicts, lists and objects.
@@ -430,10 +375,7 @@ fn flatten(v: &V, prefix: &str, out: &mut HashMap<String, Tensor>) {
                 flatten(v, &join(&key), out);
             }
         }
-        V::List(l) | V::Tuple(l) => l
-            .iter()
-            .enumerate()
-            .for_each(|(i, v)| flatten(v, &join(&i.to_string()), out)),
+        V::List(l) | V::Tuple(l) => l.iter().enumerate().for_each(|(i, v)| flatten(v, &join(&i.to_string()), out)),
         V::Object(_, s) => flatten(s, prefix, out),
         _ => {}
     }
@@ -441,31 +383,20 @@ fn flatten(v: &V, prefix: &str, out: &mut HashMap<String, Tensor>) {
 
 /// Parses a pickle whose storages come from `storage(key, kind)`.
 fn parse(data: &[u8], storage: &mut dyn FnMut(&str, Kind) -> Result<Tensor>) -> Result<V> {
-    Unpickler {
-        data,
-        pos: 0,
-        stack: Vec::new(),
-        memo: HashMap::new(),
-        storage,
-    }
-    .run()
+    Unpickler { data, pos: 0, stack: Vec::new(), memo: HashMap::new(), storage }.run()
 }
 
 /// Reads a torch zip (torch.save or TorchScript) into name -> tensor. A checkpoint dict with `model_state`
 /// or `state_dict` yields that dict's tensors.
 pub fn read_torch_zip(bytes: &[u8]) -> Result<HashMap<String, Tensor>> {
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
-        .map_err(|e| bad(format!("bad zip: {e}")))?;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| bad(format!("bad zip: {e}")))?;
     let pkl = (0..zip.len())
         .filter_map(|i| zip.by_index(i).ok().map(|f| f.name().to_string()))
         .find(|n| n.ends_with("/data.pkl") && n.matches('/').count() == 1)
         .ok_or_else(|| bad("no data.pkl in the archive"))?;
     let root = pkl.trim_end_matches("data.pkl").to_string();
     let mut data = Vec::new();
-    zip.by_name(&pkl)
-        .map_err(|e| bad(e.to_string()))?
-        .read_to_end(&mut data)
-        .map_err(|e| bad(e.to_string()))?;
+    zip.by_name(&pkl).map_err(|e| bad(e.to_string()))?.read_to_end(&mut data).map_err(|e| bad(e.to_string()))?;
     let mut cache: HashMap<String, Tensor> = HashMap::new();
     let mut storage = |key: &str, kind: Kind| -> Result<Tensor> {
         if let Some(t) = cache.get(key) {

@@ -28,10 +28,7 @@ pub struct Tokenizer {
 /// GPT-2's byte -> printable character table, and its characters in the table's insertion order (the vocabulary's
 /// order).
 fn bytes_to_unicode() -> ([char; 256], Vec<char>) {
-    let mut bs: Vec<u32> = (b'!' as u32..=b'~' as u32)
-        .chain(0xA1..=0xAC)
-        .chain(0xAE..=0xFF)
-        .collect();
+    let mut bs: Vec<u32> = (b'!' as u32..=b'~' as u32).chain(0xA1..=0xAC).chain(0xAE..=0xFF).collect();
     let mut cs = bs.clone();
     let mut n = 0;
     for b in 0..256u32 {
@@ -54,9 +51,7 @@ impl Tokenizer {
     /// The tokenizer with OpenAI's vocabulary (shipped in the crate, MIT).
     pub fn new() -> Self {
         let mut text = String::new();
-        flate2::read::GzDecoder::new(VOCAB_GZ)
-            .read_to_string(&mut text)
-            .expect("shipped BPE vocabulary");
+        flate2::read::GzDecoder::new(VOCAB_GZ).read_to_string(&mut text).expect("shipped BPE vocabulary");
         Self::from_merges(&text)
     }
 
@@ -65,10 +60,7 @@ impl Tokenizer {
             .split('\n')
             .skip(1)
             .take(49152 - 256 - 2)
-            .filter_map(|l| {
-                l.split_once(' ')
-                    .map(|(a, b)| (a.to_string(), b.to_string()))
-            })
+            .filter_map(|l| l.split_once(' ').map(|(a, b)| (a.to_string(), b.to_string())))
             .collect();
         let (byte_encoder, order) = bytes_to_unicode();
         let mut vocab: Vec<String> = order.iter().map(|c| c.to_string()).collect();
@@ -76,24 +68,13 @@ impl Tokenizer {
         vocab.extend(merges.iter().map(|(a, b)| format!("{a}{b}")));
         vocab.push("<|startoftext|>".into());
         vocab.push("<|endoftext|>".into());
-        let encoder = vocab
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| (v, i as i64))
-            .collect();
-        let ranks = merges
-            .into_iter()
-            .enumerate()
-            .map(|(i, m)| (m, i))
-            .collect();
-        let pattern = Regex::new(r"(?i)<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+").unwrap();
-        Tokenizer {
-            encoder,
-            ranks,
-            byte_encoder,
-            pattern,
-            cache: Default::default(),
-        }
+        let encoder = vocab.into_iter().enumerate().map(|(i, v)| (v, i as i64)).collect();
+        let ranks = merges.into_iter().enumerate().map(|(i, m)| (m, i)).collect();
+        let pattern = Regex::new(
+            r"(?i)<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+",
+        )
+        .unwrap();
+        Tokenizer { encoder, ranks, byte_encoder, pattern, cache: Default::default() }
     }
 
     /// BPE ids of `text`, without SOT/EOT.
@@ -127,11 +108,7 @@ impl Tokenizer {
         while word.len() > 1 {
             let best = word
                 .windows(2)
-                .filter_map(|p| {
-                    self.ranks
-                        .get(&(p[0].clone(), p[1].clone()))
-                        .map(|r| (*r, p[0].clone(), p[1].clone()))
-                })
+                .filter_map(|p| self.ranks.get(&(p[0].clone(), p[1].clone())).map(|r| (*r, p[0].clone(), p[1].clone())))
                 .min();
             let Some((_, first, second)) = best else {
                 break;
@@ -208,9 +185,7 @@ fn ftfy_lite(text: &str) -> String {
             '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{201F}' => out.push('"'),
             '\r' | '\u{2028}' | '\u{2029}' | '\u{85}' => out.push('\n'),
             '\u{3000}' => out.push(' '),
-            c if ('\u{FF01}'..='\u{FF5E}').contains(&c) => {
-                out.push(char::from_u32(c as u32 - 0xFEE0).unwrap())
-            }
+            c if ('\u{FF01}'..='\u{FF5E}').contains(&c) => out.push(char::from_u32(c as u32 - 0xFEE0).unwrap()),
             c if c.is_control() && !matches!(c, '\n' | '\t') => {}
             c => out.push(c),
         }
@@ -242,10 +217,8 @@ pub fn html_unescape(s: &str) -> String {
     while let Some(at) = rest.find('&') {
         out.push_str(&rest[..at]);
         rest = &rest[at..];
-        let end = rest[1..]
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '#'))
-            .map(|e| e + 1)
-            .unwrap_or(rest.len());
+        let end =
+            rest[1..].find(|c: char| !(c.is_ascii_alphanumeric() || c == '#')).map(|e| e + 1).unwrap_or(rest.len());
         let name = &rest[1..end];
         let semi = rest[end..].starts_with(';') as usize;
         let decoded = if let Some(num) = name.strip_prefix('#') {
@@ -255,10 +228,7 @@ pub fn html_unescape(s: &str) -> String {
             };
             v.and_then(char::from_u32).map(|c| c.to_string())
         } else {
-            NAMED
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.to_string())
+            NAMED.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
         };
         match decoded {
             Some(d) if !name.is_empty() => {

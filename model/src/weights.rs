@@ -10,14 +10,8 @@ pub type Weights = HashMap<String, Tensor>;
 
 /// Loads any readable format, detected from the file's first bytes.
 pub fn load(path: &Path) -> Result<Weights> {
-    let bad = |reason: String| Error::Checkpoint {
-        path: path.into(),
-        reason,
-    };
-    let head = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.into(),
-        source,
-    })?;
+    let bad = |reason: String| Error::Checkpoint { path: path.into(), reason };
+    let head = std::fs::read(path).map_err(|source| Error::Io { path: path.into(), source })?;
     let mut w = if head.starts_with(b"PK") {
         pickle::read_torch_zip(&head).map_err(|e| match e {
             Error::UnsafePickle(r) => Error::UnsafePickle(format!("{}: {r}", path.display())),
@@ -25,10 +19,7 @@ pub fn load(path: &Path) -> Result<Weights> {
             other => other,
         })?
     } else if head.len() > 8 && head[8] == b'{' {
-        Tensor::read_safetensors(path)
-            .map_err(|e| bad(e.to_string()))?
-            .into_iter()
-            .collect()
+        Tensor::read_safetensors(path).map_err(|e| bad(e.to_string()))?.into_iter().collect()
     } else {
         return Err(bad("neither safetensors nor a torch zip archive".into()));
     };
@@ -38,27 +29,15 @@ pub fn load(path: &Path) -> Result<Weights> {
 
 /// Writes safetensors (contiguous, in name order).
 pub fn save(path: &Path, w: &Weights) -> Result<()> {
-    let mut named: Vec<(&str, Tensor)> = w
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.contiguous()))
-        .collect();
+    let mut named: Vec<(&str, Tensor)> = w.iter().map(|(k, v)| (k.as_str(), v.contiguous())).collect();
     named.sort_by(|a, b| a.0.cmp(b.0));
-    Tensor::write_safetensors(&named, path).map_err(|e| Error::Checkpoint {
-        path: path.into(),
-        reason: e.to_string(),
-    })
+    Tensor::write_safetensors(&named, path).map_err(|e| Error::Checkpoint { path: path.into(), reason: e.to_string() })
 }
 
 /// The golden files store `token_embedding.weight` sparsely as used_ids/used_rows; rebuild the dense matrix.
 fn rebuild_sparse_embedding(w: &mut Weights) {
-    if let (Some(ids), Some(rows)) = (
-        w.remove("token_embedding.used_ids"),
-        w.remove("token_embedding.used_rows"),
-    ) {
-        let vocab = w
-            .get("vocab_size")
-            .map(|t| t.int64_value(&[]))
-            .unwrap_or(49408);
+    if let (Some(ids), Some(rows)) = (w.remove("token_embedding.used_ids"), w.remove("token_embedding.used_rows")) {
+        let vocab = w.get("vocab_size").map(|t| t.int64_value(&[])).unwrap_or(49408);
         let dense = Tensor::zeros([vocab, rows.size()[1]], (rows.kind(), rows.device()));
         let dense = dense.index_copy(0, &ids, &rows);
         w.insert("token_embedding.weight".into(), dense);
@@ -72,15 +51,7 @@ pub fn student_view(w: &Weights) -> Weights {
     w.iter()
         .filter(|(k, _)| !k.starts_with("raw_model."))
         .map(|(k, v)| {
-            (
-                if has_prefix {
-                    k.strip_prefix("model.").unwrap_or(k)
-                } else {
-                    k
-                }
-                .to_string(),
-                v.shallow_clone(),
-            )
+            (if has_prefix { k.strip_prefix("model.").unwrap_or(k) } else { k }.to_string(), v.shallow_clone())
         })
         .collect()
 }
@@ -97,8 +68,7 @@ pub fn apply(vs: &VarStore, w: &Weights, prefix: &str) -> Result<()> {
             };
             match w.get(name) {
                 Some(src) if src.size() == var.size() => {
-                    var.shallow_clone()
-                        .copy_(&src.to_kind(var.kind()).to_device(var.device()));
+                    var.shallow_clone().copy_(&src.to_kind(var.kind()).to_device(var.device()));
                 }
                 Some(src) => {
                     return Err(Error::Config(format!(
@@ -125,13 +95,5 @@ pub fn apply(vs: &VarStore, w: &Weights, prefix: &str) -> Result<()> {
 
 /// f32 copies of every variable, keyed by name (for saving and averaging).
 pub fn snapshot(vs: &VarStore) -> Weights {
-    vs.variables()
-        .into_iter()
-        .map(|(k, v)| {
-            (
-                k,
-                v.detach().to_kind(Kind::Float).to_device(tch::Device::Cpu),
-            )
-        })
-        .collect()
+    vs.variables().into_iter().map(|(k, v)| (k, v.detach().to_kind(Kind::Float).to_device(tch::Device::Cpu))).collect()
 }

@@ -12,8 +12,7 @@ fn python() -> PathBuf {
         return p.into();
     }
     let link = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.froster/libtorch");
-    let torch =
-        std::fs::canonicalize(&link).expect("run scripts/setup.sh first (no .froster/libtorch)");
+    let torch = std::fs::canonicalize(&link).expect("run scripts/setup.sh first (no .froster/libtorch)");
     torch.ancestors().nth(4).unwrap().join("bin/python")
 }
 
@@ -51,40 +50,19 @@ json.dump(ref, open(out + "/ref.json", "w"))
 fn make(dir: &Path) -> serde_json::Value {
     // A file, not -c: torch.jit.script reads the module's source.
     std::fs::write(dir.join("make.py"), MAKE).unwrap();
-    let st = Command::new(python())
-        .arg(dir.join("make.py"))
-        .arg(dir)
-        .output()
-        .expect("python of the torch venv");
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    let st = Command::new(python()).arg(dir.join("make.py")).arg(dir).output().expect("python of the torch venv");
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
     serde_json::from_str(&std::fs::read_to_string(dir.join("ref.json")).unwrap()).unwrap()
 }
 
 fn check(w: &weights::Weights, reference: &serde_json::Value, prefix: &str) {
     for (k, shape) in reference["__shapes__"].as_object().unwrap() {
-        let t = w.get(&format!("{prefix}{k}")).unwrap_or_else(|| {
-            panic!(
-                "missing {prefix}{k}; have {:?}",
-                w.keys().collect::<Vec<_>>()
-            )
-        });
-        let shape: Vec<i64> = shape
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_i64().unwrap())
-            .collect();
+        let t = w
+            .get(&format!("{prefix}{k}"))
+            .unwrap_or_else(|| panic!("missing {prefix}{k}; have {:?}", w.keys().collect::<Vec<_>>()));
+        let shape: Vec<i64> = shape.as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
         assert_eq!(t.size(), shape, "{k}");
-        let want: Vec<f32> = reference[k]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap() as f32)
-            .collect();
+        let want: Vec<f32> = reference[k].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
         let got: Vec<f32> = Vec::try_from(t.to_kind(Kind::Float).contiguous().view([-1])).unwrap();
         assert_eq!(got, want, "{k}");
     }
@@ -96,19 +74,12 @@ fn torchscript_and_pth_load_and_round_trip_through_safetensors() {
     let reference = make(tmp.path());
     let pt = weights::load(&tmp.path().join("openai_like.pt")).unwrap();
     check(&pt, &reference, "");
-    assert_eq!(
-        pt["visual.proj"].kind(),
-        Kind::Half,
-        "stored dtype is kept until applied to a model"
-    );
+    assert_eq!(pt["visual.proj"].kind(), Kind::Half, "stored dtype is kept until applied to a model");
     let pth = weights::load(&tmp.path().join("froster.pth")).unwrap();
     check(&pth, &reference, "model.");
     assert!(pth.contains_key("projector_v.0.weight") && !pth.contains_key("epoch"));
     let student = weights::student_view(&pth);
-    assert!(
-        student.contains_key("visual.conv1.weight")
-            && !student.keys().any(|k| k.starts_with("raw_model"))
-    );
+    assert!(student.contains_key("visual.conv1.weight") && !student.keys().any(|k| k.starts_with("raw_model")));
     for (name, w) in [("pt", &pt), ("pth", &pth)] {
         let st = tmp.path().join(format!("{name}.safetensors"));
         weights::save(&st, w).unwrap();
@@ -145,10 +116,7 @@ fn malicious_pickles_are_refused_and_run_nothing() {
     let bad = tmp.path().join("system.pth");
     zip_with_pickle(&bad, &p);
     let err = weights::load(&bad).unwrap_err().to_string();
-    assert!(
-        err.contains("posix.system") && err.contains("system.pth"),
-        "{err}"
-    );
+    assert!(err.contains("posix.system") && err.contains("system.pth"), "{err}");
     // builtins.eval via STACK_GLOBAL (protocol 4).
     let mut e = b"\x80\x04\x8c\x08builtins\x94\x8c\x04eval\x94\x93\x94\x8c".to_vec();
     let code = format!("__import__('os').system('{cmd}')");
@@ -158,9 +126,7 @@ fn malicious_pickles_are_refused_and_run_nothing() {
     let err = pickle::check_plain_pickle(&e).unwrap_err().to_string();
     assert!(err.contains("builtins.eval"), "{err}");
     // An opcode outside the allowed set (INST) is named.
-    let err = pickle::check_plain_pickle(b"(ios\nsystem\nS'ls'\n.")
-        .unwrap_err()
-        .to_string();
+    let err = pickle::check_plain_pickle(b"(ios\nsystem\nS'ls'\n.").unwrap_err().to_string();
     assert!(err.contains("opcode 'i'"), "{err}");
     assert!(!marker.exists(), "a refused pickle ran code");
     // Not a checkpoint at all: a clear error naming the file.
@@ -177,25 +143,15 @@ fn bf16_forward_matches_f32() {
     let mut vs = nn::VarStore::new(Device::Cpu);
     let clip = Clip::new(&vs.root(), &cfg);
     let x = Tensor::randn([16, 3, 32, 32], (Kind::Float, Device::Cpu));
-    let ids = Tensor::from_slice(&[49406i64, 320, 1125, 49407])
-        .pad([0, 73], "constant", Some(0.0))
-        .view([1, 77]);
+    let ids = Tensor::from_slice(&[49406i64, 320, 1125, 49407]).pad([0, 73], "constant", Some(0.0)).view([1, 77]);
     let (img, txt) = tch::no_grad(|| (clip.encode_image(&x, Some(8)), clip.encode_text(&ids)));
     vs.bfloat16();
-    let (img16, txt16) = tch::no_grad(|| {
-        (
-            clip.encode_image(&x.to_kind(Kind::BFloat16), Some(8)),
-            clip.encode_text(&ids),
-        )
-    });
+    let (img16, txt16) =
+        tch::no_grad(|| (clip.encode_image(&x.to_kind(Kind::BFloat16), Some(8)), clip.encode_text(&ids)));
     for (name, a, b) in [("image", img, img16), ("text", txt, txt16)] {
         let rel = (a - b.to_kind(Kind::Float)).abs().max().double_value(&[]);
         let scale = b.to_kind(Kind::Float).abs().max().double_value(&[]);
-        assert!(
-            rel / scale < 1e-2,
-            "{name}: bf16 differs from f32 by {:.3e} relative",
-            rel / scale
-        );
+        assert!(rel / scale < 1e-2, "{name}: bf16 differs from f32 by {:.3e} relative", rel / scale);
     }
 }
 
@@ -207,10 +163,7 @@ fn config_is_inferred_from_weights_and_presets_exist() {
     let _ = Clip::new(&vs.root(), &cfg);
     let inferred = ClipConfig::from_weights(&weights::snapshot(&vs)).unwrap();
     assert_eq!(inferred, cfg);
-    assert_eq!(
-        ClipConfig::preset("ViT-B/16").unwrap().vision_patch_size,
-        16
-    );
+    assert_eq!(ClipConfig::preset("ViT-B/16").unwrap().vision_patch_size, 16);
     assert_eq!(ClipConfig::preset("vit_l14").unwrap().vision_width, 1024);
     assert!(ClipConfig::preset("resnet50").is_err());
 }

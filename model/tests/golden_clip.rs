@@ -20,16 +20,9 @@ fn golden_clip_teacher() {
     let out = golden::tensors(&format!("{case}/outputs.safetensors"));
     let j = golden::json(&format!("{case}/case.json"));
     let tok = Tokenizer::new();
-    let prompts: Vec<String> = j["prompts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap().to_string())
-        .collect();
-    let ids: Vec<i64> = prompts
-        .iter()
-        .flat_map(|p| tok.tokenize(p, 77).unwrap())
-        .collect();
+    let prompts: Vec<String> =
+        j["prompts"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect();
+    let ids: Vec<i64> = prompts.iter().flat_map(|p| tok.tokenize(p, 77).unwrap()).collect();
     let ids = Tensor::from_slice(&ids).view([prompts.len() as i64, 77]);
     assert_equal_i64("token_ids", &ids, &inp["token_ids"]);
     tch::no_grad(|| {
@@ -37,58 +30,18 @@ fn golden_clip_teacher() {
         let txt = clip.encode_text(&inp["token_ids"]);
         let f = |k: &str| &out[k];
         assert_close("image_features", &img, f("image_features"), 1e-5, 1e-4);
-        assert_close(
-            "image_features_normalized",
-            &l2n(&img),
-            f("image_features_normalized"),
-            1e-5,
-            1e-4,
-        );
+        assert_close("image_features_normalized", &l2n(&img), f("image_features_normalized"), 1e-5, 1e-4);
         assert_close("text_features", &txt, f("text_features"), 1e-5, 1e-4);
-        assert_close(
-            "text_features_normalized",
-            &l2n(&txt),
-            f("text_features_normalized"),
-            1e-5,
-            1e-4,
-        );
-        assert_close(
-            "logit_scale",
-            &clip.logit_scale,
-            f("logit_scale"),
-            1e-7,
-            0.0,
-        );
+        assert_close("text_features_normalized", &l2n(&txt), f("text_features_normalized"), 1e-5, 1e-4);
+        assert_close("logit_scale", &clip.logit_scale, f("logit_scale"), 1e-7, 0.0);
         let logits = l2n(&img).matmul(&l2n(&txt).tr()) * clip.logit_scale.exp();
-        assert_close(
-            "logits_per_image",
-            &logits,
-            f("logits_per_image"),
-            1e-5,
-            1e-4,
-        );
-        assert_equal_i64(
-            "eot_positions",
-            &inp["token_ids"].argmax(-1, false),
-            f("eot_positions"),
-        );
+        assert_close("logits_per_image", &logits, f("logits_per_image"), 1e-5, 1e-4);
+        assert_equal_i64("eot_positions", &inp["token_ids"].argmax(-1, false), f("eot_positions"));
         let ln_pre = clip.visual.embed(&inp["images"]);
-        assert_close(
-            "ln_pre_out",
-            &ln_pre,
-            f("intermediate.visual.ln_pre_out"),
-            1e-5,
-            1e-4,
-        );
+        assert_close("ln_pre_out", &ln_pre, f("intermediate.visual.ln_pre_out"), 1e-5, 1e-4);
         let b0 = &clip.visual.transformer.blocks[0];
         let x0 = b0.forward(&ln_pre, froster_model::clip::Attention::Full);
-        assert_close(
-            "block0_out",
-            &x0,
-            f("intermediate.visual.block0_out"),
-            1e-5,
-            1e-4,
-        );
+        assert_close("block0_out", &x0, f("intermediate.visual.block0_out"), 1e-5, 1e-4);
     });
 }
 
@@ -104,25 +57,11 @@ fn golden_tokenizer() {
         let got = tok.tokenize(s, 77);
         if row["ids"].is_null() {
             assert!(got.is_err(), "line {}: {s:?} should be too long", n + 1);
-            let want: Vec<i64> = row["ids_truncate_true"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_i64().unwrap())
-                .collect();
-            assert_eq!(
-                tok.tokenize_truncate(s, 77),
-                want,
-                "line {}: truncate",
-                n + 1
-            );
+            let want: Vec<i64> =
+                row["ids_truncate_true"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+            assert_eq!(tok.tokenize_truncate(s, 77), want, "line {}: truncate", n + 1);
         } else {
-            let want: Vec<i64> = row["ids"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_i64().unwrap())
-                .collect();
+            let want: Vec<i64> = row["ids"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
             assert_eq!(got.unwrap(), want, "line {}: {s:?}", n + 1);
         }
         checked += 1;

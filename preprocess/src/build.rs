@@ -63,24 +63,16 @@ pub fn unique_name(file: &Path, all: &[PathBuf]) -> String {
     if all.iter().filter(|f| list_name(f) == stem).count() < 2 {
         return stem;
     }
-    let parent = file
-        .parent()
-        .and_then(|p| p.file_name())
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let parent =
+        file.parent().and_then(|p| p.file_name()).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
     format!("{parent}/{stem}")
 }
 
 fn read_lists(files: &[PathBuf]) -> Result<Lists> {
-    let mut l = Lists {
-        paths: Vec::new(),
-        lists: BTreeMap::new(),
-        failed: Vec::new(),
-    };
+    let mut l = Lists { paths: Vec::new(), lists: BTreeMap::new(), failed: Vec::new() };
     let mut index: HashMap<String, usize> = HashMap::new();
     for file in files {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("reading list {}", file.display()))?;
+        let text = std::fs::read_to_string(file).with_context(|| format!("reading list {}", file.display()))?;
         let mut items = Vec::new();
         for (n, line) in text.lines().enumerate() {
             match parse_list(line) {
@@ -112,8 +104,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
         bail!("dataset root {} is not a folder", opts.root.display());
     }
     let lists = read_lists(&opts.lists)?;
-    std::fs::create_dir_all(&opts.out)
-        .with_context(|| format!("creating {}", opts.out.display()))?;
+    std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
     let _ = std::fs::remove_file(opts.out.join(MANIFEST));
     let done_shards = completed_shards(&opts.out)?;
     let mut entries: HashMap<String, VideoEntry> = HashMap::new();
@@ -124,17 +115,8 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
             entries.insert(e.id.clone(), e.clone());
         }
     }
-    let resumed = lists
-        .paths
-        .iter()
-        .filter(|p| entries.contains_key(*p))
-        .count();
-    let todo: Vec<String> = lists
-        .paths
-        .iter()
-        .filter(|p| !entries.contains_key(*p))
-        .cloned()
-        .collect();
+    let resumed = lists.paths.iter().filter(|p| entries.contains_key(*p)).count();
+    let todo: Vec<String> = lists.paths.iter().filter(|p| !entries.contains_key(*p)).cloned().collect();
     let bar = progress_bar(opts.progress, lists.paths.len() as u64, resumed as u64);
     let mut next_shard = done_shards.last().map(|(id, _)| id + 1).unwrap_or(0);
     let mut failed = lists.failed.clone();
@@ -156,11 +138,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
                     next_shard += 1;
                 }
             }
-            Err((path, reason)) => failed.push(Failure {
-                lists: memberships(&lists, &path),
-                path,
-                reason,
-            }),
+            Err((path, reason)) => failed.push(Failure { lists: memberships(&lists, &path), path, reason }),
         }
         bar.inc(1);
         let secs = t0.elapsed().as_secs_f64().max(1e-3);
@@ -177,10 +155,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
     bar.finish_and_clear();
     let manifest = assemble(opts, &lists, &entries, &shards, failed)?;
     write_failed_csv(&opts.out, &manifest.failed)?;
-    write_atomic(
-        &opts.out.join(MANIFEST),
-        &serde_json::to_vec_pretty(&manifest)?,
-    )?;
+    write_atomic(&opts.out.join(MANIFEST), &serde_json::to_vec_pretty(&manifest)?)?;
     let pack_bytes: u64 = manifest.shards.iter().map(|s| s.bytes).sum();
     Ok(BuildSummary {
         ok: manifest.videos.len(),
@@ -224,10 +199,7 @@ fn assemble(
         .lists
         .iter()
         .map(|(name, items)| {
-            let kept = items
-                .iter()
-                .filter_map(|(i, l)| index.get(&lists.paths[*i]).map(|&v| (v, *l)))
-                .collect();
+            let kept = items.iter().filter_map(|(i, l)| index.get(&lists.paths[*i]).map(|&v| (v, *l))).collect();
             (name.clone(), kept)
         })
         .collect();
@@ -253,23 +225,14 @@ fn memberships(lists: &Lists, path: &str) -> Vec<(String, i64)> {
     lists
         .lists
         .iter()
-        .flat_map(|(name, items)| {
-            items
-                .iter()
-                .filter(move |(j, _)| *j == i)
-                .map(move |(_, l)| (name.clone(), *l))
-        })
+        .flat_map(|(name, items)| items.iter().filter(move |(j, _)| *j == i).map(move |(_, l)| (name.clone(), *l)))
         .collect()
 }
 
 pub fn write_failed_csv(dir: &Path, failed: &[Failure]) -> Result<()> {
     let mut s = String::from("path,reason\n");
     for f in failed {
-        s.push_str(&format!(
-            "{},{}\n",
-            csv_field(&f.path),
-            csv_field(&f.reason)
-        ));
+        s.push_str(&format!("{},{}\n", csv_field(&f.path), csv_field(&f.reason)));
     }
     write_atomic(&dir.join("failed.csv"), s.as_bytes())
 }

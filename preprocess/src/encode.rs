@@ -14,22 +14,16 @@ pub struct EncodeOptions {
 
 impl Default for EncodeOptions {
     fn default() -> Self {
-        EncodeOptions {
-            decode: DecodeOptions::default(),
-            keep_every: 1,
-            zstd_level: 3,
-        }
+        EncodeOptions { decode: DecodeOptions::default(), keep_every: 1, zstd_level: 3 }
     }
 }
 
 /// Decodes `path` and compresses every kept frame. Errors are strings naming the reason (the caller adds the path).
 pub fn encode_video(id: &str, path: &Path, opts: &EncodeOptions) -> Result<EncodedVideo, String> {
-    let source_bytes = std::fs::metadata(path)
-        .map(|m| m.len())
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => "file not found".to_string(),
-            _ => e.to_string(),
-        })?;
+    let source_bytes = std::fs::metadata(path).map(|m| m.len()).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => "file not found".to_string(),
+        _ => e.to_string(),
+    })?;
     let cont = container::probe(path);
     let mut comp = zstd::bulk::Compressor::new(opts.zstd_level).map_err(|e| e.to_string())?;
     let mut frames = Vec::new();
@@ -39,9 +33,7 @@ pub fn encode_video(id: &str, path: &Path, opts: &EncodeOptions) -> Result<Encod
     let limit = cont.frames.map(|n| n as usize).unwrap_or(usize::MAX);
     let info = decode(path, &opts.decode, None, |i, px, _, _| {
         if i % keep == 0 && i < limit {
-            let bytes = comp
-                .compress(px)
-                .map_err(|e| froster_loader::Error::Config(e.to_string()))?;
+            let bytes = comp.compress(px).map_err(|e| froster_loader::Error::Config(e.to_string()))?;
             let crc = crc32fast::hash(&bytes);
             frames.push((bytes, crc));
         }
@@ -54,17 +46,10 @@ pub fn encode_video(id: &str, path: &Path, opts: &EncodeOptions) -> Result<Encod
     if let Some(expected) = cont.frames {
         // A truncated faststart mp4 ends cleanly after fewer frames than its index promises.
         if info.frames + 2 < expected {
-            return Err(format!(
-                "truncated: decoded {} of {} frames",
-                info.frames, expected
-            ));
+            return Err(format!("truncated: decoded {} of {} frames", info.frames, expected));
         }
     }
-    let (fps_num, fps_den) = if info.fps_num > 0 {
-        (info.fps_num, info.fps_den)
-    } else {
-        (30, 1)
-    };
+    let (fps_num, fps_den) = if info.fps_num > 0 { (info.fps_num, info.fps_den) } else { (30, 1) };
     let entry = VideoEntry {
         id: id.to_string(),
         shard: 0,

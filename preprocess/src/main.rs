@@ -78,11 +78,7 @@ enum Cmd {
         dump_frame: Option<Vec<String>>,
     },
     /// Re-decode NEW_FILE and atomically swap it in for VIDEO_ID (e.g. a corrupted download).
-    Replace {
-        pack: PathBuf,
-        video_id: String,
-        new_file: PathBuf,
-    },
+    Replace { pack: PathBuf, video_id: String, new_file: PathBuf },
     /// Rewrite live records into one shard, reclaiming the space of replaced videos.
     Compact { pack: PathBuf },
 }
@@ -96,40 +92,19 @@ fn parse_pixel(s: &str) -> Result<PixelFormat, String> {
 }
 
 fn cores() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let progress = !cli.quiet;
     match cli.cmd {
-        Cmd::Build {
-            root,
-            lists,
-            out,
-            short_side,
-            keep_every,
-            jobs,
-            shard_size,
-            pixel,
-            zstd_level,
-            strict,
-        } => {
+        Cmd::Build { root, lists, out, short_side, keep_every, jobs, shard_size, pixel, zstd_level, strict } => {
             if keep_every == 0 || !(1..=22).contains(&zstd_level) {
                 bail!("--keep-every must be >= 1 and --zstd-level in 1..=22");
             }
-            let decode = DecodeOptions {
-                short_side,
-                pixel,
-                ..Default::default()
-            };
-            let encode = EncodeOptions {
-                decode,
-                keep_every,
-                zstd_level,
-            };
+            let decode = DecodeOptions { short_side, pixel, ..Default::default() };
+            let encode = EncodeOptions { decode, keep_every, zstd_level };
             let opts = BuildOptions {
                 root,
                 lists,
@@ -142,10 +117,7 @@ fn main() -> Result<()> {
             let s = froster_pack::build(&opts)?;
             println!("{s}");
             if s.failed > 0 {
-                println!(
-                    "failed videos are listed in {}",
-                    out.join("failed.csv").display()
-                );
+                println!("failed videos are listed in {}", out.join("failed.csv").display());
                 if strict {
                     bail!("{} videos failed (--strict)", s.failed);
                 }
@@ -156,11 +128,7 @@ fn main() -> Result<()> {
             for f in &failed {
                 println!("{}: {}", f.path, f.reason);
             }
-            println!(
-                "scanned {n} videos: {} ok, {} failed",
-                n - failed.len(),
-                failed.len()
-            );
+            println!("scanned {n} videos: {} ok, {} failed", n - failed.len(), failed.len());
             if !failed.is_empty() {
                 std::process::exit(1);
             }
@@ -175,16 +143,10 @@ fn main() -> Result<()> {
             }
             println!("{}: all checksums and frames ok", pack.display());
         }
-        Cmd::Inspect {
-            pack,
-            json,
-            video,
-            dump_frame,
-        } => {
+        Cmd::Inspect { pack, json, video, dump_frame } => {
             if let Some(d) = dump_frame {
-                let index: usize = d[1]
-                    .parse()
-                    .map_err(|_| anyhow::anyhow!("frame index '{}' is not a number", d[1]))?;
+                let index: usize =
+                    d[1].parse().map_err(|_| anyhow::anyhow!("frame index '{}' is not a number", d[1]))?;
                 ops::dump_frame(&pack, &d[0], index, &PathBuf::from(&d[2]))?;
                 println!("wrote {}", d[2]);
                 return Ok(());
@@ -196,11 +158,7 @@ fn main() -> Result<()> {
                 print_report(&r);
             }
         }
-        Cmd::Replace {
-            pack,
-            video_id,
-            new_file,
-        } => {
+        Cmd::Replace { pack, video_id, new_file } => {
             let dead = ops::replace(&pack, &video_id, &new_file)?;
             println!(
                 "replaced {video_id}; {:.1} MB now unused (run `froster-pack compact` to reclaim)",
@@ -209,21 +167,14 @@ fn main() -> Result<()> {
         }
         Cmd::Compact { pack } => {
             let freed = ops::compact(&pack)?;
-            println!(
-                "compacted {}: {:.1} MB reclaimed",
-                pack.display(),
-                freed as f64 / 1e6
-            );
+            println!("compacted {}: {:.1} MB reclaimed", pack.display(), freed as f64 / 1e6);
         }
     }
     Ok(())
 }
 
 fn print_report(r: &ops::PackReport) {
-    println!(
-        "{:<50} {:>7} {:>10} {:>9} {:>6} {:>10}",
-        "video", "frames", "fps", "size", "stride", "bytes"
-    );
+    println!("{:<50} {:>7} {:>10} {:>9} {:>6} {:>10}", "video", "frames", "fps", "size", "stride", "bytes");
     for v in &r.videos {
         println!(
             "{:<50} {:>7} {:>10} {:>9} {:>6} {:>10}",

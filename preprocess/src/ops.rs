@@ -10,12 +10,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// Decode check of every listed video, no pack written: (path, reason) of each that fails.
-pub fn scan(
-    root: &Path,
-    lists: &[PathBuf],
-    jobs: usize,
-    progress: bool,
-) -> Result<(usize, Vec<Failure>)> {
+pub fn scan(root: &Path, lists: &[PathBuf], jobs: usize, progress: bool) -> Result<(usize, Vec<Failure>)> {
     let mut paths = Vec::new();
     for l in lists {
         for (p, _) in read_list(l)? {
@@ -25,18 +20,11 @@ pub fn scan(
         }
     }
     let bar = progress_bar(progress, paths.len() as u64, 0);
-    let opts = EncodeOptions {
-        zstd_level: 1,
-        ..Default::default()
-    };
+    let opts = EncodeOptions { zstd_level: 1, ..Default::default() };
     let mut failed = Vec::new();
     for r in parallel_encode(root, paths.clone(), opts, jobs) {
         if let Err((path, reason)) = r {
-            failed.push(Failure {
-                path,
-                reason,
-                lists: vec![],
-            });
+            failed.push(Failure { path, reason, lists: vec![] });
         }
         bar.inc(1);
     }
@@ -129,9 +117,7 @@ pub fn inspect(dir: &Path, only: Option<&str>) -> Result<PackReport> {
 /// Writes stored frame `index` of `id` as an RGB PNG.
 pub fn dump_frame(dir: &Path, id: &str, index: usize, out: &Path) -> Result<()> {
     let reader = PackReader::open(dir)?;
-    let vi = reader
-        .find(id)
-        .with_context(|| format!("{}: no video '{id}' in the pack", dir.display()))?;
+    let vi = reader.find(id).with_context(|| format!("{}: no video '{id}' in the pack", dir.display()))?;
     let v = reader.video(vi);
     let mut zstd = zstd::bulk::Decompressor::new()?;
     let (mut scratch, mut rgb) = (Vec::new(), Vec::new());
@@ -152,10 +138,7 @@ pub fn replace(dir: &Path, id: &str, file: &Path) -> Result<u64> {
     let existing = m.videos.iter().position(|v| v.id == id);
     let failed = m.failed.iter().find(|f| f.path == id).cloned();
     if existing.is_none() && failed.is_none() {
-        bail!(
-            "{}: no video '{id}' in the pack or in its failed list",
-            dir.display()
-        );
+        bail!("{}: no video '{id}' in the pack or in its failed list", dir.display());
     }
     let enc = encode_video(id, file, &options_of(&m))
         .map_err(|e| anyhow::anyhow!("{}: cannot decode: {e}", file.display()))?;
@@ -165,14 +148,8 @@ pub fn replace(dir: &Path, id: &str, file: &Path) -> Result<u64> {
     w.finish()?;
     let file_name = shard_name(shard_id);
     let bytes = std::fs::metadata(dir.join(&file_name))?.len();
-    m.shards.push(ShardEntry {
-        file: file_name,
-        bytes,
-    });
-    let entry = VideoEntry {
-        shard: (m.shards.len() - 1) as u32,
-        ..entry
-    };
+    m.shards.push(ShardEntry { file: file_name, bytes });
+    let entry = VideoEntry { shard: (m.shards.len() - 1) as u32, ..entry };
     match existing {
         Some(vi) => m.videos[vi] = entry,
         None => {
@@ -191,21 +168,13 @@ pub fn replace(dir: &Path, id: &str, file: &Path) -> Result<u64> {
 
 /// Bytes in shards that no video references.
 pub fn dead_bytes(m: &Manifest) -> u64 {
-    let shard: u64 = m
-        .shards
-        .iter()
-        .map(|s| s.bytes - SHARD_MAGIC.len() as u64)
-        .sum();
+    let shard: u64 = m.shards.iter().map(|s| s.bytes - SHARD_MAGIC.len() as u64).sum();
     shard.saturating_sub(m.videos.iter().map(|v| v.bytes).sum())
 }
 
 /// The encode options a pack was built with.
 pub fn options_of(m: &Manifest) -> EncodeOptions {
-    let mut o = EncodeOptions {
-        keep_every: m.keep_every,
-        zstd_level: m.zstd_level,
-        ..Default::default()
-    };
+    let mut o = EncodeOptions { keep_every: m.keep_every, zstd_level: m.zstd_level, ..Default::default() };
     o.decode.short_side = m.short_side;
     o.decode.pixel = m.pixel;
     o
@@ -215,10 +184,8 @@ fn next_shard_id(dir: &Path) -> Result<u32> {
     let mut max = None;
     for e in std::fs::read_dir(dir)? {
         let name = e?.file_name().to_string_lossy().to_string();
-        if let Some(id) = name
-            .strip_prefix("shard-")
-            .and_then(|s| s.split('.').next())
-            .and_then(|s| s.parse::<u32>().ok())
+        if let Some(id) =
+            name.strip_prefix("shard-").and_then(|s| s.split('.').next()).and_then(|s| s.parse::<u32>().ok())
         {
             max = max.max(Some(id));
         }
@@ -237,19 +204,13 @@ pub fn compact(dir: &Path) -> Result<u64> {
         let frames = (0..v.frames as usize)
             .map(|f| reader.frame_bytes(i, f).map(|(b, c)| (b.to_vec(), c)))
             .collect::<froster_loader::Result<Vec<_>>>()?;
-        let e = w.append(crate::writer::EncodedVideo {
-            entry: v.clone(),
-            frames,
-        })?;
+        let e = w.append(crate::writer::EncodedVideo { entry: v.clone(), frames })?;
         *v = VideoEntry { shard: 0, ..e };
     }
     w.finish()?;
     let old: Vec<String> = m.shards.iter().map(|s| s.file.clone()).collect();
     let file = shard_name(id);
-    m.shards = vec![ShardEntry {
-        bytes: std::fs::metadata(dir.join(&file))?.len(),
-        file,
-    }];
+    m.shards = vec![ShardEntry { bytes: std::fs::metadata(dir.join(&file))?.len(), file }];
     drop(reader);
     write_atomic(&dir.join(MANIFEST), &serde_json::to_vec_pretty(&m)?)?;
     for f in old {

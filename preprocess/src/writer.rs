@@ -35,13 +35,7 @@ impl ShardWriter {
         let f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
         let mut file = BufWriter::with_capacity(1 << 20, f);
         file.write_all(SHARD_MAGIC)?;
-        Ok(ShardWriter {
-            dir: dir.into(),
-            id,
-            file,
-            len: SHARD_MAGIC.len() as u64,
-            entries: Vec::new(),
-        })
+        Ok(ShardWriter { dir: dir.into(), id, file, len: SHARD_MAGIC.len() as u64, entries: Vec::new() })
     }
 
     pub fn len(&self) -> u64 {
@@ -83,10 +77,7 @@ impl ShardWriter {
     pub fn finish(self) -> Result<Vec<VideoEntry>> {
         let file = self.file.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
-        write_atomic(
-            &self.dir.join(sidecar_name(self.id)),
-            &serde_json::to_vec_pretty(&self.entries)?,
-        )?;
+        write_atomic(&self.dir.join(sidecar_name(self.id)), &serde_json::to_vec_pretty(&self.entries)?)?;
         let tmp = self.dir.join(format!("{}.tmp", shard_name(self.id)));
         fs::rename(&tmp, self.dir.join(shard_name(self.id)))?;
         Ok(self.entries)
@@ -108,19 +99,12 @@ pub fn completed_shards(dir: &Path) -> Result<Vec<(u32, Vec<VideoEntry>)>> {
     let mut out = Vec::new();
     for e in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let p = e?.path();
-        let name = p
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .to_string();
+        let name = p.file_name().unwrap_or_default().to_string_lossy().to_string();
         if name.ends_with(".tmp") || name.ends_with(".tmp-write") {
             fs::remove_file(&p)?;
             continue;
         }
-        let Some(id) = name
-            .strip_prefix("shard-")
-            .and_then(|s| s.strip_suffix(".json"))
-            .and_then(|s| s.parse().ok())
+        let Some(id) = name.strip_prefix("shard-").and_then(|s| s.strip_suffix(".json")).and_then(|s| s.parse().ok())
         else {
             continue;
         };
@@ -128,8 +112,7 @@ pub fn completed_shards(dir: &Path) -> Result<Vec<(u32, Vec<VideoEntry>)>> {
             fs::remove_file(&p)?;
             continue;
         }
-        let entries = serde_json::from_slice(&fs::read(&p)?)
-            .with_context(|| format!("reading {}", p.display()))?;
+        let entries = serde_json::from_slice(&fs::read(&p)?).with_context(|| format!("reading {}", p.display()))?;
         out.push((id, entries));
     }
     out.sort_by_key(|(id, _)| *id);

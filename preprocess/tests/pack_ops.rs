@@ -12,10 +12,7 @@ fn bin() -> Command {
 
 fn short_video() -> std::path::PathBuf {
     let names = video_names();
-    let n = names
-        .iter()
-        .find(|n| n.contains("short"))
-        .unwrap_or(&names[0]);
+    let n = names.iter().find(|n| n.contains("short")).unwrap_or(&names[0]);
     videos_dir().join(n)
 }
 
@@ -28,9 +25,7 @@ fn bad_dataset(root: &Path) -> std::path::PathBuf {
     std::fs::write(root.join("bad/truncated.mp4"), &good[..good.len() / 3]).unwrap();
     std::fs::write(
         root.join("bad/random.mp4"),
-        (0..50_000u32)
-            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-            .collect::<Vec<_>>(),
+        (0..50_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect::<Vec<_>>(),
     )
     .unwrap();
     std::fs::write(root.join("bad/empty.mp4"), b"").unwrap();
@@ -55,42 +50,19 @@ fn bad_inputs_are_reported_and_the_rest_packed() {
     let tmp = tempfile::tempdir().unwrap();
     let list = bad_dataset(tmp.path());
     let out = tmp.path().join("pack");
-    let s = froster_pack::build(&options(
-        tmp.path(),
-        vec![list.clone()],
-        &out,
-        128,
-        PixelFormat::I420,
-    ))
-    .unwrap();
+    let s = froster_pack::build(&options(tmp.path(), vec![list.clone()], &out, 128, PixelFormat::I420)).unwrap();
     assert_eq!((s.ok, s.failed), (1, 7), "{s}");
     let failed = std::fs::read_to_string(out.join("failed.csv")).unwrap();
-    for p in [
-        "truncated.mp4",
-        "random.mp4",
-        "empty.mp4",
-        "missing.mp4",
-        "dir.mp4",
-        "text.avi",
-        "notanint",
-    ] {
+    for p in ["truncated.mp4", "random.mp4", "empty.mp4", "missing.mp4", "dir.mp4", "text.avi", "notanint"] {
         assert!(failed.contains(p), "failed.csv lacks {p}:\n{failed}");
     }
-    assert!(
-        failed.contains("file not found") && failed.contains("not a regular file"),
-        "{failed}"
-    );
+    assert!(failed.contains("file not found") && failed.contains("not a regular file"), "{failed}");
     let reader = PackReader::open(&out).unwrap();
     assert_eq!(reader.list("train").unwrap().len(), 1);
     // --strict turns failures into a non-zero exit; without it the CLI exits 0.
     let run = |strict: bool| {
         let mut c = bin();
-        c.args(["--quiet", "build"])
-            .arg(tmp.path())
-            .arg("--list")
-            .arg(&list)
-            .arg("--out")
-            .arg(tmp.path().join("p2"));
+        c.args(["--quiet", "build"]).arg(tmp.path()).arg("--list").arg(&list).arg("--out").arg(tmp.path().join("p2"));
         if strict {
             c.arg("--strict");
         }
@@ -110,68 +82,29 @@ fn bad_inputs_are_reported_and_the_rest_packed() {
     assert!(!scan.status.success(), "scan of a missing list must fail");
     let text = std::fs::read_to_string(&list).unwrap();
     let labelled = tmp.path().join("labelled.csv");
-    std::fs::write(
-        &labelled,
-        text.lines()
-            .filter(|l| !l.contains("notanint"))
-            .collect::<Vec<_>>()
-            .join("\n"),
-    )
-    .unwrap();
-    let scan = bin()
-        .args(["--quiet", "scan"])
-        .arg(tmp.path())
-        .arg("--list")
-        .arg(&labelled)
-        .output()
-        .unwrap();
+    std::fs::write(&labelled, text.lines().filter(|l| !l.contains("notanint")).collect::<Vec<_>>().join("\n")).unwrap();
+    let scan = bin().args(["--quiet", "scan"]).arg(tmp.path()).arg("--list").arg(&labelled).output().unwrap();
     let text = String::from_utf8_lossy(&scan.stdout);
     assert!(!scan.status.success(), "{text}");
-    assert!(
-        text.contains("bad/random.mp4") && text.contains("bad/missing.mp4"),
-        "{text}"
-    );
+    assert!(text.contains("bad/random.mp4") && text.contains("bad/missing.mp4"), "{text}");
 }
 
 #[test]
 fn list_with_bad_label_is_a_clear_error_for_scan() {
     let tmp = tempfile::tempdir().unwrap();
     let list = bad_dataset(tmp.path());
-    let out = bin()
-        .args(["--quiet", "scan"])
-        .arg(tmp.path())
-        .arg("--list")
-        .arg(&list)
-        .output()
-        .unwrap();
+    let out = bin().args(["--quiet", "scan"]).arg(tmp.path()).arg("--list").arg(&list).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("train.csv") && err.contains("line 8") && err.contains("notanint"),
-        "{err}"
-    );
+    assert!(err.contains("train.csv") && err.contains("line 8") && err.contains("notanint"), "{err}");
 }
 
 #[test]
 fn verify_names_the_video_and_frame_of_a_flipped_byte() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("pack");
-    let names = vec![(
-        short_video()
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .to_string(),
-        0,
-    )];
+    let names = vec![(short_video().file_name().unwrap().to_string_lossy().to_string(), 0)];
     let list = write_list(tmp.path(), "train", &names);
-    froster_pack::build(&options(
-        &videos_dir(),
-        vec![list],
-        &out,
-        128,
-        PixelFormat::I420,
-    ))
-    .unwrap();
+    froster_pack::build(&options(&videos_dir(), vec![list], &out, 128, PixelFormat::I420)).unwrap();
     assert!(froster_pack::ops::verify(&out, false).unwrap().is_empty());
     let reader = PackReader::open(&out).unwrap();
     let (frame_bytes, _) = reader.frame_bytes(0, 5).unwrap();
@@ -188,16 +121,8 @@ fn verify_names_the_video_and_frame_of_a_flipped_byte() {
     std::fs::write(&shard, &bytes).unwrap();
     let problems = froster_pack::ops::verify(&out, false).unwrap();
     assert_eq!(problems.len(), 1, "{problems:?}");
-    assert!(
-        problems[0].contains(&v.id) && problems[0].contains("frame 5"),
-        "{}",
-        problems[0]
-    );
-    let cli = bin()
-        .args(["--quiet", "verify"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    assert!(problems[0].contains(&v.id) && problems[0].contains("frame 5"), "{}", problems[0]);
+    let cli = bin().args(["--quiet", "verify"]).arg(&out).output().unwrap();
     assert!(!cli.status.success());
 }
 
@@ -209,33 +134,12 @@ fn replace_fixes_an_invalid_video_and_compact_reclaims() {
     std::fs::create_dir_all(tmp.path().join("val/crossing_river")).unwrap();
     std::fs::write(tmp.path().join(id), b"<html>403 Forbidden</html>").unwrap();
     std::fs::copy(short_video(), tmp.path().join("val/crossing_river/ok.mp4")).unwrap();
-    let list = write_list(
-        tmp.path(),
-        "val",
-        &[(id.into(), 7), ("val/crossing_river/ok.mp4".into(), 7)],
-    );
+    let list = write_list(tmp.path(), "val", &[(id.into(), 7), ("val/crossing_river/ok.mp4".into(), 7)]);
     let out = tmp.path().join("pack");
-    let s = froster_pack::build(&options(
-        tmp.path(),
-        vec![list],
-        &out,
-        128,
-        PixelFormat::I420,
-    ))
-    .unwrap();
+    let s = froster_pack::build(&options(tmp.path(), vec![list], &out, 128, PixelFormat::I420)).unwrap();
     assert_eq!((s.ok, s.failed), (1, 1));
-    let st = bin()
-        .args(["replace"])
-        .arg(&out)
-        .arg(id)
-        .arg(short_video())
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    let st = bin().args(["replace"]).arg(&out).arg(id).arg(short_video()).output().unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
     let r = PackReader::open(&out).unwrap();
     let vi = r.find(id).expect("replaced video in the pack");
     assert!(r.list("val").unwrap().contains(&(vi as u32, 7)));
@@ -249,13 +153,7 @@ fn replace_fixes_an_invalid_video_and_compact_reclaims() {
     assert!(froster_pack::ops::verify(&out, false).unwrap().is_empty());
     assert_eq!(PackReader::open(&out).unwrap().manifest().shards.len(), 1);
     // A missing id is a clear error.
-    let st = bin()
-        .args(["replace"])
-        .arg(&out)
-        .arg("nope.mp4")
-        .arg(short_video())
-        .output()
-        .unwrap();
+    let st = bin().args(["replace"]).arg(&out).arg("nope.mp4").arg(short_video()).output().unwrap();
     assert!(String::from_utf8_lossy(&st.stderr).contains("no video 'nope.mp4'"));
 }
 
@@ -287,12 +185,7 @@ fn resume_after_kill_equals_an_uninterrupted_build() {
     let out = tmp.path().join("killed");
     let cmd = |out: &Path| {
         let mut c = bin();
-        c.args(["--quiet", "build"])
-            .arg(videos_dir())
-            .arg("--list")
-            .arg(&list)
-            .arg("--out")
-            .arg(out);
+        c.args(["--quiet", "build"]).arg(videos_dir()).arg("--list").arg(&list).arg("--out").arg(out);
         c.args(["--short-side", "96", "--jobs", "1", "--shard-size", "1"]);
         c
     };
@@ -303,21 +196,10 @@ fn resume_after_kill_equals_an_uninterrupted_build() {
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    assert!(
-        !out.join("manifest.json").exists(),
-        "the build finished before the kill; nothing was tested"
-    );
+    assert!(!out.join("manifest.json").exists(), "the build finished before the kill; nothing was tested");
     let st = cmd(&out).output().unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&st.stdout).contains("resumed"),
-        "{}",
-        String::from_utf8_lossy(&st.stdout)
-    );
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    assert!(String::from_utf8_lossy(&st.stdout).contains("resumed"), "{}", String::from_utf8_lossy(&st.stdout));
     let clean = tmp.path().join("clean");
     assert!(cmd(&clean).status().unwrap().success());
     let (a, b) = (all_frames(&out), all_frames(&clean));
@@ -330,39 +212,15 @@ fn inspect_reports_and_dumps_a_frame() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("pack");
     real_pack(&out, 128);
-    let st = bin()
-        .args(["inspect"])
-        .arg(&out)
-        .arg("--json")
-        .output()
-        .unwrap();
+    let st = bin().args(["inspect"]).arg(&out).arg("--json").output().unwrap();
     let j: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
-    assert_eq!(
-        j["total_videos"].as_u64().unwrap() as usize,
-        video_names().len()
-    );
+    assert_eq!(j["total_videos"].as_u64().unwrap() as usize, video_names().len());
     let v = &j["videos"][0];
     assert!(v["frames"].as_u64().unwrap() > 0 && v["fps"].as_str().unwrap().contains('/'));
-    assert_eq!(
-        v["height"]
-            .as_u64()
-            .unwrap()
-            .min(v["width"].as_u64().unwrap()),
-        128
-    );
+    assert_eq!(v["height"].as_u64().unwrap().min(v["width"].as_u64().unwrap()), 128);
     let png = tmp.path().join("f.png");
     let id = v["id"].as_str().unwrap();
-    let st = bin()
-        .args(["inspect"])
-        .arg(&out)
-        .args(["--dump-frame", id, "3"])
-        .arg(&png)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    let st = bin().args(["inspect"]).arg(&out).args(["--dump-frame", id, "3"]).arg(&png).output().unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
     assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
 }

@@ -1,8 +1,6 @@
 //! Multi-view evaluation of a pack list, and the paper's protocol tables.
 use anyhow::{bail, Result};
-use froster_loader::{
-    ClipSource, Loader, LoaderConfig, Mode, PackReader, PackSource, SamplingConfig,
-};
+use froster_loader::{ClipSource, Loader, LoaderConfig, Mode, PackReader, PackSource, SamplingConfig};
 use froster_model::{Clip, Tokenizer};
 use froster_train::eval::{eval_classifier, view_logits, Ensemble};
 use froster_train::train::clips_to_tensor;
@@ -54,14 +52,8 @@ pub fn evaluate(
     if src.is_empty() {
         bail!("list '{list}' is empty");
     }
-    if let Some(bad) = (0..src.len())
-        .map(|i| src.label(i))
-        .find(|l| *l < 0 || *l as usize >= classes.len())
-    {
-        bail!(
-            "list '{list}' has label {bad}, but the class file has {} classes",
-            classes.len()
-        );
+    if let Some(bad) = (0..src.len()).map(|i| src.label(i)).find(|l| *l < 0 || *l as usize >= classes.len()) {
+        bail!("list '{list}' has label {bad}, but the class file has {} classes", classes.len());
     }
     let crop = clip.config.image_resolution as usize;
     let cfg = LoaderConfig {
@@ -96,23 +88,14 @@ pub fn evaluate(
         .iter()
         .map(|(v, (s, _, l))| {
             let top5 = Ensemble::topk(s, 5);
-            VideoPrediction {
-                video: src.id(*v).to_string(),
-                label: *l,
-                correct: top5[0] as i64 == *l,
-                top5,
-            }
+            VideoPrediction { video: src.id(*v).to_string(), label: *l, correct: top5[0] as i64 == *l, top5 }
         })
         .collect();
     let per_class_top1 = (0..classes.len())
         .filter_map(|c| {
-            let rows: Vec<_> = predictions
-                .iter()
-                .filter(|p| p.label as usize == c)
-                .collect();
+            let rows: Vec<_> = predictions.iter().filter(|p| p.label as usize == c).collect();
             (!rows.is_empty()).then(|| {
-                let acc =
-                    100.0 * rows.iter().filter(|p| p.correct).count() as f64 / rows.len() as f64;
+                let acc = 100.0 * rows.iter().filter(|p| p.correct).count() as f64 / rows.len() as f64;
                 (c, short_name(&classes[c]), rows.len(), acc)
             })
         })
@@ -146,14 +129,7 @@ pub fn write_outputs(dir: &Path, r: &EvalResult, classes: &[String]) -> Result<(
     let mut p = String::from("video,label,predicted,top5,correct\n");
     for v in &r.predictions {
         let top5: Vec<String> = v.top5.iter().map(|c| c.to_string()).collect();
-        p.push_str(&format!(
-            "{},{},{},{},{}\n",
-            csv(&v.video),
-            v.label,
-            v.top5[0],
-            top5.join(" "),
-            v.correct as u8
-        ));
+        p.push_str(&format!("{},{},{},{},{}\n", csv(&v.video), v.label, v.top5[0], top5.join(" "), v.correct as u8));
     }
     std::fs::write(dir.join("predictions.csv"), p)?;
     let mut c = String::from("class,name,videos,top1\n");
@@ -161,10 +137,7 @@ pub fn write_outputs(dir: &Path, r: &EvalResult, classes: &[String]) -> Result<(
         c.push_str(&format!("{id},{},{n},{acc:.2}\n", csv(name)));
     }
     std::fs::write(dir.join("per_class.csv"), c)?;
-    crate::chart::bar_chart(
-        &dir.join("per_class.png"),
-        &r.per_class_top1.iter().map(|x| x.3).collect::<Vec<_>>(),
-    )?;
+    crate::chart::bar_chart(&dir.join("per_class.png"), &r.per_class_top1.iter().map(|x| x.3).collect::<Vec<_>>())?;
     let mut j = serde_json::to_value(r)?;
     j["classes"] = classes.len().into();
     std::fs::write(dir.join("summary.json"), serde_json::to_string_pretty(&j)?)?;
@@ -184,8 +157,5 @@ pub fn harmonic_mean(base: f64, novel: f64) -> f64 {
 pub fn mean_std(v: &[f64]) -> (f64, f64) {
     let n = v.len().max(1) as f64;
     let m = v.iter().sum::<f64>() / n;
-    (
-        m,
-        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n).sqrt(),
-    )
+    (m, (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n).sqrt())
 }

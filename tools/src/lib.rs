@@ -37,11 +37,7 @@ pub fn patch(original: &Weights, finetuned: &Weights, ratio: f64) -> Result<Weig
 
 /// The model used at test time: CLIP with the student's temporal attention, from a checkpoint
 /// (optionally patched towards an original CLIP).
-pub fn eval_model(
-    checkpoint: &Path,
-    patch_with: Option<(&Path, f64)>,
-    device: Device,
-) -> Result<(nn::VarStore, Clip)> {
+pub fn eval_model(checkpoint: &Path, patch_with: Option<(&Path, f64)>, device: Device) -> Result<(nn::VarStore, Clip)> {
     let mut w = clip_weights(checkpoint)?;
     if let Some((orig, r)) = patch_with {
         w = patch(&clip_weights(orig)?, &w, r)?;
@@ -49,8 +45,7 @@ pub fn eval_model(
     let cfg = ClipConfig::from_weights(&w)?;
     let vs = nn::VarStore::new(device);
     let clip = Clip::new(&vs.root(), &cfg);
-    weights::apply(&vs, &w, "")
-        .with_context(|| format!("{}: not a CLIP checkpoint", checkpoint.display()))?;
+    weights::apply(&vs, &w, "").with_context(|| format!("{}: not a CLIP checkpoint", checkpoint.display()))?;
     Ok((vs, clip))
 }
 

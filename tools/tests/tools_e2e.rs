@@ -9,51 +9,27 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn bin(name: &str) -> Command {
-    let dir = PathBuf::from(env!("CARGO_BIN_EXE_froster-eval"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
+    let dir = PathBuf::from(env!("CARGO_BIN_EXE_froster-eval")).parent().unwrap().to_path_buf();
     Command::new(dir.join(name))
 }
 
 fn ok(o: Output) -> String {
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// Fixtures, a pack of train/val/test, and a tiny random CLIP saved as a checkpoint.
 fn setup(tmp: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let cfg = FixtureConfig {
-        train_per_class: 2,
-        eval_per_class: 2,
-        frames: 40,
-        ..Default::default()
-    };
+    let cfg = FixtureConfig { train_per_class: 2, eval_per_class: 2, frames: 40, ..Default::default() };
     let f = generate(&tmp.join("fx"), &cfg).unwrap();
-    let lists = ["train", "val", "test"]
-        .iter()
-        .map(|n| f.protocol.join(format!("{n}.csv")))
-        .collect();
-    let decode = DecodeOptions {
-        short_side: 48,
-        pixel: PixelFormat::I420,
-        ..Default::default()
-    };
+    let lists = ["train", "val", "test"].iter().map(|n| f.protocol.join(format!("{n}.csv"))).collect();
+    let decode = DecodeOptions { short_side: 48, pixel: PixelFormat::I420, ..Default::default() };
     let pack = tmp.join("pack");
     let o = BuildOptions {
         root: f.videos.clone(),
         lists,
         out: pack.clone(),
-        encode: EncodeOptions {
-            decode,
-            keep_every: 1,
-            zstd_level: 1,
-        },
+        encode: EncodeOptions { decode, keep_every: 1, zstd_level: 1 },
         jobs: 2,
         shard_size: 1 << 30,
         progress: false,
@@ -72,11 +48,7 @@ fn eval_protocols_predict_and_checkpoint_tools() {
     let tmp = tempfile::tempdir().unwrap();
     let (pack, protocol, ckpt) = setup(tmp.path());
     let common = |c: &mut Command| {
-        c.arg("--packs")
-            .arg(&pack)
-            .arg("--checkpoint")
-            .arg(&ckpt)
-            .args(["--device", "cpu", "--quiet", "--batch", "4"]);
+        c.arg("--packs").arg(&pack).arg("--checkpoint").arg(&ckpt).args(["--device", "cpu", "--quiet", "--batch", "4"]);
     };
     // One list.
     let out = tmp.path().join("eval");
@@ -94,50 +66,21 @@ fn eval_protocols_predict_and_checkpoint_tools() {
     assert_eq!(s["views_per_video"], 3);
     let top1 = s["top1"].as_f64().unwrap();
     assert!((0.0..=100.0).contains(&top1));
-    assert_eq!(
-        std::fs::read_to_string(out.join("predictions.csv"))
-            .unwrap()
-            .lines()
-            .count(),
-        7
-    );
-    assert!(std::fs::read(out.join("per_class.png"))
-        .unwrap()
-        .starts_with(b"\x89PNG"));
+    assert_eq!(std::fs::read_to_string(out.join("predictions.csv")).unwrap().lines().count(), 7);
+    assert!(std::fs::read(out.join("per_class.png")).unwrap().starts_with(b"\x89PNG"));
     // Base-to-novel.
     let out = tmp.path().join("b2n");
     let mut c = bin("froster-eval");
     c.args(["protocol", "b2n"]);
     common(&mut c);
-    let text = ok(c
-        .arg("--protocol")
-        .arg(&protocol)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap());
+    let text = ok(c.arg("--protocol").arg(&protocol).arg("--out").arg(&out).output().unwrap());
     assert!(text.contains("| base-to-novel |"), "{text}");
-    let j: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("b2n.json")).unwrap()).unwrap();
-    let (b, n, hm) = (
-        j["base"].as_f64().unwrap(),
-        j["novel"].as_f64().unwrap(),
-        j["hm"].as_f64().unwrap(),
-    );
-    assert!(
-        (hm - if b + n > 0.0 {
-            2.0 * b * n / (b + n)
-        } else {
-            0.0
-        })
-        .abs()
-            < 1e-9
-    );
+    let j: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("b2n.json")).unwrap()).unwrap();
+    let (b, n, hm) = (j["base"].as_f64().unwrap(), j["novel"].as_f64().unwrap(), j["hm"].as_f64().unwrap());
+    assert!((hm - if b + n > 0.0 { 2.0 * b * n / (b + n) } else { 0.0 }).abs() < 1e-9);
     // Cross-dataset runner over "splits" (here the val and test lists stand in for them).
     let mut c = bin("froster-eval");
-    c.args([
-        "protocol", "cross", "--name", "fixtures", "--split", "val", "--split", "val",
-    ]);
+    c.args(["protocol", "cross", "--name", "fixtures", "--split", "val", "--split", "val"]);
     common(&mut c);
     let text = ok(c
         .arg("--classes")
@@ -146,10 +89,7 @@ fn eval_protocols_predict_and_checkpoint_tools() {
         .arg(tmp.path().join("cross"))
         .output()
         .unwrap());
-    assert!(
-        text.contains("| fixtures | - |") && text.contains("+- 0.00"),
-        "{text}"
-    );
+    assert!(text.contains("| fixtures | - |") && text.contains("+- 0.00"), "{text}");
     // Patched on the fly with ratio 1 equals the original model: same accuracy as evaluating the original.
     let mut c = bin("froster-eval");
     common(&mut c);
@@ -184,23 +124,11 @@ fn eval_protocols_predict_and_checkpoint_tools() {
         .output()
         .unwrap();
     let stdout = ok(o.clone());
-    let lines: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 1, "{stdout}");
-    let p: f64 = lines[0]["top"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["probability"].as_f64().unwrap())
-        .sum();
+    let p: f64 = lines[0]["top"].as_array().unwrap().iter().map(|t| t["probability"].as_f64().unwrap()).sum();
     assert!(p > 0.0 && p <= 1.0 + 1e-9);
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("b.mp4: error"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("b.mp4: error"), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 #[test]
@@ -217,17 +145,11 @@ fn average_patch_and_convert() {
     let raw = mk(0);
     weights::save(&ck.join("teacher.safetensors"), &raw).unwrap();
     let prefixed = |w: &weights::Weights| -> weights::Weights {
-        w.iter()
-            .map(|(k, v)| (format!("model.{k}"), v.shallow_clone()))
-            .collect()
+        w.iter().map(|(k, v)| (format!("model.{k}"), v.shallow_clone())).collect()
     };
     let epochs: Vec<weights::Weights> = (1..=3).map(|e| prefixed(&mk(e))).collect();
     for (i, w) in epochs.iter().enumerate() {
-        weights::save(
-            &ck.join(format!("checkpoint_epoch_{:05}.safetensors", i + 1)),
-            w,
-        )
-        .unwrap();
+        weights::save(&ck.join(format!("checkpoint_epoch_{:05}.safetensors", i + 1)), w).unwrap();
     }
     let avg = tmp.path().join("avg.safetensors");
     let text = ok(bin("froster-tools")
@@ -271,11 +193,6 @@ fn average_patch_and_convert() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("outside [0, 1]"));
     // Convert: safetensors -> safetensors keeps every tensor.
     let conv = tmp.path().join("conv.safetensors");
-    ok(bin("froster-tools")
-        .arg("convert")
-        .arg(&avg)
-        .arg(&conv)
-        .output()
-        .unwrap());
+    ok(bin("froster-tools").arg("convert").arg(&avg).arg(&conv).output().unwrap());
     assert_eq!(weights::load(&conv).unwrap().len(), a.len());
 }

@@ -19,15 +19,7 @@ impl AdamW {
         let zeros = |p: &Tensor| Tensor::zeros_like(p).to_kind(Kind::Float);
         let exp_avg = params.iter().map(|(_, p)| zeros(p)).collect();
         let exp_avg_sq = params.iter().map(|(_, p)| zeros(p)).collect();
-        AdamW {
-            params,
-            exp_avg,
-            exp_avg_sq,
-            step: 0,
-            betas: (0.9, 0.999),
-            eps: 1e-8,
-            weight_decay,
-        }
+        AdamW { params, exp_avg, exp_avg_sq, step: 0, betas: (0.9, 0.999), eps: 1e-8, weight_decay }
     }
 
     fn decays(name: &str, p: &Tensor) -> bool {
@@ -37,16 +29,8 @@ impl AdamW {
     /// Global L2 norm of the gradients, then scaled down to `max_norm` if above (clip_grad_norm_). Returns the
     /// norm before clipping as a 0-d tensor (no host sync).
     pub fn clip_grad_norm(&self, max_norm: f64) -> Tensor {
-        let grads: Vec<Tensor> = self
-            .params
-            .iter()
-            .map(|(_, p)| p.grad())
-            .filter(|g| g.defined())
-            .collect();
-        let norms: Vec<Tensor> = grads
-            .iter()
-            .map(|g| g.to_kind(Kind::Float).norm())
-            .collect();
+        let grads: Vec<Tensor> = self.params.iter().map(|(_, p)| p.grad()).filter(|g| g.defined()).collect();
+        let norms: Vec<Tensor> = grads.iter().map(|g| g.to_kind(Kind::Float).norm()).collect();
         let total = Tensor::stack(&norms, 0).norm();
         let coef = (max_norm / (&total + 1e-6)).clamp_max(1.0);
         tch::no_grad(|| {
@@ -97,10 +81,7 @@ impl AdamW {
         let mut s = HashMap::new();
         for (i, (name, _)) in self.params.iter().enumerate() {
             s.insert(format!("exp_avg.{name}"), self.exp_avg[i].shallow_clone());
-            s.insert(
-                format!("exp_avg_sq.{name}"),
-                self.exp_avg_sq[i].shallow_clone(),
-            );
+            s.insert(format!("exp_avg_sq.{name}"), self.exp_avg_sq[i].shallow_clone());
         }
         s
     }

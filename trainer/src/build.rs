@@ -7,16 +7,9 @@ use tch::{nn, Device};
 /// Student weights for a VarStore: CLIP keys under `model.`, projector keys as they are. Keys that are neither
 /// (the teacher's `raw_model.*` copy, metadata) are left out.
 pub fn student_keys(clip: &Weights, projectors: Option<&Weights>) -> Weights {
-    let mut w: Weights = clip
-        .iter()
-        .map(|(k, v)| (format!("model.{k}"), v.shallow_clone()))
-        .collect();
+    let mut w: Weights = clip.iter().map(|(k, v)| (format!("model.{k}"), v.shallow_clone())).collect();
     if let Some(p) = projectors {
-        w.extend(
-            p.iter()
-                .filter(|(k, _)| k.starts_with("projector_"))
-                .map(|(k, v)| (k.clone(), v.shallow_clone())),
-        );
+        w.extend(p.iter().filter(|(k, _)| k.starts_with("projector_")).map(|(k, v)| (k.clone(), v.shallow_clone())));
     }
     w
 }

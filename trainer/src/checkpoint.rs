@@ -47,31 +47,18 @@ pub fn save_atomic(path: &Path, w: &Weights) -> anyhow::Result<()> {
 }
 
 /// Writes a resume point: weights and optimizer state in one file, then `latest.json`.
-pub fn save_resume(
-    out: &Path,
-    state: &Weights,
-    position: Position,
-    adam_step: i64,
-) -> anyhow::Result<()> {
+pub fn save_resume(out: &Path, state: &Weights, position: Position, adam_step: i64) -> anyhow::Result<()> {
     let rdir = dir(out).join("resume");
     let file = format!("step_{:08}.safetensors", position.step);
     save_atomic(&rdir.join(&file), state)?;
-    let latest = Latest {
-        position,
-        file: file.clone(),
-        adam_step,
-    };
+    let latest = Latest { position, file: file.clone(), adam_step };
     let tmp = rdir.join("latest.json.tmp");
     std::fs::write(&tmp, serde_json::to_vec_pretty(&latest)?)?;
     std::fs::rename(&tmp, rdir.join("latest.json"))?;
     // Older resume points are no longer needed.
     for e in std::fs::read_dir(&rdir)? {
         let p = e?.path();
-        let name = p
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .to_string();
+        let name = p.file_name().unwrap_or_default().to_string_lossy().to_string();
         if name.starts_with("step_") && name != file {
             let _ = std::fs::remove_file(p);
         }

@@ -94,9 +94,7 @@ pub fn preset(name: &str) -> Result<String, String> {
         "k400_cross" => include_str!("../presets/k400_cross.toml"),
         "tiny" => include_str!("../presets/tiny.toml"),
         _ => {
-            return Err(format!(
-            "unknown preset '{name}' (b2n_k400, b2n_hmdb, b2n_ucf101, b2n_ssv2, k400_cross, tiny)"
-        ))
+            return Err(format!("unknown preset '{name}' (b2n_k400, b2n_hmdb, b2n_ucf101, b2n_ssv2, k400_cross, tiny)"))
         }
     };
     Ok(overlay.to_string())
@@ -111,14 +109,10 @@ impl Config {
             merge(&mut v, t);
         }
         for s in sets {
-            let (key, value) = s
-                .split_once('=')
-                .ok_or(format!("--set '{s}': expected KEY=VALUE"))?;
+            let (key, value) = s.split_once('=').ok_or(format!("--set '{s}': expected KEY=VALUE"))?;
             set_path(&mut v, key.trim(), parse_value(value.trim()))?;
         }
-        let cfg: Config = v
-            .try_into()
-            .map_err(|e: toml::de::Error| format!("config: {}", e.message()))?;
+        let cfg: Config = v.try_into().map_err(|e: toml::de::Error| format!("config: {}", e.message()))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -185,14 +179,10 @@ fn set_path(v: &mut toml::Value, key: &str, value: toml::Value) -> Result<(), St
     let mut cur = v;
     let parts: Vec<&str> = key.split('.').collect();
     for p in &parts[..parts.len() - 1] {
-        cur = cur
-            .get_mut(*p)
-            .ok_or(format!("--set: unknown section '{p}' in '{key}'"))?;
+        cur = cur.get_mut(*p).ok_or(format!("--set: unknown section '{p}' in '{key}'"))?;
     }
     let last = parts[parts.len() - 1];
-    let table = cur
-        .as_table_mut()
-        .ok_or(format!("--set: '{key}' is not in a section"))?;
+    let table = cur.as_table_mut().ok_or(format!("--set: '{key}' is not in a section"))?;
     if !table.contains_key(last) {
         return Err(format!("--set: unknown key '{key}'"));
     }
@@ -204,18 +194,11 @@ fn set_path(v: &mut toml::Value, key: &str, value: toml::Value) -> Result<(), St
 pub fn read_classes(path: &std::path::Path) -> Result<Vec<String>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if path.extension().is_some_and(|e| e == "json") {
-        let map: std::collections::BTreeMap<String, String> =
-            serde_json::from_str(&text).map_err(|e| {
-                format!(
-                    "{}: expected {{\"0\": \"Name: description\", ...}}: {e}",
-                    path.display()
-                )
-            })?;
+        let map: std::collections::BTreeMap<String, String> = serde_json::from_str(&text)
+            .map_err(|e| format!("{}: expected {{\"0\": \"Name: description\", ...}}: {e}", path.display()))?;
         let mut rows: Vec<(i64, String)> = Vec::new();
         for (k, v) in map {
-            let id = k
-                .parse()
-                .map_err(|_| format!("{}: class id '{k}' is not an integer", path.display()))?;
+            let id = k.parse().map_err(|_| format!("{}: class id '{k}' is not an integer", path.display()))?;
             rows.push((id, v));
         }
         rows.sort();
@@ -224,11 +207,6 @@ pub fn read_classes(path: &std::path::Path) -> Result<Vec<String>, String> {
         }
         Ok(rows.into_iter().map(|(_, v)| v).collect())
     } else {
-        Ok(text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(String::from)
-            .collect())
+        Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
     }
 }

@@ -44,23 +44,15 @@ pub fn forward(
     let txt = student.clip.encode_text(prompt_ids).view([k, c, -1]);
     let cls = classifier(&txt);
     let logits_per_frame = student.clip.logit_scale.exp() * img_n.matmul(&cls.tr());
-    let logits = logits_per_frame
-        .view([b, t, c])
-        .mean_dim([1i64].as_slice(), false, Kind::Float);
+    let logits = logits_per_frame.view([b, t, c]).mean_dim([1i64].as_slice(), false, Kind::Float);
     let teacher_image = teacher.image_features(&frames.to_kind(teacher.clip.logit_scale.kind()));
     let teacher_classifier = classifier(teacher_text);
     let image_projected = student.projector_v.residual(&img_n, ALPHA);
     let text_projected = student.projector_t.residual(&cls, ALPHA);
     let loss_ce = logits.cross_entropy_loss::<Tensor>(labels, None, Reduction::Mean, -100, 0.0);
     let cos = |a: &Tensor, b: &Tensor| Tensor::cosine_similarity(a, &b.to_kind(a.kind()), -1, 1e-8);
-    let distill_image = cos(&image_projected, &teacher_image)
-        .mean(Kind::Float)
-        .neg()
-        + 1.0;
-    let distill_text = cos(&text_projected, &teacher_classifier)
-        .mean(Kind::Float)
-        .neg()
-        + 1.0;
+    let distill_image = cos(&image_projected, &teacher_image).mean(Kind::Float).neg() + 1.0;
+    let distill_text = cos(&text_projected, &teacher_classifier).mean(Kind::Float).neg() + 1.0;
     let loss = &loss_ce + (&distill_image + &distill_text) * ratio;
     Forward {
         student_image,

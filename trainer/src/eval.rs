@@ -13,15 +13,11 @@ pub fn eval_classifier(
     device: tch::Device,
 ) -> Result<(Tensor, Tensor)> {
     let all: Vec<usize> = (0..TEMPLATES.len()).collect();
-    let ids =
-        prompt_ids(tok, &all, classes, clip.config.context_length as usize)?.to_device(device);
+    let ids = prompt_ids(tok, &all, classes, clip.config.context_length as usize)?.to_device(device);
     let per = tch::no_grad(|| {
         // One template at a time keeps memory flat for large class lists.
-        let rows: Vec<Tensor> = ids
-            .split(classes.len() as i64, 0)
-            .iter()
-            .map(|chunk| clip.encode_text(chunk))
-            .collect();
+        let rows: Vec<Tensor> =
+            ids.split(classes.len() as i64, 0).iter().map(|chunk| clip.encode_text(chunk)).collect();
         Tensor::stack(&rows, 0)
     });
     let cls = classifier(&per);
@@ -34,9 +30,7 @@ pub fn view_logits(clip: &Clip, frames: i64, video: &Tensor, cls: &Tensor) -> Te
     tch::no_grad(|| {
         let img = l2n(&clip.encode_image(&frames_of(video), Some(frames)));
         let per_frame = clip.logit_scale.exp() * img.matmul(&cls.to_kind(img.kind()).tr());
-        per_frame
-            .view([b, t, -1])
-            .mean_dim([1i64].as_slice(), false, Kind::Float)
+        per_frame.view([b, t, -1]).mean_dim([1i64].as_slice(), false, Kind::Float)
     })
 }
 
@@ -49,17 +43,11 @@ pub struct Ensemble {
 impl Ensemble {
     /// Adds the logits [B, C] of clips whose video ids and labels are given.
     pub fn add(&mut self, logits: &Tensor, videos: &[usize], labels: &[i64]) {
-        let l = logits
-            .to_kind(Kind::Float)
-            .to_device(tch::Device::Cpu)
-            .contiguous();
+        let l = logits.to_kind(Kind::Float).to_device(tch::Device::Cpu).contiguous();
         let c = l.size()[1] as usize;
         let flat: Vec<f32> = Vec::<f32>::try_from(l.view([-1])).unwrap_or_default();
         for (i, (&v, &label)) in videos.iter().zip(labels).enumerate() {
-            let e = self
-                .sums
-                .entry(v)
-                .or_insert_with(|| (vec![0.0; c], 0, label));
+            let e = self.sums.entry(v).or_insert_with(|| (vec![0.0; c], 0, label));
             for (s, x) in e.0.iter_mut().zip(&flat[i * c..(i + 1) * c]) {
                 *s += x;
             }
@@ -70,11 +58,7 @@ impl Ensemble {
     /// Top-k class ids of a score row, highest first (ties: lower id first, as a stable sort).
     pub fn topk(scores: &[f32], k: usize) -> Vec<usize> {
         let mut idx: Vec<usize> = (0..scores.len()).collect();
-        idx.sort_by(|&a, &b| {
-            scores[b]
-                .partial_cmp(&scores[a])
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
+        idx.sort_by(|&a, &b| scores[b].partial_cmp(&scores[a]).unwrap_or(std::cmp::Ordering::Equal));
         idx.truncate(k);
         idx
     }
@@ -82,12 +66,8 @@ impl Ensemble {
     /// (top-1, top-5) accuracy in percent over the videos seen.
     pub fn accuracy(&self) -> (f64, f64) {
         let n = self.sums.len().max(1) as f64;
-        let hit = |k: usize| {
-            self.sums
-                .values()
-                .filter(|(s, _, l)| Self::topk(s, k).contains(&(*l as usize)))
-                .count() as f64
-        };
+        let hit =
+            |k: usize| self.sums.values().filter(|(s, _, l)| Self::topk(s, k).contains(&(*l as usize))).count() as f64;
         (100.0 * hit(1) / n, 100.0 * hit(5) / n)
     }
 }

@@ -15,8 +15,7 @@ pub fn progress(show: bool, total: u64, pos: u64) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(total);
-    let style =
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  ETA {eta}");
+    let style = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  ETA {eta}");
     bar.set_style(style.unwrap_or(indicatif::ProgressStyle::default_bar()));
     bar.set_position(pos);
     bar

@@ -14,11 +14,7 @@ pub struct LrSchedule {
 
 impl LrSchedule {
     fn cosine(&self, e: f64) -> f64 {
-        let off = if self.cosine_after_warmup {
-            self.warmup_epochs
-        } else {
-            0.0
-        };
+        let off = if self.cosine_after_warmup { self.warmup_epochs } else { 0.0 };
         self.cosine_end_lr
             + (self.base_lr - self.cosine_end_lr)
                 * ((std::f64::consts::PI * (e - off) / (self.max_epoch - off)).cos() + 1.0)

@@ -48,8 +48,7 @@ fn main() -> Result<()> {
         overlays.push(preset(p).map_err(anyhow::Error::msg)?);
     }
     for c in &cli.configs {
-        overlays
-            .push(std::fs::read_to_string(c).with_context(|| format!("reading {}", c.display()))?);
+        overlays.push(std::fs::read_to_string(c).with_context(|| format!("reading {}", c.display()))?);
     }
     let cfg = Config::build(&overlays, &cli.sets).map_err(anyhow::Error::msg)?;
     let device = match cli.device.as_str() {

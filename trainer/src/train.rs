@@ -6,9 +6,7 @@ use crate::distill;
 use anyhow::{bail, Context, Result};
 use froster_loader::pipeline::{clips_per_epoch, CLIP_MEAN, CLIP_STD};
 use froster_loader::rng::Rng;
-use froster_loader::{
-    Batch, ClipSource, Loader, LoaderConfig, Mode, PackReader, PackSource, SamplingConfig,
-};
+use froster_loader::{Batch, ClipSource, Loader, LoaderConfig, Mode, PackReader, PackSource, SamplingConfig};
 use froster_model::froster::{prompt_ids, Student, Teacher, BARE};
 use froster_model::weights::{self, Weights};
 use froster_model::{ClipConfig, Tokenizer};
@@ -40,14 +38,10 @@ pub struct Summary {
 /// uint8 clips (B, T, H, W, C) -> normalised f32 (B, 3, T, H, W) on `device`.
 pub fn clips_to_tensor(b: &Batch, device: Device) -> Tensor {
     let [n, t, h, w, c] = b.shape;
-    let x = Tensor::from_slice(&b.u8)
-        .view([n as i64, t as i64, h as i64, w as i64, c as i64])
-        .to_device(device);
+    let x = Tensor::from_slice(&b.u8).view([n as i64, t as i64, h as i64, w as i64, c as i64]).to_device(device);
     let mean = Tensor::from_slice(&CLIP_MEAN).to_device(device);
     let std = Tensor::from_slice(&CLIP_STD).to_device(device);
-    ((x.to_kind(Kind::Float) / 255.0 - mean) / std)
-        .permute([0, 4, 1, 2, 3])
-        .contiguous()
+    ((x.to_kind(Kind::Float) / 255.0 - mean) / std).permute([0, 4, 1, 2, 3]).contiguous()
 }
 
 /// The student's initial CLIP weights and config: from MODEL.CLIP, or a seeded random init of MODEL.ARCH.
@@ -60,10 +54,7 @@ pub fn initial_clip(cfg: &Config, device: Device) -> Result<(ClipConfig, Weights
         return Ok((cc, weights::snapshot(&vs)));
     }
     let w = weights::student_view(&weights::load(Path::new(&cfg.model.clip))?);
-    let w: Weights = w
-        .into_iter()
-        .filter(|(k, _)| !k.starts_with("projector_"))
-        .collect();
+    let w: Weights = w.into_iter().filter(|(k, _)| !k.starts_with("projector_")).collect();
     Ok((ClipConfig::from_weights(&w)?, w))
 }
 
@@ -85,22 +76,12 @@ impl Trainer {
         let reader = Arc::new(PackReader::open(&opts.packs)?);
         let source = Arc::new(PackSource::new(reader, &cfg.train.list)?);
         if source.is_empty() {
-            bail!(
-                "{}: list '{}' is empty",
-                opts.packs.display(),
-                cfg.train.list
-            );
+            bail!("{}: list '{}' is empty", opts.packs.display(), cfg.train.list);
         }
-        let classes = read_classes(Path::new(&cfg.data.classes))
-            .map_err(anyhow::Error::msg)
-            .context("DATA.CLASSES")?;
+        let classes = read_classes(Path::new(&cfg.data.classes)).map_err(anyhow::Error::msg).context("DATA.CLASSES")?;
         std::fs::create_dir_all(checkpoint::dir(&opts.out))?;
         std::fs::write(opts.out.join("config.toml"), cfg.to_toml())?;
-        let resume = if opts.resume {
-            checkpoint::load_resume(&opts.out)?
-        } else {
-            None
-        };
+        let resume = if opts.resume { checkpoint::load_resume(&opts.out)? } else { None };
         let teacher_path = checkpoint::teacher_file(&opts.out);
         let (clip_cfg, clip_w) = if resume.is_some() && teacher_path.exists() {
             let w = weights::load(&teacher_path)?;
@@ -112,13 +93,7 @@ impl Trainer {
             checkpoint::save_atomic(&teacher_path, &clip_w)?;
         }
         tch::manual_seed(cfg.rng_seed as i64 + 1);
-        let (vs, student) = crate::build::student(
-            &clip_cfg,
-            cfg.data.num_frames as i64,
-            &clip_w,
-            None,
-            opts.device,
-        )?;
+        let (vs, student) = crate::build::student(&clip_cfg, cfg.data.num_frames as i64, &clip_w, None, opts.device)?;
         let teacher = crate::build::teacher(&clip_cfg, &clip_w, opts.device)?;
         let params: Vec<(String, Tensor)> = {
             let mut v: Vec<_> = vs.variables().into_iter().collect();
@@ -131,27 +106,12 @@ impl Trainer {
             weights::apply(&vs, &w, "")?;
             let opt_state: Weights = w
                 .iter()
-                .filter_map(|(k, v)| {
-                    k.strip_prefix("optim.")
-                        .map(|s| (s.to_string(), v.shallow_clone()))
-                })
+                .filter_map(|(k, v)| k.strip_prefix("optim.").map(|s| (s.to_string(), v.shallow_clone())))
                 .collect();
-            opt.load_state(&opt_state, latest.adam_step)
-                .map_err(anyhow::Error::msg)?;
+            opt.load_state(&opt_state, latest.adam_step).map_err(anyhow::Error::msg)?;
             pos = latest.position;
         }
-        Ok(Trainer {
-            cfg,
-            opts,
-            vs,
-            student,
-            teacher,
-            opt,
-            pos,
-            classes,
-            tok: Tokenizer::new(),
-            source,
-        })
+        Ok(Trainer { cfg, opts, vs, student, teacher, opt, pos, classes, tok: Tokenizer::new(), source })
     }
 
     fn loader_config(&self, epoch: usize, skip: usize) -> LoaderConfig {
@@ -161,10 +121,7 @@ impl Trainer {
             workers: self.cfg.data_loader.num_workers,
             seed: self.cfg.rng_seed,
             epoch: epoch as u64,
-            mode: Mode::Train {
-                min_scale: d.train_jitter_scales[0],
-                max_scale: d.train_jitter_scales[1],
-            },
+            mode: Mode::Train { min_scale: d.train_jitter_scales[0], max_scale: d.train_jitter_scales[1] },
             crop: d.train_crop_size,
             sampling: SamplingConfig {
                 num_frames: d.num_frames,
@@ -199,18 +156,12 @@ impl Trainer {
         let t0 = Instant::now();
         let per_epoch = self.steps_per_epoch();
         if per_epoch == 0 {
-            bail!(
-                "list '{}' has fewer clips than one batch ({})",
-                self.cfg.train.list,
-                self.cfg.train.batch_size
-            );
+            bail!("list '{}' has fewer clips than one batch ({})", self.cfg.train.list, self.cfg.train.batch_size);
         }
         let total = per_epoch * self.cfg.solver.max_epoch;
         let bar = crate::progress(self.opts.progress, total as u64, self.pos.step as u64);
-        let mut log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.opts.out.join("train_log.jsonl"))?;
+        let mut log =
+            std::fs::OpenOptions::new().create(true).append(true).open(self.opts.out.join("train_log.jsonl"))?;
         let (mut first, mut last) = (f64::NAN, f64::NAN);
         let start_epoch = self.pos.epoch;
         for epoch in start_epoch..self.cfg.solver.max_epoch {
@@ -251,10 +202,7 @@ impl Trainer {
                     first = parts[0];
                 }
                 last = parts[0];
-                let lr = self
-                    .cfg
-                    .schedule()
-                    .at_iter(epoch, self.pos.iter - 1, per_epoch);
+                let lr = self.cfg.schedule().at_iter(epoch, self.pos.iter - 1, per_epoch);
                 let line = serde_json::json!({
                     "step": self.pos.step, "epoch": epoch, "iter": self.pos.iter, "lr": lr,
                     "loss": parts[0], "loss_ce": parts[1], "distill_image": parts[2], "distill_text": parts[3],
@@ -280,49 +228,26 @@ impl Trainer {
                 }
             }
             drop(loader);
-            self.pos = Position {
-                epoch: epoch + 1,
-                iter: 0,
-                step: self.pos.step,
-            };
-            if (epoch + 1) % self.cfg.train.checkpoint_period.max(1) == 0
-                || epoch + 1 == self.cfg.solver.max_epoch
-            {
-                checkpoint::save_atomic(
-                    &checkpoint::epoch_file(&self.opts.out, epoch + 1),
-                    &self.model_state(),
-                )?;
+            self.pos = Position { epoch: epoch + 1, iter: 0, step: self.pos.step };
+            if (epoch + 1) % self.cfg.train.checkpoint_period.max(1) == 0 || epoch + 1 == self.cfg.solver.max_epoch {
+                checkpoint::save_atomic(&checkpoint::epoch_file(&self.opts.out, epoch + 1), &self.model_state())?;
             }
             self.save_resume()?;
         }
         bar.finish_and_clear();
-        Ok(Summary {
-            steps: self.pos.step,
-            first_loss: first,
-            last_loss: last,
-            seconds: t0.elapsed().as_secs_f64(),
-        })
+        Ok(Summary { steps: self.pos.step, first_loss: first, last_loss: last, seconds: t0.elapsed().as_secs_f64() })
     }
 
     /// One optimizer step over the micro-batches; returns [loss, ce, distill_image, distill_text] (means).
     fn step(&mut self, epoch: usize, micro: &[Batch], per_epoch: usize) -> Result<[f64; 4]> {
         let lr = self.cfg.schedule().at_iter(epoch, self.pos.iter, per_epoch);
         // One template per step, from a stream keyed by the step (reproducible across resumes).
-        let template = Rng::keyed(
-            self.cfg.rng_seed,
-            epoch as u64,
-            (1 << 40) + self.pos.iter as u64,
-        )
-        .below(28);
-        let ids = prompt_ids(&self.tok, &[template, BARE], &self.classes, 77)?
-            .to_device(self.opts.device);
+        let template = Rng::keyed(self.cfg.rng_seed, epoch as u64, (1 << 40) + self.pos.iter as u64).below(28);
+        let ids = prompt_ids(&self.tok, &[template, BARE], &self.classes, 77)?.to_device(self.opts.device);
         let mut per_t = Vec::new();
         for t in [template, BARE] {
             let (tok, classes) = (&self.tok, &self.classes);
-            per_t.push(
-                self.teacher
-                    .template_features(t, || prompt_ids(tok, &[t], classes, 77))?,
-            );
+            per_t.push(self.teacher.template_features(t, || prompt_ids(tok, &[t], classes, 77))?);
         }
         let teacher_text = Tensor::stack(&per_t, 0);
         let mut sums = [0.0; 4];
@@ -340,10 +265,7 @@ impl Trainer {
                 self.cfg.model.distillation_ratio,
             );
             (&f.loss / micro.len() as f64).backward();
-            for (s, t) in
-                sums.iter_mut()
-                    .zip([&f.loss, &f.loss_ce, &f.distill_image, &f.distill_text])
-            {
+            for (s, t) in sums.iter_mut().zip([&f.loss, &f.loss_ce, &f.distill_image, &f.distill_text]) {
                 *s += t.double_value(&[]) / micro.len() as f64;
             }
         }

@@ -17,45 +17,22 @@ fn check_variant(variant: &str) {
     let out = golden::tensors(&format!("{case}/{variant}/outputs.safetensors"));
     let (vs, student) = build::student(&cfg, frames, &clip_w, Some(&proj), Device::Cpu).unwrap();
     let mut teacher = build::teacher(&cfg, &clip_w, Device::Cpu).unwrap();
-    let classes: Vec<String> = j["class_names"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap().into())
-        .collect();
+    let classes: Vec<String> =
+        j["class_names"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().into()).collect();
     let template = j["template_index"].as_u64().unwrap() as usize;
-    let ratio = j["hyperparameters"]["distillation_ratio"]
-        .as_f64()
-        .unwrap_or(2.0);
+    let ratio = j["hyperparameters"]["distillation_ratio"].as_f64().unwrap_or(2.0);
     let tok = Tokenizer::new();
     let ids = prompt_ids(&tok, &[template, BARE], &classes, 77).unwrap();
     assert_equal_i64("token_ids", &ids, &out["token_ids"]);
     let mut per_t = Vec::new();
     for t in [template, BARE] {
-        per_t.push(
-            teacher
-                .template_features(t, || prompt_ids(&tok, &[t], &classes, 77))
-                .unwrap(),
-        );
+        per_t.push(teacher.template_features(t, || prompt_ids(&tok, &[t], &classes, 77)).unwrap());
     }
     let teacher_text = Tensor::stack(&per_t, 0);
-    let f = distill::forward(
-        &student,
-        &teacher,
-        &inp["video"],
-        &inp["labels"],
-        &ids,
-        &teacher_text,
-        ratio,
-    );
-    let fw = |name: &str, got: &Tensor| {
-        assert_close(&format!("{variant}/{name}"), got, &out[name], 1e-5, 1e-4)
-    };
+    let f = distill::forward(&student, &teacher, &inp["video"], &inp["labels"], &ids, &teacher_text, ratio);
+    let fw = |name: &str, got: &Tensor| assert_close(&format!("{variant}/{name}"), got, &out[name], 1e-5, 1e-4);
     fw("student_image_features_raw", &f.student_image);
-    fw(
-        "student_text_features_per_template_raw",
-        &f.student_text_per_template,
-    );
+    fw("student_text_features_per_template_raw", &f.student_text_per_template);
     fw("classifier", &f.classifier);
     fw("logits_per_frame", &f.logits_per_frame);
     fw("logits", &f.logits);
@@ -69,13 +46,7 @@ fn check_variant(variant: &str) {
     fw("loss_total", &f.loss);
     let dtext = &out["distill_loss_text"];
     if variant == "zero_proj" {
-        assert_close(
-            "zero_proj/distill_loss_text",
-            &f.distill_text,
-            dtext,
-            1e-6,
-            0.0,
-        );
+        assert_close("zero_proj/distill_loss_text", &f.distill_text, dtext, 1e-6, 0.0);
     } else {
         fw("distill_loss_text", &f.distill_text);
     }
@@ -86,35 +57,15 @@ fn check_variant(variant: &str) {
     for (_, v) in vars.iter() {
         let g = v.grad();
         if g.defined() {
-            sq += g
-                .to_kind(Kind::Double)
-                .pow_tensor_scalar(2)
-                .sum(Kind::Double)
-                .double_value(&[]);
+            sq += g.to_kind(Kind::Double).pow_tensor_scalar(2).sum(Kind::Double).double_value(&[]);
         }
     }
-    assert_close(
-        &format!("{variant}/grad_norm_total"),
-        &Tensor::from(sq.sqrt()),
-        &out["grad_norm_total"],
-        1e-5,
-        1e-4,
-    );
+    assert_close(&format!("{variant}/grad_norm_total"), &Tensor::from(sq.sqrt()), &out["grad_norm_total"], 1e-5, 1e-4);
     let mut checked = 0;
-    for (key, want) in out
-        .iter()
-        .filter(|(k, _)| k.starts_with("grad.") && !k.starts_with("grad.token_embedding"))
-    {
+    for (key, want) in out.iter().filter(|(k, _)| k.starts_with("grad.") && !k.starts_with("grad.token_embedding")) {
         let name = key.trim_start_matches("grad.");
-        let var = if name.starts_with("projector_") {
-            name.to_string()
-        } else {
-            format!("model.{name}")
-        };
-        let got = vars
-            .get(&var)
-            .unwrap_or_else(|| panic!("no variable {var}"))
-            .grad();
+        let var = if name.starts_with("projector_") { name.to_string() } else { format!("model.{name}") };
+        let got = vars.get(&var).unwrap_or_else(|| panic!("no variable {var}")).grad();
         let noise = variant == "zero_proj" && name == "projector_t.2.weight";
         let (atol, rtol) = if noise { (1e-6, 0.0) } else { (1e-6, 1e-4) };
         assert_close(&format!("{variant}/{key}"), &got, want, atol, rtol);
@@ -132,10 +83,7 @@ fn check_variant(variant: &str) {
     );
     // Every row outside the listed ones is exactly zero.
     let outside = emb.index_fill(0, used, 0.0).abs().max().double_value(&[]);
-    assert_eq!(
-        outside, 0.0,
-        "{variant}: token-embedding gradient outside used_ids"
-    );
+    assert_eq!(outside, 0.0, "{variant}: token-embedding gradient outside used_ids");
 }
 
 #[test]
@@ -163,10 +111,7 @@ fn golden_lr_schedule() {
             cosine_after_warmup: c["COSINE_AFTER_WARMUP"].as_bool().unwrap(),
         };
         let close = |got: f64, want: f64, what: String| {
-            assert!(
-                (got - want).abs() <= 1e-12 * want.abs(),
-                "{what}: {got} vs {want}"
-            )
+            assert!((got - want).abs() <= 1e-12 * want.abs(), "{what}: {got} vs {want}")
         };
         for g in case["grid"].as_array().unwrap() {
             close(
@@ -179,15 +124,8 @@ fn golden_lr_schedule() {
         if let Some(p) = case.get("per_iteration_example") {
             let iters = p["iters_per_epoch"].as_u64().unwrap() as usize;
             for v in p["values"].as_array().unwrap() {
-                let (e, i) = (
-                    v["cur_epoch"].as_u64().unwrap() as usize,
-                    v["cur_iter"].as_u64().unwrap() as usize,
-                );
-                close(
-                    s.at_iter(e, i, iters),
-                    v["lr"].as_f64().unwrap(),
-                    format!("{name} iter {e}/{i}"),
-                );
+                let (e, i) = (v["cur_epoch"].as_u64().unwrap() as usize, v["cur_iter"].as_u64().unwrap() as usize);
+                close(s.at_iter(e, i, iters), v["lr"].as_f64().unwrap(), format!("{name} iter {e}/{i}"));
                 n += 1;
             }
         }

@@ -10,9 +10,7 @@ use std::process::Command;
 fn videos_dir() -> PathBuf {
     std::env::var_os("FROSTER_DATA_VIDEOS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/videos")
-        })
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/videos"))
 }
 
 /// A pack whose `train` list names each real video 4 times, labels cycling over 3 classes.
@@ -30,39 +28,30 @@ fn setup(tmp: &Path) -> (PathBuf, PathBuf) {
     }
     std::fs::write(tmp.join("train.csv"), lines).unwrap();
     let packs = tmp.join("pack");
-    let decode = DecodeOptions {
-        short_side: 48,
-        pixel: PixelFormat::I420,
-        ..Default::default()
-    };
+    let decode = DecodeOptions { short_side: 48, pixel: PixelFormat::I420, ..Default::default() };
     let opts = BuildOptions {
         root: videos_dir(),
         lists: vec![tmp.join("train.csv")],
         out: packs.clone(),
-        encode: EncodeOptions {
-            decode,
-            keep_every: 1,
-            zstd_level: 1,
-        },
+        encode: EncodeOptions { decode, keep_every: 1, zstd_level: 1 },
         jobs: 2,
         shard_size: 1 << 30,
         progress: false,
     };
     froster_pack::build(&opts).unwrap();
     let classes = tmp.join("classes.json");
-    std::fs::write(&classes, r#"{"0": "Red circle: a red disc moves", "1": "Blue square: a square turns", "2": "Green bar: a bar slides"}"#).unwrap();
+    std::fs::write(
+        &classes,
+        r#"{"0": "Red circle: a red disc moves", "1": "Blue square: a square turns", "2": "Green bar: a bar slides"}"#,
+    )
+    .unwrap();
     (packs, classes)
 }
 
 fn train(packs: &Path, classes: &Path, out: &Path, extra: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_froster-train"));
-    c.arg("--packs")
-        .arg(packs)
-        .arg("--out")
-        .arg(out)
-        .args(["--preset", "tiny", "--device", "cpu", "--quiet"]);
-    c.arg("--set")
-        .arg(format!("DATA.CLASSES=\"{}\"", classes.display()));
+    c.arg("--packs").arg(packs).arg("--out").arg(out).args(["--preset", "tiny", "--device", "cpu", "--quiet"]);
+    c.arg("--set").arg(format!("DATA.CLASSES=\"{}\"", classes.display()));
     c.args(extra);
     c
 }
@@ -71,11 +60,7 @@ fn losses(out: &Path) -> Vec<f64> {
     std::fs::read_to_string(out.join("train_log.jsonl"))
         .unwrap()
         .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"]
-                .as_f64()
-                .unwrap()
-        })
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"].as_f64().unwrap())
         .collect()
 }
 
@@ -84,47 +69,26 @@ fn a_tiny_run_lowers_the_loss() {
     let tmp = tempfile::tempdir().unwrap();
     let (packs, classes) = setup(tmp.path());
     let out = tmp.path().join("run");
-    let st = train(&packs, &classes, &out, &["--set", "SOLVER.MAX_EPOCH=5"])
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    let st = train(&packs, &classes, &out, &["--set", "SOLVER.MAX_EPOCH=5"]).output().unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
     let l = losses(&out);
     assert_eq!(l.len(), 5 * 6, "5 epochs of 6 steps");
     let head = l[..4].iter().sum::<f64>() / 4.0;
     let tail = l[l.len() - 4..].iter().sum::<f64>() / 4.0;
-    assert!(
-        tail < head * 0.9,
-        "loss did not go down: {head:.4} -> {tail:.4} ({l:?})"
-    );
+    assert!(tail < head * 0.9, "loss did not go down: {head:.4} -> {tail:.4} ({l:?})");
     for e in 1..=5 {
-        assert!(out
-            .join(format!("checkpoints/checkpoint_epoch_{e:05}.safetensors"))
-            .exists());
+        assert!(out.join(format!("checkpoints/checkpoint_epoch_{e:05}.safetensors")).exists());
     }
-    assert!(
-        out.join("config.toml").exists() && out.join("checkpoints/teacher.safetensors").exists()
-    );
+    assert!(out.join("config.toml").exists() && out.join("checkpoints/teacher.safetensors").exists());
 }
 
 #[test]
 fn kill_and_resume_gives_bit_identical_weights() {
     let tmp = tempfile::tempdir().unwrap();
     let (packs, classes) = setup(tmp.path());
-    let args = [
-        "--set",
-        "SOLVER.MAX_EPOCH=2",
-        "--set",
-        "TRAIN.CHECKPOINT_EVERY_STEPS=1",
-    ];
+    let args = ["--set", "SOLVER.MAX_EPOCH=2", "--set", "TRAIN.CHECKPOINT_EVERY_STEPS=1"];
     let clean = tmp.path().join("clean");
-    assert!(train(&packs, &classes, &clean, &args)
-        .status()
-        .unwrap()
-        .success());
+    assert!(train(&packs, &classes, &clean, &args).status().unwrap().success());
     let killed = tmp.path().join("killed");
     let mut child = train(&packs, &classes, &killed, &args).spawn().unwrap();
     let latest = killed.join("checkpoints/resume/latest.json");
@@ -142,23 +106,9 @@ fn kill_and_resume_gives_bit_identical_weights() {
     child.kill().unwrap(); // SIGKILL, mid-epoch 1
     child.wait().unwrap();
     let final_file = "checkpoints/checkpoint_epoch_00002.safetensors";
-    assert!(
-        !killed.join(final_file).exists(),
-        "the run finished before the kill; nothing was tested"
-    );
-    let st = train(
-        &packs,
-        &classes,
-        &killed,
-        &[&args[..], &["--resume"]].concat(),
-    )
-    .output()
-    .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    assert!(!killed.join(final_file).exists(), "the run finished before the kill; nothing was tested");
+    let st = train(&packs, &classes, &killed, &[&args[..], &["--resume"]].concat()).output().unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
     let a = weights::load(&clean.join(final_file)).unwrap();
     let b = weights::load(&killed.join(final_file)).unwrap();
     assert_eq!(a.len(), b.len());
@@ -184,8 +134,5 @@ fn bad_config_is_a_clear_error() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&st.stderr);
-    assert!(
-        !st.status.success() && err.contains("/nonexistent/pack"),
-        "{err}"
-    );
+    assert!(!st.status.success() && err.contains("/nonexistent/pack"), "{err}");
 }

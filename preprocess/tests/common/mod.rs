@@ -8,20 +8,14 @@ use std::path::{Path, PathBuf};
 pub fn videos_dir() -> PathBuf {
     std::env::var_os("FROSTER_DATA_VIDEOS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/videos")
-        })
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/videos"))
 }
 
 pub fn video_names() -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(videos_dir())
         .expect("videos folder")
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().to_string()))
-        .filter(|n| {
-            [".mp4", ".avi", ".mkv", ".webm", ".mov"]
-                .iter()
-                .any(|x| n.ends_with(x))
-        })
+        .filter(|n| [".mp4", ".avi", ".mkv", ".webm", ".mov"].iter().any(|x| n.ends_with(x)))
         .collect();
     v.sort();
     v
@@ -35,23 +29,13 @@ pub fn write_list(dir: &Path, name: &str, items: &[(String, i64)]) -> PathBuf {
     p
 }
 
-pub fn options(
-    root: &Path,
-    lists: Vec<PathBuf>,
-    out: &Path,
-    short_side: u32,
-    pixel: PixelFormat,
-) -> BuildOptions {
+pub fn options(root: &Path, lists: Vec<PathBuf>, out: &Path, short_side: u32, pixel: PixelFormat) -> BuildOptions {
     BuildOptions {
         root: root.into(),
         lists,
         out: out.into(),
         encode: EncodeOptions {
-            decode: DecodeOptions {
-                short_side,
-                pixel,
-                ..Default::default()
-            },
+            decode: DecodeOptions { short_side, pixel, ..Default::default() },
             keep_every: 1,
             zstd_level: 3,
         },
@@ -64,18 +48,7 @@ pub fn options(
 /// A pack of every real video, labelled by position, list `train`.
 pub fn real_pack(out: &Path, short_side: u32) -> froster_pack::BuildSummary {
     let names = video_names();
-    let items: Vec<(String, i64)> = names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.clone(), i as i64))
-        .collect();
+    let items: Vec<(String, i64)> = names.iter().enumerate().map(|(i, n)| (n.clone(), i as i64)).collect();
     let list = write_list(out.parent().unwrap(), "train", &items);
-    froster_pack::build(&options(
-        &videos_dir(),
-        vec![list],
-        out,
-        short_side,
-        PixelFormat::I420,
-    ))
-    .unwrap()
+    froster_pack::build(&options(&videos_dir(), vec![list], out, short_side, PixelFormat::I420)).unwrap()
 }

@@ -94,23 +94,14 @@ fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
 }
 
 fn rate(src: Arc<dyn ClipSource>, mode: Mode, threads: usize, clips: usize) -> Result<f64> {
-    let cfg = LoaderConfig {
-        batch_size: 1,
-        workers: threads,
-        prefetch: 4,
-        mode,
-        crop: 224,
-        ..Default::default()
-    };
+    let cfg = LoaderConfig { batch_size: 1, workers: threads, prefetch: 4, mode, crop: 224, ..Default::default() };
     let t0 = Instant::now();
     let mut n = 0;
     for b in Loader::new(src, cfg)? {
@@ -122,10 +113,7 @@ fn rate(src: Arc<dyn ClipSource>, mode: Mode, threads: usize, clips: usize) -> R
     Ok(n as f64 / t0.elapsed().as_secs_f64())
 }
 
-const TRAIN: Mode = Mode::Train {
-    min_scale: 224,
-    max_scale: 256,
-};
+const TRAIN: Mode = Mode::Train { min_scale: 224, max_scale: 256 };
 const TEST: Mode = Mode::Test { scale: 224 };
 
 fn loader_bench(
@@ -138,11 +126,7 @@ fn loader_bench(
     per_video: bool,
     as_json: bool,
 ) -> Result<()> {
-    let all = threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-    });
+    let all = threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
     let reader = Arc::new(PackReader::open(&packs)?);
     let name = pack_list
         .or_else(|| reader.manifest().lists.keys().next().cloned())
@@ -150,8 +134,7 @@ fn loader_bench(
     let pack: Arc<dyn ClipSource> = Arc::new(PackSource::new(reader.clone(), &name)?);
     let mut out = json!({"threads": all});
     for (label, t) in [("1t", 1), ("nt", all)] {
-        out[format!("pack_train_clips_per_s_{label}")] =
-            rate(pack.clone(), TRAIN, t, clips)?.into();
+        out[format!("pack_train_clips_per_s_{label}")] = rate(pack.clone(), TRAIN, t, clips)?.into();
         out[format!("pack_test_views_per_s_{label}")] = rate(pack.clone(), TEST, t, clips)?.into();
     }
     out["pack_train_clips_per_s"] = out["pack_train_clips_per_s_nt"].clone();
@@ -160,8 +143,7 @@ fn loader_bench(
         let vs: Arc<dyn ClipSource> = Arc::new(VideoSource::new(root, read_list(&l)?));
         let few = (clips / 4).max(4);
         for (label, t) in [("1t", 1), ("nt", all)] {
-            out[format!("video_train_clips_per_s_{label}")] =
-                rate(vs.clone(), TRAIN, t, few)?.into();
+            out[format!("video_train_clips_per_s_{label}")] = rate(vs.clone(), TRAIN, t, few)?.into();
             out[format!("video_test_views_per_s_{label}")] = rate(vs.clone(), TEST, t, few)?.into();
         }
         out["video_train_clips_per_s"] = out["video_train_clips_per_s_nt"].clone();
@@ -170,10 +152,7 @@ fn loader_bench(
     if per_video {
         let mut rows = serde_json::Map::new();
         for (i, v) in reader.videos().iter().enumerate() {
-            let src: Arc<dyn ClipSource> = Arc::new(PackSource::with_items(
-                reader.clone(),
-                vec![(i as u32, 0); 16],
-            ));
+            let src: Arc<dyn ClipSource> = Arc::new(PackSource::with_items(reader.clone(), vec![(i as u32, 0); 16]));
             rows.insert(v.id.clone(), rate(src, TRAIN, 1, 16)?.into());
         }
         out["pack_train_clips_per_s_1t_per_video"] = rows.into();
@@ -195,33 +174,21 @@ fn pack_bench(videos: PathBuf, short_side: u32) -> Result<()> {
         .collect();
     names.sort();
     let list = tmp.join("all.csv");
-    std::fs::write(
-        &list,
-        names.iter().map(|n| format!("{n},0\n")).collect::<String>(),
-    )?;
-    println!("| pixels | zstd | short side | bytes/frame | vs source | decode ms/frame | build videos/s | build frames/s |");
+    std::fs::write(&list, names.iter().map(|n| format!("{n},0\n")).collect::<String>())?;
+    println!(
+        "| pixels | zstd | short side | bytes/frame | vs source | decode ms/frame | build videos/s | build frames/s |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
-    for (pixel, level) in [
-        (PixelFormat::I420, 1),
-        (PixelFormat::I420, 3),
-        (PixelFormat::I420, 9),
-        (PixelFormat::Rgb, 3),
-    ] {
+    for (pixel, level) in
+        [(PixelFormat::I420, 1), (PixelFormat::I420, 3), (PixelFormat::I420, 9), (PixelFormat::Rgb, 3)]
+    {
         let out = tmp.join(format!("{pixel:?}-{level}"));
-        let decode = DecodeOptions {
-            short_side,
-            pixel,
-            ..Default::default()
-        };
+        let decode = DecodeOptions { short_side, pixel, ..Default::default() };
         let o = BuildOptions {
             root: videos.clone(),
             lists: vec![list.clone()],
             out: out.clone(),
-            encode: EncodeOptions {
-                decode,
-                keep_every: 1,
-                zstd_level: level,
-            },
+            encode: EncodeOptions { decode, keep_every: 1, zstd_level: level },
             jobs: 2,
             shard_size: 1 << 30,
             progress: false,
@@ -254,10 +221,7 @@ fn model_bench(arch: &str, batch: i64, device: Device) -> Result<()> {
     let cfg = ClipConfig::preset(arch)?;
     let vs = tch::nn::VarStore::new(device);
     let clip = froster_model::Clip::new(&vs.root(), &cfg);
-    let img = Tensor::randn(
-        [batch, 3, cfg.image_resolution, cfg.image_resolution],
-        (Kind::Float, device),
-    );
+    let img = Tensor::randn([batch, 3, cfg.image_resolution, cfg.image_resolution], (Kind::Float, device));
     let ids = prompt_ids(
         &Tokenizer::new(),
         &[8],
@@ -275,10 +239,7 @@ fn model_bench(arch: &str, batch: i64, device: Device) -> Result<()> {
     };
     let image = time(&|| {
         tch::no_grad(|| {
-            let _ = clip
-                .encode_image(&img, None)
-                .sum(Kind::Float)
-                .double_value(&[]);
+            let _ = clip.encode_image(&img, None).sum(Kind::Float).double_value(&[]);
         })
     });
     let text = time(&|| {
@@ -302,9 +263,7 @@ fn vision_flops(c: &ClipConfig, temporal: bool) -> f64 {
 
 fn text_flops(c: &ClipConfig, prompts: f64, tokens: f64) -> f64 {
     let w = c.transformer_width as f64;
-    prompts
-        * c.transformer_layers as f64
-        * (2.0 * tokens * 12.0 * w * w + 2.0 * 2.0 * tokens * tokens * w)
+    prompts * c.transformer_layers as f64 * (2.0 * tokens * 12.0 * w * w + 2.0 * 2.0 * tokens * tokens * w)
 }
 
 fn step_bench(a: StepArgs, train: bool) -> Result<()> {
@@ -318,14 +277,12 @@ fn step_bench(a: StepArgs, train: bool) -> Result<()> {
     };
     let (vs, student) = build::student(&cfg, a.frames, &clip_w, None, device)?;
     let teacher = build::teacher(&cfg, &clip_w, device)?;
-    let classes: Vec<String> = (0..a.classes)
-        .map(|i| format!("Action number {i}: a person performs action {i} in this video"))
-        .collect();
+    let classes: Vec<String> =
+        (0..a.classes).map(|i| format!("Action number {i}: a person performs action {i} in this video")).collect();
     let tok = Tokenizer::new();
     let ids = prompt_ids(&tok, &[8, BARE], &classes, 77)?.to_device(device);
     let tokens = (ids.argmax(-1, false).max().int64_value(&[]) + 1) as f64;
-    let teacher_text =
-        tch::no_grad(|| teacher.clip.encode_text(&ids)).view([2, a.classes as i64, -1]);
+    let teacher_text = tch::no_grad(|| teacher.clip.encode_text(&ids)).view([2, a.classes as i64, -1]);
     let r = cfg.image_resolution;
     let video = Tensor::randn([a.batch, 3, a.frames, r, r], (Kind::Float, device));
     let labels = Tensor::zeros([a.batch], (Kind::Int64, device));
@@ -334,23 +291,13 @@ fn step_bench(a: StepArgs, train: bool) -> Result<()> {
     let run = |opt: &mut froster_train::adamw::AdamW| -> f64 {
         if train {
             opt.zero_grad();
-            let f = distill::forward(
-                &student,
-                &teacher,
-                &video,
-                &labels,
-                &ids,
-                &teacher_text,
-                2.0,
-            );
+            let f = distill::forward(&student, &teacher, &video, &labels, &ids, &teacher_text, 2.0);
             f.loss.backward();
             let _ = opt.clip_grad_norm(1.0);
             opt.step(1e-5);
             f.loss.double_value(&[])
         } else {
-            froster_train::eval::view_logits(&student.clip, a.frames, &video, &cls)
-                .sum(Kind::Float)
-                .double_value(&[])
+            froster_train::eval::view_logits(&student.clip, a.frames, &video, &cls).sum(Kind::Float).double_value(&[])
         }
     };
     run(&mut opt);
@@ -368,9 +315,7 @@ fn step_bench(a: StepArgs, train: bool) -> Result<()> {
     } else {
         frames * vision_flops(&cfg, true)
     };
-    let peak = a
-        .peak_tflops
-        .or(if device.is_cuda() { Some(989.0) } else { None });
+    let peak = a.peak_tflops.or(if device.is_cuda() { Some(989.0) } else { None });
     let mfu = peak.map(|p| flops / secs / (p * 1e12));
     if a.steps == 0 {
         bail!("--steps must be positive");
@@ -386,24 +331,11 @@ fn step_bench(a: StepArgs, train: bool) -> Result<()> {
 
 fn main() -> Result<()> {
     match Cli::parse().cmd {
-        Cmd::Loader {
-            packs,
-            pack_list,
-            videos,
-            list,
-            threads,
-            clips,
-            per_video,
-            json,
-        } => loader_bench(
-            packs, pack_list, videos, list, threads, clips, per_video, json,
-        ),
+        Cmd::Loader { packs, pack_list, videos, list, threads, clips, per_video, json } => {
+            loader_bench(packs, pack_list, videos, list, threads, clips, per_video, json)
+        }
         Cmd::Pack { videos, short_side } => pack_bench(videos, short_side),
-        Cmd::Model {
-            arch,
-            batch,
-            device,
-        } => model_bench(&arch, batch, froster_tools::parse_device(&device)?),
+        Cmd::Model { arch, batch, device } => model_bench(&arch, batch, froster_tools::parse_device(&device)?),
         Cmd::TrainStep(a) => step_bench(a, true),
         Cmd::EvalStep(a) => step_bench(a, false),
     }

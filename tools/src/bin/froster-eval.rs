@@ -2,9 +2,7 @@
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use froster_loader::PackReader;
-use froster_tools::evaluate::{
-    evaluate, harmonic_mean, mean_std, write_outputs, EvalOptions, EvalResult,
-};
+use froster_tools::evaluate::{evaluate, harmonic_mean, mean_std, write_outputs, EvalOptions, EvalResult};
 use froster_train::config::read_classes;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -147,13 +145,7 @@ fn context(c: &Common) -> Result<Ctx> {
         device,
         progress: !c.quiet,
     };
-    Ok(Ctx {
-        reader,
-        vs,
-        clip,
-        opts,
-        out: c.out.clone(),
-    })
+    Ok(Ctx { reader, vs, clip, opts, out: c.out.clone() })
 }
 
 fn classes(p: &Path) -> Result<Vec<String>> {
@@ -164,60 +156,28 @@ fn run(ctx: &Ctx, list: &str, classes: &[String], sub: &str) -> Result<EvalResul
     let r = evaluate(ctx.reader.clone(), list, &ctx.clip, classes, &ctx.opts)
         .with_context(|| format!("evaluating list '{list}'"))?;
     write_outputs(&ctx.out.join(sub), &r, classes)?;
-    println!(
-        "{sub}: top-1 {:.2}  top-5 {:.2}  ({} videos x {} views)",
-        r.top1, r.top5, r.videos, r.views_per_video
-    );
+    println!("{sub}: top-1 {:.2}  top-5 {:.2}  ({} videos x {} views)", r.top1, r.top5, r.videos, r.views_per_video);
     Ok(r)
 }
 
 fn main() -> Result<()> {
     let protocol = std::env::args().nth(1).is_some_and(|a| a == "protocol");
-    let (cmd, one) = if protocol {
-        (Some(ProtocolCli::parse().cmd), None)
-    } else {
-        (None, Some(OneCli::parse().one))
-    };
+    let (cmd, one) = if protocol { (Some(ProtocolCli::parse().cmd), None) } else { (None, Some(OneCli::parse().one)) };
     match (cmd, one) {
-        (
-            Some(Cmd::Protocol(Protocol::B2n {
-                common,
-                protocol,
-                base_list,
-                novel_list,
-            })),
-            _,
-        ) => {
+        (Some(Cmd::Protocol(Protocol::B2n { common, protocol, base_list, novel_list })), _) => {
             let ctx = context(&common)?;
             let _ = &ctx.vs;
-            let base = run(
-                &ctx,
-                &base_list,
-                &classes(&protocol.join("train_rephrased.json"))?,
-                "base",
-            )?;
-            let novel = run(
-                &ctx,
-                &novel_list,
-                &classes(&protocol.join("test_rephrased.json"))?,
-                "novel",
-            )?;
+            let base = run(&ctx, &base_list, &classes(&protocol.join("train_rephrased.json"))?, "base")?;
+            let novel = run(&ctx, &novel_list, &classes(&protocol.join("test_rephrased.json"))?, "novel")?;
             let hm = harmonic_mean(base.top1, novel.top1);
-            println!("\n| protocol | Base | Novel | HM |\n|---|---|---|---|\n| base-to-novel | {:.2} | {:.2} | {hm:.2} |", base.top1, novel.top1);
+            println!(
+                "\n| protocol | Base | Novel | HM |\n|---|---|---|---|\n| base-to-novel | {:.2} | {:.2} | {hm:.2} |",
+                base.top1, novel.top1
+            );
             let j = serde_json::json!({"protocol": "b2n", "base": base.top1, "novel": novel.top1, "hm": hm, "base_top5": base.top5, "novel_top5": novel.top5});
             std::fs::write(ctx.out.join("b2n.json"), serde_json::to_string_pretty(&j)?)?;
         }
-        (
-            Some(Cmd::Protocol(Protocol::Cross {
-                common,
-                name,
-                classes: cfile,
-                full,
-                splits,
-                split_classes,
-            })),
-            _,
-        ) => {
+        (Some(Cmd::Protocol(Protocol::Cross { common, name, classes: cfile, full, splits, split_classes })), _) => {
             let ctx = context(&common)?;
             let all = classes(&cfile)?;
             let full_top1 = match &full {
@@ -234,12 +194,11 @@ fn main() -> Result<()> {
             }
             let (m, sd) = mean_std(&accs);
             let full_s = full_top1.map(|f| format!("{f:.2}")).unwrap_or("-".into());
-            println!("\n| dataset | full | splits (mean +- std) |\n|---|---|---|\n| {name} | {full_s} | {m:.2} +- {sd:.2} |");
+            println!(
+                "\n| dataset | full | splits (mean +- std) |\n|---|---|---|\n| {name} | {full_s} | {m:.2} +- {sd:.2} |"
+            );
             let j = serde_json::json!({"protocol": "cross", "dataset": name, "full": full_top1, "splits": accs, "mean": m, "std": sd});
-            std::fs::write(
-                ctx.out.join(format!("cross_{name}.json")),
-                serde_json::to_string_pretty(&j)?,
-            )?;
+            std::fs::write(ctx.out.join(format!("cross_{name}.json")), serde_json::to_string_pretty(&j)?)?;
         }
         (_, Some(one)) => {
             let ctx = context(&one.common)?;

@@ -10,11 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(
-    name = "froster-predict",
-    version,
-    about = "Top-k action labels for your videos, with any class list"
-)]
+#[command(name = "froster-predict", version, about = "Top-k action labels for your videos, with any class list")]
 struct Cli {
     /// A video file, or a folder of videos.
     input: PathBuf,
@@ -39,10 +35,8 @@ struct Cli {
 
 fn videos(input: &PathBuf) -> Result<Vec<PathBuf>> {
     if input.is_dir() {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(input)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect();
+        let mut v: Vec<PathBuf> =
+            std::fs::read_dir(input)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
         v.sort();
         Ok(v)
     } else if input.exists() {
@@ -64,10 +58,8 @@ fn main() -> Result<()> {
     let crop = clip.config.image_resolution as usize;
     let mut failed = 0;
     for path in videos(&cli.input)? {
-        let (root, name) = (
-            path.parent().unwrap().to_path_buf(),
-            path.file_name().unwrap().to_string_lossy().to_string(),
-        );
+        let (root, name) =
+            (path.parent().unwrap().to_path_buf(), path.file_name().unwrap().to_string_lossy().to_string());
         let mut src = VideoSource::new(root, vec![(name, 0)]);
         src.short_side = crop.max(1) as u32;
         if let Err(e) = src.stream(0) {
@@ -80,11 +72,7 @@ fn main() -> Result<()> {
             workers: 1,
             mode: Mode::Test { scale: crop },
             crop,
-            sampling: SamplingConfig {
-                num_frames: cli.frames,
-                num_views: cli.views,
-                ..Default::default()
-            },
+            sampling: SamplingConfig { num_frames: cli.frames, num_views: cli.views, ..Default::default() },
             shuffle: false,
             strict: true,
             ..Default::default()
@@ -103,12 +91,7 @@ fn main() -> Result<()> {
         }
         let Some((sums, n, _)) = ens.sums.get(&0).filter(|_| err.is_none()) else {
             failed += 1;
-            eprintln!(
-                "{}: error: {}",
-                path.display(),
-                err.map(|e| e.to_string())
-                    .unwrap_or("no clip decoded".into())
-            );
+            eprintln!("{}: error: {}", path.display(), err.map(|e| e.to_string()).unwrap_or("no clip decoded".into()));
             continue;
         };
         // Probabilities for display: softmax of the mean view logits (the reference ranks by the sum; same order).
@@ -117,22 +100,11 @@ fn main() -> Result<()> {
         let z: f64 = mean.iter().map(|x| (x - mx).exp()).sum();
         let top: Vec<(String, f64)> = Ensemble::topk(sums, cli.top_k)
             .into_iter()
-            .map(|c| {
-                (
-                    froster_tools::evaluate::short_name(&classes[c]),
-                    (mean[c] - mx).exp() / z,
-                )
-            })
+            .map(|c| (froster_tools::evaluate::short_name(&classes[c]), (mean[c] - mx).exp() / z))
             .collect();
         if cli.json {
-            let labels: Vec<_> = top
-                .iter()
-                .map(|(l, p)| serde_json::json!({"label": l, "probability": p}))
-                .collect();
-            println!(
-                "{}",
-                serde_json::json!({"video": path.display().to_string(), "top": labels})
-            );
+            let labels: Vec<_> = top.iter().map(|(l, p)| serde_json::json!({"label": l, "probability": p})).collect();
+            println!("{}", serde_json::json!({"video": path.display().to_string(), "top": labels}));
         } else {
             println!("{}", path.display());
             for (l, p) in &top {

@@ -6,11 +6,7 @@ use froster_train::average::{average, checkpoint_id};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(
-    name = "froster-tools",
-    version,
-    about = "Checkpoint tools: convert, average, patch"
-)]
+#[command(name = "froster-tools", version, about = "Checkpoint tools: convert, average, patch")]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -55,31 +51,14 @@ fn main() -> Result<()> {
             weights::save(&output, &w)?;
             println!("wrote {} tensors to {}", w.len(), output.display());
         }
-        Cmd::Average {
-            from,
-            start,
-            end,
-            raw_clip,
-            out,
-        } => {
+        Cmd::Average { from, start, end, raw_clip, out } => {
             let raw_path = raw_clip.unwrap_or_else(|| from.join("teacher.safetensors"));
-            let raw = weights::load(&raw_path)
-                .with_context(|| format!("raw CLIP {}", raw_path.display()))?;
+            let raw = weights::load(&raw_path).with_context(|| format!("raw CLIP {}", raw_path.display()))?;
             let mut ckpts = Vec::new();
-            for e in
-                std::fs::read_dir(&from).with_context(|| format!("reading {}", from.display()))?
-            {
+            for e in std::fs::read_dir(&from).with_context(|| format!("reading {}", from.display()))? {
                 let p = e?.path();
-                let name = p
-                    .file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .to_string();
-                if let Some(id) = name
-                    .starts_with("checkpoint_epoch_")
-                    .then(|| checkpoint_id(&name))
-                    .flatten()
-                {
+                let name = p.file_name().unwrap_or_default().to_string_lossy().to_string();
+                if let Some(id) = name.starts_with("checkpoint_epoch_").then(|| checkpoint_id(&name)).flatten() {
                     ckpts.push((id, weights::load(&p)?));
                 }
             }
@@ -87,42 +66,19 @@ fn main() -> Result<()> {
                 bail!("{}: no checkpoint_epoch_* files", from.display());
             }
             ckpts.sort_by_key(|(id, _)| *id);
-            let used: Vec<i64> = ckpts
-                .iter()
-                .map(|(i, _)| *i)
-                .filter(|i| (start..=end).contains(i))
-                .collect();
+            let used: Vec<i64> = ckpts.iter().map(|(i, _)| *i).filter(|i| (start..=end).contains(i)).collect();
             let avg = average(&raw, &ckpts, start, end).map_err(anyhow::Error::msg)?;
             weights::save(&out, &avg)?;
-            println!(
-                "averaged epochs {used:?} ({} tensors) into {}",
-                avg.len(),
-                out.display()
-            );
+            println!("averaged epochs {used:?} ({} tensors) into {}", avg.len(), out.display());
         }
-        Cmd::Patch {
-            clip,
-            checkpoint,
-            ratio,
-            out,
-        } => {
+        Cmd::Patch { clip, checkpoint, ratio, out } => {
             let fine = weights::load(&checkpoint)?;
             let prefixed = fine.keys().any(|k| k.starts_with("model."));
             let orig = froster_tools::clip_weights(&clip)?;
-            let orig = if prefixed {
-                orig.into_iter()
-                    .map(|(k, v)| (format!("model.{k}"), v))
-                    .collect()
-            } else {
-                orig
-            };
+            let orig = if prefixed { orig.into_iter().map(|(k, v)| (format!("model.{k}"), v)).collect() } else { orig };
             let patched = froster_tools::patch(&orig, &fine, ratio)?;
             weights::save(&out, &patched)?;
-            println!(
-                "patched {} with ratio {ratio} into {}",
-                checkpoint.display(),
-                out.display()
-            );
+            println!("patched {} with ratio {ratio} into {}", checkpoint.display(), out.display());
         }
     }
     Ok(())
