@@ -105,6 +105,7 @@ struct Done {
 /// A running loader for one epoch; iterate it for batches. Dropping it stops and joins every thread.
 pub struct Loader {
     batches: Receiver<Result<Batch>>,
+    recycled: Sender<Batch>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     skipped: Arc<AtomicUsize>,
@@ -124,6 +125,7 @@ impl Loader {
         let (done_tx, done_rx) = bounded::<Done>(depth);
         let (pool_tx, pool_rx) = bounded::<Vec<u8>>(depth * 2 + workers);
         let (batch_tx, batch_rx) = bounded::<Result<Batch>>(cfg.prefetch.max(1));
+        let (recycle_tx, recycle_rx) = bounded::<Batch>(cfg.prefetch.max(1) + 2);
         let stop = Arc::new(AtomicBool::new(false));
         let skipped = Arc::new(AtomicUsize::new(0));
         let mut threads = Vec::new();
@@ -142,8 +144,14 @@ impl Loader {
         }
         drop(done_tx);
         let (s, k) = (stop.clone(), skipped.clone());
-        threads.push(std::thread::spawn(move || batcher(done_rx, batch_tx, pool_tx, total, &cfg, &s, &k)));
-        Ok(Loader { batches: batch_rx, stop, threads, skipped })
+        let chans = Chans { rx: done_rx, tx: batch_tx, pool: pool_tx, recycled: recycle_rx };
+        threads.push(std::thread::spawn(move || batcher(chans, total, &cfg, &s, &k)));
+        Ok(Loader { batches: batch_rx, recycled: recycle_tx, stop, threads, skipped })
+    }
+
+    /// Hands a consumed batch back so that its buffers are reused (fresh memory costs page faults).
+    pub fn recycle(&self, batch: Batch) {
+        let _ = self.recycled.try_send(batch);
     }
 
     /// Clips skipped so far as bad (lenient mode).
@@ -254,18 +262,20 @@ fn make_clip(src: &dyn ClipSource, cfg: &LoaderConfig, w: &Work, s: &mut Scratch
     Ok(())
 }
 
-fn batcher(
+/// The batcher's channels: finished clips in, batches out, clip buffers back to workers, batches back from the
+/// consumer.
+struct Chans {
     rx: Receiver<Done>,
     tx: Sender<Result<Batch>>,
     pool: Sender<Vec<u8>>,
-    total: usize,
-    cfg: &LoaderConfig,
-    stop: &AtomicBool,
-    skipped: &AtomicUsize,
-) {
+    recycled: Receiver<Batch>,
+}
+
+fn batcher(ch: Chans, total: usize, cfg: &LoaderConfig, stop: &AtomicBool, skipped: &AtomicUsize) {
+    let Chans { rx, tx, pool, recycled } = ch;
     let mut pending = BTreeMap::new();
     let mut next = cfg.skip;
-    let mut batch = new_batch(cfg);
+    let mut batch = new_batch(cfg, &recycled);
     for d in rx {
         pending.insert(d.seq, d);
         while let Some(d) = pending.remove(&next) {
@@ -286,7 +296,7 @@ fn batcher(
                 }
             }
             if batch.labels.len() == cfg.batch_size
-                && tx.send(Ok(std::mem::replace(&mut batch, new_batch(cfg)))).is_err()
+                && tx.send(Ok(std::mem::replace(&mut batch, new_batch(cfg, &recycled)))).is_err()
             {
                 return;
             }
@@ -301,13 +311,20 @@ fn batcher(
     }
 }
 
-fn new_batch(cfg: &LoaderConfig) -> Batch {
+fn new_batch(cfg: &LoaderConfig, recycled: &Receiver<Batch>) -> Batch {
     let t = cfg.sampling.num_frames;
     let shape = match cfg.output {
         Output::U8Thwc => [0, t, cfg.crop, cfg.crop, 3],
         Output::F32Cthw => [0, 3, t, cfg.crop, cfg.crop],
     };
-    Batch { shape, ..Default::default() }
+    let mut b = recycled.try_recv().unwrap_or_default();
+    b.u8.clear();
+    b.f32.clear();
+    b.labels.clear();
+    b.videos.clear();
+    b.views.clear();
+    b.shape = shape;
+    b
 }
 
 fn push_clip(b: &mut Batch, cfg: &LoaderConfig, clip: &[u8], video: usize, view: (usize, usize), label: i64) {

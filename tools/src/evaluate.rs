@@ -75,11 +75,13 @@ pub fn evaluate(
     let total = froster_loader::pipeline::clips_per_epoch(src.as_ref(), &cfg);
     let bar = froster_train::progress(o.progress, total as u64, 0);
     let mut ens = Ensemble::default();
-    for b in Loader::new(src.clone(), cfg)? {
+    let mut loader = Loader::new(src.clone(), cfg)?;
+    while let Some(b) = loader.next() {
         let b = b?;
         let logits = view_logits(clip, o.frames as i64, &clips_to_tensor(&b, o.device), &cls);
         ens.add(&logits, &b.videos, &b.labels);
         bar.inc(b.labels.len() as u64);
+        loader.recycle(b);
     }
     bar.finish_and_clear();
     let (top1, top5) = ens.accuracy();

@@ -185,6 +185,9 @@ impl Trainer {
                 let wait = t_data.elapsed().as_secs_f64();
                 let t_step = Instant::now();
                 let parts = self.step(epoch, &micro_batches, per_epoch)?;
+                for b in micro_batches {
+                    loader.recycle(b);
+                }
                 if !parts[0].is_finite() {
                     bail!(
                         "non-finite loss {} at step {} (epoch {}, iteration {}); the last good checkpoint is in {}",

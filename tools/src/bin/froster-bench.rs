@@ -104,8 +104,11 @@ fn rate(src: Arc<dyn ClipSource>, mode: Mode, threads: usize, clips: usize) -> R
     let cfg = LoaderConfig { batch_size: 1, workers: threads, prefetch: 4, mode, crop: 224, ..Default::default() };
     let t0 = Instant::now();
     let mut n = 0;
-    for b in Loader::new(src, cfg)? {
-        n += b?.labels.len();
+    let mut loader = Loader::new(src, cfg)?;
+    while let Some(b) = loader.next() {
+        let b = b?;
+        n += b.labels.len();
+        loader.recycle(b);
         if n >= clips {
             break;
         }
@@ -152,8 +155,8 @@ fn loader_bench(
     if per_video {
         let mut rows = serde_json::Map::new();
         for (i, v) in reader.videos().iter().enumerate() {
-            let src: Arc<dyn ClipSource> = Arc::new(PackSource::with_items(reader.clone(), vec![(i as u32, 0); 16]));
-            rows.insert(v.id.clone(), rate(src, TRAIN, 1, 16)?.into());
+            let src: Arc<dyn ClipSource> = Arc::new(PackSource::with_items(reader.clone(), vec![(i as u32, 0); 64]));
+            rows.insert(v.id.clone(), rate(src, TRAIN, 1, 64)?.into());
         }
         out["pack_train_clips_per_s_1t_per_video"] = rows.into();
     }
