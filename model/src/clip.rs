@@ -75,7 +75,12 @@ impl Block {
     pub fn attention(&self, x: &Tensor, mode: Attention) -> Tensor {
         let (n, l, w) = x.size3().unwrap();
         let d = w / self.heads;
-        let qkv = x.linear(&self.in_w, Some(&self.in_b)).view([n, l, 3, self.heads, d]).permute([2, 0, 3, 1, 4]);
+        // Compute in the activations' dtype: f32 weights are cast on the fly for bf16 runs (master weights stay f32).
+        let dt = x.kind();
+        let qkv = x
+            .linear(&self.in_w.to_kind(dt), Some(&self.in_b.to_kind(dt)))
+            .view([n, l, 3, self.heads, d])
+            .permute([2, 0, 3, 1, 4]);
         let (q, mut k, mut v) = (qkv.get(0), qkv.get(1), qkv.get(2));
         if let Attention::Temporal(t) = mode {
             k = temporal_kv(&k, t);
@@ -83,14 +88,15 @@ impl Block {
         }
         let causal = mode == Attention::Causal;
         let o = Tensor::scaled_dot_product_attention(&q, &k, &v, None::<Tensor>, 0.0, causal, None, false);
-        o.transpose(1, 2).reshape([n, l, w]).linear(&self.out_w, Some(&self.out_b))
+        o.transpose(1, 2).reshape([n, l, w]).linear(&self.out_w.to_kind(dt), Some(&self.out_b.to_kind(dt)))
     }
 
     pub fn forward(&self, x: &Tensor, mode: Attention) -> Tensor {
         let x = x + self.attention(&self.ln_1.forward(x), mode);
-        let h = self.ln_2.forward(&x).linear(&self.fc_w, Some(&self.fc_b));
+        let k = x.kind();
+        let h = self.ln_2.forward(&x).linear(&self.fc_w.to_kind(k), Some(&self.fc_b.to_kind(k)));
         let h = &h * (&h * 1.702).sigmoid();
-        x + h.linear(&self.proj_w, Some(&self.proj_b))
+        x + h.linear(&self.proj_w.to_kind(k), Some(&self.proj_b.to_kind(k)))
     }
 }
 
@@ -127,6 +133,8 @@ pub struct Visual {
     pub transformer: Transformer,
     ln_post: LayerNorm,
     proj: Tensor,
+    /// Compute dtype (None: the weights' own); features come out as f32 when set.
+    pub compute: Option<Kind>,
 }
 
 impl Visual {
@@ -151,23 +159,23 @@ impl Visual {
             transformer: Transformer::new(&p / "transformer", w, c.vision_heads(), c.vision_layers),
             ln_post: LayerNorm::new(&p / "ln_post", w),
             proj: p.var("proj", &[w, c.embed_dim], Init::Randn { mean: 0.0, stdev: scale }),
+            compute: None,
         }
+    }
+
+    fn kind(&self) -> Kind {
+        self.compute.unwrap_or(self.conv1.kind())
     }
 
     /// Tokens after ln_pre: [N, L, W].
     pub fn embed(&self, x: &Tensor) -> Tensor {
-        let x = x.to_kind(self.conv1.kind()).conv2d(
-            &self.conv1,
-            None::<Tensor>,
-            [self.patch, self.patch],
-            [0, 0],
-            [1, 1],
-            1,
-        );
+        let k = self.kind();
+        let x =
+            x.to_kind(k).conv2d(&self.conv1.to_kind(k), None::<Tensor>, [self.patch, self.patch], [0, 0], [1, 1], 1);
         let (n, w, _, _) = x.size4().unwrap();
         let x = x.reshape([n, w, -1]).permute([0, 2, 1]);
-        let cls = self.class_embedding.view([1, 1, w]).expand([n, 1, w], false);
-        let x = Tensor::cat(&[cls, x], 1) + &self.positional_embedding;
+        let cls = self.class_embedding.to_kind(k).view([1, 1, w]).expand([n, 1, w], false);
+        let x = Tensor::cat(&[cls, x], 1) + self.positional_embedding.to_kind(k);
         self.ln_pre.forward(&x)
     }
 
@@ -175,7 +183,12 @@ impl Visual {
     pub fn forward(&self, x: &Tensor, temporal: Option<i64>) -> Tensor {
         let mode = temporal.map(Attention::Temporal).unwrap_or(Attention::Full);
         let x = self.transformer.forward(&self.embed(x), mode);
-        self.ln_post.forward(&x.select(1, 0)).matmul(&self.proj)
+        let f = self.ln_post.forward(&x.select(1, 0)).matmul(&self.proj.to_kind(self.kind()));
+        if self.compute.is_some() {
+            f.to_kind(Kind::Float)
+        } else {
+            f
+        }
     }
 }
 
@@ -185,6 +198,8 @@ pub struct Text {
     pub transformer: Transformer,
     ln_final: LayerNorm,
     text_projection: Tensor,
+    /// Compute dtype (None: the weights' own); features come out as f32 when set.
+    pub compute: Option<Kind>,
 }
 
 impl Text {
@@ -208,6 +223,7 @@ impl Text {
                 &[w, c.embed_dim],
                 Init::Randn { mean: 0.0, stdev: (w as f64).powf(-0.5) },
             ),
+            compute: None,
         }
     }
 
@@ -217,11 +233,17 @@ impl Text {
         let eot = ids.argmax(-1, false);
         let len = (eot.max().int64_value(&[]) + 1).min(ids.size()[1]);
         let ids = ids.narrow(1, 0, len);
-        let x = self.token_embedding.index_select(0, &ids.flatten(0, -1)).view([ids.size()[0], len, -1]);
-        let x = x + self.positional_embedding.narrow(0, 0, len);
+        let k = self.compute.unwrap_or(self.token_embedding.kind());
+        let x = self.token_embedding.index_select(0, &ids.flatten(0, -1)).view([ids.size()[0], len, -1]).to_kind(k);
+        let x = x + self.positional_embedding.narrow(0, 0, len).to_kind(k);
         let x = self.ln_final.forward(&self.transformer.forward(&x, Attention::Causal));
         let rows = Tensor::arange(ids.size()[0], (Kind::Int64, ids.device()));
-        x.index(&[Some(rows), Some(eot)]).matmul(&self.text_projection)
+        let f = x.index(&[Some(rows), Some(eot)]).matmul(&self.text_projection.to_kind(k));
+        if self.compute.is_some() {
+            f.to_kind(Kind::Float)
+        } else {
+            f
+        }
     }
 }
 
@@ -246,6 +268,12 @@ impl Clip {
     }
     pub fn encode_text(&self, ids: &Tensor) -> Tensor {
         self.text.forward(ids)
+    }
+
+    /// Runs both towers in `kind` (e.g. bf16 on CUDA) over the stored (f32 master) weights; features stay f32.
+    pub fn set_compute(&mut self, kind: Option<Kind>) {
+        self.visual.compute = kind;
+        self.text.compute = kind;
     }
 }
 

@@ -44,8 +44,10 @@ pub fn eval_model(checkpoint: &Path, patch_with: Option<(&Path, f64)>, device: D
     }
     let cfg = ClipConfig::from_weights(&w)?;
     let vs = nn::VarStore::new(device);
-    let clip = Clip::new(&vs.root(), &cfg);
+    let mut clip = Clip::new(&vs.root(), &cfg);
     weights::apply(&vs, &w, "").with_context(|| format!("{}: not a CLIP checkpoint", checkpoint.display()))?;
+    // bf16 compute on GPUs, f32 on CPU.
+    clip.set_compute(device.is_cuda().then_some(tch::Kind::BFloat16));
     Ok((vs, clip))
 }
 

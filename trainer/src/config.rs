@@ -38,6 +38,8 @@ pub struct Model {
     /// CLIP weights (OpenAI .pt, safetensors, or a FROSTER .pth); empty = random init (tests, demo).
     pub clip: String,
     pub distillation_ratio: f64,
+    /// auto (bf16 compute on CUDA, f32 on CPU), f32 or bf16. Master weights and optimizer state stay f32.
+    pub precision: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -128,6 +130,9 @@ impl Config {
         if self.solver.max_epoch == 0 || self.data.num_frames == 0 {
             return Err("SOLVER.MAX_EPOCH and DATA.NUM_FRAMES must be positive".into());
         }
+        if !["auto", "f32", "bf16"].contains(&self.model.precision.as_str()) {
+            return Err(format!("MODEL.PRECISION '{}': expected auto, f32 or bf16", self.model.precision));
+        }
         if self.solver.cosine_end_lr > self.solver.base_lr {
             return Err("SOLVER.COSINE_END_LR must not exceed SOLVER.BASE_LR".into());
         }
@@ -143,6 +148,15 @@ impl Config {
             warmup_epochs: s.warmup_epochs,
             max_epoch: s.max_epoch as f64,
             cosine_after_warmup: s.cosine_after_warmup,
+        }
+    }
+
+    /// The compute dtype for a device (None: f32).
+    pub fn compute_kind(&self, device: tch::Device) -> Option<tch::Kind> {
+        match self.model.precision.as_str() {
+            "bf16" => Some(tch::Kind::BFloat16),
+            "auto" if device.is_cuda() => Some(tch::Kind::BFloat16),
+            _ => None,
         }
     }
 

@@ -93,8 +93,12 @@ impl Trainer {
             checkpoint::save_atomic(&teacher_path, &clip_w)?;
         }
         tch::manual_seed(cfg.rng_seed as i64 + 1);
-        let (vs, student) = crate::build::student(&clip_cfg, cfg.data.num_frames as i64, &clip_w, None, opts.device)?;
-        let teacher = crate::build::teacher(&clip_cfg, &clip_w, opts.device)?;
+        let (vs, mut student) =
+            crate::build::student(&clip_cfg, cfg.data.num_frames as i64, &clip_w, None, opts.device)?;
+        let mut teacher = crate::build::teacher(&clip_cfg, &clip_w, opts.device)?;
+        let compute = cfg.compute_kind(opts.device);
+        student.clip.set_compute(compute);
+        teacher.clip.set_compute(compute);
         let params: Vec<(String, Tensor)> = {
             let mut v: Vec<_> = vs.variables().into_iter().collect();
             v.sort_by(|a, b| a.0.cmp(&b.0));

@@ -132,3 +132,47 @@ fn golden_lr_schedule() {
     }
     assert!(n > 0);
 }
+
+/// The bf16 compute path (f32 master weights) on the golden case: CUDA when present, else CPU.
+#[test]
+fn golden_froster_student_forward_bf16() {
+    let case = "froster_student_forward";
+    let device = tch::Device::cuda_if_available();
+    let j = golden::json(&format!("{case}/case.json"));
+    let clip_w = golden::case_weights(case);
+    let cfg = golden::case_config(case, &clip_w);
+    let proj: Weights = golden::tensors(&format!("{case}/random_proj/projector.safetensors"));
+    let inp = golden::tensors(&format!("{case}/inputs.safetensors"));
+    let out = golden::tensors(&format!("{case}/random_proj/outputs.safetensors"));
+    let (_vs, mut student) = build::student(&cfg, golden::case_frames(case), &clip_w, Some(&proj), device).unwrap();
+    let mut teacher = build::teacher(&cfg, &clip_w, device).unwrap();
+    student.clip.set_compute(Some(Kind::BFloat16));
+    teacher.clip.set_compute(Some(Kind::BFloat16));
+    let classes: Vec<String> =
+        j["class_names"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().into()).collect();
+    let template = j["template_index"].as_u64().unwrap() as usize;
+    let tok = Tokenizer::new();
+    let ids = prompt_ids(&tok, &[template, BARE], &classes, 77).unwrap().to_device(device);
+    let per_t: Vec<Tensor> = [template, BARE]
+        .iter()
+        .map(|&t| teacher.template_features(t, || prompt_ids(&tok, &[t], &classes, 77)).unwrap())
+        .collect();
+    let teacher_text = Tensor::stack(&per_t, 0);
+    let video = inp["video"].to_device(device);
+    let labels = inp["labels"].to_device(device);
+    let f = distill::forward(&student, &teacher, &video, &labels, &ids, &teacher_text, 2.0);
+    for (name, got) in [
+        ("student_image_features", froster_model::l2n(&f.student_image)),
+        ("classifier", f.classifier.shallow_clone()),
+        ("logits", f.logits.shallow_clone()),
+        ("loss_ce", f.loss_ce.shallow_clone()),
+        ("loss_total", f.loss.shallow_clone()),
+    ] {
+        assert_close(&format!("bf16/{name}"), &got.to_device(Device::Cpu), &out[name], 0.0, 2e-2);
+    }
+    for name in ["distill_loss_image", "distill_loss_text"] {
+        let got = if name.ends_with("image") { &f.distill_image } else { &f.distill_text };
+        assert_close(&format!("bf16/{name}"), &got.to_device(Device::Cpu), &out[name], 2e-2, 0.0);
+    }
+    f.loss.backward();
+}

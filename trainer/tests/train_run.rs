@@ -136,3 +136,18 @@ fn bad_config_is_a_clear_error() {
     let err = String::from_utf8_lossy(&st.stderr);
     assert!(!st.status.success() && err.contains("/nonexistent/pack"), "{err}");
 }
+
+#[test]
+fn a_non_finite_loss_stops_the_run_with_the_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (packs, classes) = setup(tmp.path());
+    let out = tmp.path().join("nan");
+    let lr =
+        ["--set", "SOLVER.BASE_LR=1e30", "--set", "SOLVER.WARMUP_START_LR=1e30", "--set", "SOLVER.COSINE_END_LR=1e29"];
+    let st = train(&packs, &classes, &out, &[&lr[..], &["--set", "SOLVER.CLIP_GRAD_L2NORM=1e30"]].concat())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert!(!st.status.success(), "a diverging run must stop");
+    assert!(err.contains("non-finite loss") && err.contains("at step"), "{err}");
+}

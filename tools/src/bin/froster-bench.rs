@@ -278,8 +278,12 @@ fn step_bench(a: StepArgs, train: bool) -> Result<()> {
         let _ = froster_model::Clip::new(&vs.root(), &cfg);
         froster_model::weights::snapshot(&vs)
     };
-    let (vs, student) = build::student(&cfg, a.frames, &clip_w, None, device)?;
-    let teacher = build::teacher(&cfg, &clip_w, device)?;
+    let (vs, mut student) = build::student(&cfg, a.frames, &clip_w, None, device)?;
+    let mut teacher = build::teacher(&cfg, &clip_w, device)?;
+    // bf16 compute over f32 master weights on GPUs, as froster-train.
+    let compute = device.is_cuda().then_some(Kind::BFloat16);
+    student.clip.set_compute(compute);
+    teacher.clip.set_compute(compute);
     let classes: Vec<String> =
         (0..a.classes).map(|i| format!("Action number {i}: a person performs action {i} in this video")).collect();
     let tok = Tokenizer::new();
@@ -326,6 +330,7 @@ fn step_bench(a: StepArgs, train: bool) -> Result<()> {
     println!(
         "{}",
         json!({"bench": if train {"train-step"} else {"eval-step"}, "arch": a.arch, "device": format!("{device:?}"), "batch": a.batch,
+               "precision": if compute.is_some() {"bf16"} else {"f32"},
                "clips_per_s": a.batch as f64 / secs, "ms_per_step": secs * 1e3, "peak_rss_gb": peak_rss_mb() / 1024.0,
                "tflop_per_step": flops / 1e12, "mfu": mfu, "data_wait": 0.0, "input": "synthetic"})
     );

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# GPU throughput measurement for one H100 (issue: train/eval step vs compiled PyTorch), in two halves:
+#   here (CPU machine, Rust + GStreamer):  bash scripts/gpu-bench.sh build
+#   on the GPU machine (torch 2.11.0+cu130 at /opt/torch/.venv, no Rust, no GStreamer), with .gpu carried:
+#                                          bash scripts/gpu-bench.sh run
+# `run` prints one JSON line per measurement (clips/s, ms/step, MFU) and writes them, with the GPU memory trace,
+# to $OUT (or .gpu/out). `run --cpu` is a dry run of the same script on this machine with a tiny model.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+case "${1:-}" in
+  build)
+    bash scripts/setup.sh
+    cargo build --release --bin froster-bench
+    cargo test --release --no-run -p froster-train --test golden_train
+    rm -rf .gpu && mkdir -p .gpu/lib
+    cp target/release/froster-bench .gpu/
+    # The bf16 golden check: the test binary of trainer/tests/golden_train.rs and the golden folder it reads.
+    cp "$(ls -t target/release/deps/golden_train-* | grep -v '\.d$' | head -n 1)" .gpu/golden_train
+    cp -r "${FROSTER_GOLDEN_DIR:-../shared/golden}" .gpu/golden
+    # Carry every shared library the binaries need that is neither torch/CUDA (the GPU machine has those) nor glibc.
+    for b in .gpu/froster-bench .gpu/golden_train; do
+      ldd "$b" | awk '/=> \//{print $3}' |
+        grep -vE '/torch/lib/|/nvidia/|libc\.so|libm\.so|ld-linux|libpthread|libdl\.so|librt\.so|libgcc_s|libstdc\+\+' |
+        xargs -r -I{} cp -n {} .gpu/lib/
+    done
+    du -sh .gpu
+    echo "now: device run with carry [\".gpu\"] and command: bash scripts/gpu-bench.sh run" ;;
+  run)
+    out=${OUT:-.gpu/out}; mkdir -p "$out"
+    export LD_LIBRARY_PATH="$PWD/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    dev=cuda; arch=vit_b16; batches="8 16 32"; steps=10
+    if [ "${2:-}" = "--cpu" ]; then dev=cpu; arch=tiny; batches="2"; steps=2; fi
+    if command -v nvidia-smi >/dev/null; then
+      nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$out/gpu.txt"
+      nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 > "$out/mem.csv" & smi=$!
+    fi
+    FROSTER_GOLDEN_DIR=$PWD/.gpu/golden timeout 120 .gpu/golden_train --test-threads=1 2>&1 | tail -n 3 | tee "$out/golden.txt"
+    for b in $batches; do
+      .gpu/froster-bench train-step --arch $arch --batch "$b" --frames 8 --classes 200 --steps $steps --device $dev | tee -a "$out/steps.jsonl"
+    done
+    .gpu/froster-bench eval-step --arch $arch --batch "${batches##* }" --frames 8 --classes 200 --steps $steps --device $dev | tee -a "$out/steps.jsonl"
+    if [ -n "${smi:-}" ]; then kill "$smi"; echo "peak GPU memory MiB: $(sort -n "$out/mem.csv" | tail -n 1)" | tee "$out/peak_mem.txt"; fi ;;
+  *) sed -n 2,7p "$0"; exit 2 ;;
+esac
