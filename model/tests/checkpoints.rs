@@ -136,22 +136,37 @@ fn malicious_pickles_are_refused_and_run_nothing() {
     assert!(err.contains("junk.bin"), "{err}");
 }
 
+/// bf16 against f32 on the golden teacher case (fixed weights and inputs): both the bf16-compute path over f32
+/// master weights (what training uses on GPUs) and a store converted to bf16. Relative error = ||a - b|| / ||b||.
 #[test]
 fn bf16_forward_matches_f32() {
-    tch::manual_seed(1);
-    let cfg = ClipConfig::tiny();
+    let case = "clip_teacher";
+    let w = froster_model::golden::case_weights(case);
+    let cfg = froster_model::golden::case_config(case, &w);
+    let inp = froster_model::golden::tensors(&format!("{case}/inputs.safetensors"));
+    let (x, ids) = (&inp["images"], &inp["token_ids"]);
     let mut vs = nn::VarStore::new(Device::Cpu);
-    let clip = Clip::new(&vs.root(), &cfg);
-    let x = Tensor::randn([16, 3, 32, 32], (Kind::Float, Device::Cpu));
-    let ids = Tensor::from_slice(&[49406i64, 320, 1125, 49407]).pad([0, 73], "constant", Some(0.0)).view([1, 77]);
-    let (img, txt) = tch::no_grad(|| (clip.encode_image(&x, Some(8)), clip.encode_text(&ids)));
+    let mut clip = Clip::new(&vs.root(), &cfg);
+    weights::apply(&vs, &w, "").unwrap();
+    let run = |clip: &Clip, x: &Tensor| tch::no_grad(|| (clip.encode_image(x, Some(8)), clip.encode_text(ids)));
+    let (img, txt) = run(&clip, x);
+    let rel = |a: &Tensor, b: &Tensor| {
+        let b = b.to_kind(Kind::Float);
+        (a - &b).norm().double_value(&[]) / a.norm().double_value(&[])
+    };
+    clip.set_compute(Some(Kind::BFloat16));
+    let (img_c, txt_c) = run(&clip, x);
+    clip.set_compute(None);
     vs.bfloat16();
-    let (img16, txt16) =
-        tch::no_grad(|| (clip.encode_image(&x.to_kind(Kind::BFloat16), Some(8)), clip.encode_text(&ids)));
-    for (name, a, b) in [("image", img, img16), ("text", txt, txt16)] {
-        let rel = (a - b.to_kind(Kind::Float)).abs().max().double_value(&[]);
-        let scale = b.to_kind(Kind::Float).abs().max().double_value(&[]);
-        assert!(rel / scale < 1e-2, "{name}: bf16 differs from f32 by {:.3e} relative", rel / scale);
+    let (img_w, txt_w) = run(&clip, &x.to_kind(Kind::BFloat16));
+    for (name, a, b) in [
+        ("image", &img, &img_c),
+        ("text", &txt, &txt_c),
+        ("image (bf16 store)", &img, &img_w),
+        ("text (bf16 store)", &txt, &txt_w),
+    ] {
+        let r = rel(a, b);
+        assert!(r < 1e-2, "{name}: bf16 differs from f32 by {r:.3e} relative");
     }
 }
 
