@@ -28,6 +28,8 @@ case "${1:-}" in
   run)
     out=${OUT:-.gpu/out}; mkdir -p "$out"
     export LD_LIBRARY_PATH="$PWD/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    # The binaries' rpath finds /opt/torch/.venv's torch on the GPU machine; a dry run here uses the setup's torch.
+    [ -d .froster/libtorch/lib ] && export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$PWD/.froster/libtorch/lib"
     dev=cuda; arch=vit_b16; batches="8 16 32"; steps=10
     if [ "${2:-}" = "--cpu" ]; then dev=cpu; arch=tiny; batches="2"; steps=2; fi
     if command -v nvidia-smi >/dev/null; then
