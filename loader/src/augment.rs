@@ -102,18 +102,25 @@ pub struct ResizeScratch {
 /// values scaled by 256. `shift` 1 reads a half-width chroma row with the luma taps.
 fn hpass(row: &[u8], channels: usize, taps: &[(u32, u32, u32)], shift: u32, out: &mut Vec<u16>) {
     out.resize(taps.len() * channels, 0);
-    if channels == 1 {
-        for (o, &(i0, i1, w)) in out.iter_mut().zip(taps) {
-            let (a, b) = (row[(i0 >> shift) as usize] as u32, row[(i1 >> shift) as usize] as u32);
-            *o = (a * (256 - w) + b * w) as u16;
-        }
-    } else {
-        for (o, &(i0, i1, w)) in out.chunks_exact_mut(channels).zip(taps) {
-            let (a, b) = (&row[(i0 >> shift) as usize * channels..], &row[(i1 >> shift) as usize * channels..]);
-            for c in 0..channels {
-                o[c] = (a[c] as u32 * (256 - w) + b[c] as u32 * w) as u16;
+    match (channels, shift) {
+        (1, 0) => hpass1::<0>(row, taps, out),
+        (1, _) => hpass1::<1>(row, taps, out),
+        _ => {
+            for (o, &(i0, i1, w)) in out.chunks_exact_mut(channels).zip(taps) {
+                let (a, b) = (&row[(i0 >> shift) as usize * channels..], &row[(i1 >> shift) as usize * channels..]);
+                for c in 0..channels {
+                    o[c] = (a[c] as u32 * (256 - w) + b[c] as u32 * w) as u16;
+                }
             }
         }
+    }
+}
+
+/// One-channel horizontal pass; SHIFT 1 reads a half-width chroma row with the luma taps.
+fn hpass1<const SHIFT: u32>(row: &[u8], taps: &[(u32, u32, u32)], out: &mut [u16]) {
+    for (o, &(i0, i1, w)) in out.iter_mut().zip(taps) {
+        let (a, b) = (row[(i0 >> SHIFT) as usize] as u32, row[(i1 >> SHIFT) as usize] as u32);
+        *o = (a * (256 - w) + b * w) as u16;
     }
 }
 
