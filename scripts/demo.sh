@@ -22,7 +22,8 @@ done
 mkdir -p "$out/logs"
 t0=$(date +%s)
 stage() { echo; echo "== $1 (log: $out/logs/$2.log)"; }
-run() { local name=$1; shift; "$@" 2>&1 | tee "$out/logs/$name.log"; }
+# stdout goes to the stage's log too; stderr stays on the terminal so that progress bars draw.
+run() { local name=$1; shift; "$@" | tee "$out/logs/$name.log"; }
 
 if [ -z "$data" ]; then
   stage "1/6 generating the fixture dataset" fixtures

@@ -90,6 +90,22 @@ fn bad_inputs_are_reported_and_the_rest_packed() {
 }
 
 #[test]
+fn a_path_in_several_lists_is_packed_once_and_kept_in_each() {
+    let tmp = tempfile::tempdir().unwrap();
+    let names = video_names();
+    let train = write_list(tmp.path(), "train", &[(names[0].clone(), 1), (names[1].clone(), 2)]);
+    let val = write_list(tmp.path(), "val", &[(names[1].clone(), 5), (names[2].clone(), 3)]);
+    let out = tmp.path().join("pack");
+    let s = froster_pack::build(&options(&videos_dir(), vec![train, val], &out, 64, PixelFormat::I420)).unwrap();
+    assert_eq!(s.ok, 3);
+    let r = PackReader::open(&out).unwrap();
+    let shared = r.find(&names[1]).unwrap() as u32;
+    assert!(r.list("train").unwrap().contains(&(shared, 2)));
+    assert!(r.list("val").unwrap().contains(&(shared, 5)));
+    assert!(r.list("test").is_err(), "an unknown list is an error naming the known ones");
+}
+
+#[test]
 fn list_with_bad_label_is_a_clear_error_for_scan() {
     let tmp = tempfile::tempdir().unwrap();
     let list = bad_dataset(tmp.path());
