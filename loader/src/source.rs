@@ -173,9 +173,11 @@ mod video {
             let (lo, hi) = (*indices.iter().min().unwrap_or(&0), *indices.iter().max().unwrap_or(&0));
             let mut size = (0, 0);
             s.frames.resize_with(indices.len(), Vec::new);
-            let mut last: Option<Vec<u8>> = None;
+            // The last decoded frame, in the worker's reusable buffer: it stands in for frames past a short end.
+            let mut last = std::mem::take(&mut s.stored);
+            let mut decoded = 0;
             let mut filled = vec![false; indices.len()];
-            decode(&self.path(i), &self.opts(), Some((lo, hi)), |idx, px, w, h| {
+            let result = decode(&self.path(i), &self.opts(), Some((lo, hi)), |idx, px, w, h| {
                 size = (w as usize, h as usize);
                 for (k, &want) in indices.iter().enumerate() {
                     if want == idx {
@@ -184,18 +186,27 @@ mod video {
                         filled[k] = true;
                     }
                 }
-                last = Some(px.to_vec());
+                last.clear();
+                last.extend_from_slice(px);
+                decoded += 1;
                 Ok(())
-            })?;
+            });
+            let result = result.and_then(|_| {
+                if decoded == 0 {
+                    return Err(Error::Decode { path: self.path(i), reason: "window empty".into() });
+                }
+                Ok(())
+            });
             // Frames past the real end (a short container count) repeat the last decoded frame.
-            for (k, f) in filled.iter().enumerate() {
-                if !f {
-                    let l = last
-                        .as_ref()
-                        .ok_or_else(|| Error::Decode { path: self.path(i), reason: "window empty".into() })?;
-                    s.frames[k].clone_from(l);
+            if result.is_ok() {
+                for (k, f) in filled.iter().enumerate() {
+                    if !f {
+                        s.frames[k].clone_from(&last);
+                    }
                 }
             }
+            s.stored = last;
+            result?;
             Ok(Layout { width: size.0, height: size.1, pixel: PixelFormat::I420 })
         }
     }
