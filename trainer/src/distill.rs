@@ -36,19 +36,36 @@ pub fn forward(
     teacher_text: &Tensor,
     ratio: f64,
 ) -> Forward {
+    let (k, c) = (teacher_text.size()[0], teacher_text.size()[1]);
+    let txt = student.clip.encode_text(prompt_ids).view([k, c, -1]);
+    let cls = classifier(&txt);
+    let mut f = forward_with_classifier(student, teacher, video, labels, &cls, teacher_text, ratio);
+    f.student_text_per_template = txt;
+    f
+}
+
+/// The forward given the student's classifier [C, D]: gradient accumulation computes the classifier once per
+/// optimizer step and shares it between micro-batches (the same mathematics, far fewer text passes).
+pub fn forward_with_classifier(
+    student: &Student,
+    teacher: &Teacher,
+    video: &Tensor,
+    labels: &Tensor,
+    cls: &Tensor,
+    teacher_text: &Tensor,
+    ratio: f64,
+) -> Forward {
     let (b, _, t, _, _) = video.size5().unwrap();
     let frames = frames_of(video);
     let student_image = student.clip.encode_image(&frames, Some(student.frames));
     let img_n = l2n(&student_image);
-    let (k, c) = (teacher_text.size()[0], teacher_text.size()[1]);
-    let txt = student.clip.encode_text(prompt_ids).view([k, c, -1]);
-    let cls = classifier(&txt);
+    let c = cls.size()[0];
     let logits_per_frame = student.clip.logit_scale.exp() * img_n.matmul(&cls.tr());
     let logits = logits_per_frame.view([b, t, c]).mean_dim([1i64].as_slice(), false, Kind::Float);
     let teacher_image = teacher.image_features(&frames.to_kind(teacher.clip.logit_scale.kind()));
     let teacher_classifier = classifier(teacher_text);
     let image_projected = student.projector_v.residual(&img_n, ALPHA);
-    let text_projected = student.projector_t.residual(&cls, ALPHA);
+    let text_projected = student.projector_t.residual(cls, ALPHA);
     let loss_ce = logits.cross_entropy_loss::<Tensor>(labels, None, Reduction::Mean, -100, 0.0);
     let cos = |a: &Tensor, b: &Tensor| Tensor::cosine_similarity(a, &b.to_kind(a.kind()), -1, 1e-8);
     let distill_image = cos(&image_projected, &teacher_image).mean(Kind::Float).neg() + 1.0;
@@ -56,8 +73,8 @@ pub fn forward(
     let loss = &loss_ce + (&distill_image + &distill_text) * ratio;
     Forward {
         student_image,
-        student_text_per_template: txt,
-        classifier: cls,
+        student_text_per_template: Tensor::new(),
+        classifier: cls.shallow_clone(),
         logits_per_frame,
         logits,
         image_projected,

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use froster_loader::pipeline::{clips_per_epoch, CLIP_MEAN, CLIP_STD};
 use froster_loader::rng::Rng;
 use froster_loader::{Batch, ClipSource, Loader, LoaderConfig, Mode, PackReader, PackSource, SamplingConfig};
-use froster_model::froster::{prompt_ids, Student, Teacher, BARE};
+use froster_model::froster::{classifier, prompt_ids, Student, Teacher, BARE};
 use froster_model::weights::{self, Weights};
 use froster_model::{ClipConfig, Tokenizer};
 use std::io::Write;
@@ -257,29 +257,44 @@ impl Trainer {
             per_t.push(self.teacher.template_features(t, || prompt_ids(tok, &[t], classes, 77))?);
         }
         let teacher_text = Tensor::stack(&per_t, 0);
-        let mut sums = [0.0; 4];
         self.opt.zero_grad();
-        for b in micro {
-            let video = clips_to_tensor(b, self.opts.device);
-            let labels = Tensor::from_slice(&b.labels).to_device(self.opts.device);
-            let f = distill::forward(
-                &self.student,
-                &self.teacher,
-                &video,
-                &labels,
-                &ids,
-                &teacher_text,
-                self.cfg.model.distillation_ratio,
-            );
-            (&f.loss / micro.len() as f64).backward();
-            for (s, t) in sums.iter_mut().zip([&f.loss, &f.loss_ce, &f.distill_image, &f.distill_text]) {
-                *s += t.double_value(&[]) / micro.len() as f64;
-            }
-        }
+        let inputs: Vec<(Tensor, Tensor)> = micro
+            .iter()
+            .map(|b| (clips_to_tensor(b, self.opts.device), Tensor::from_slice(&b.labels).to_device(self.opts.device)))
+            .collect();
+        let ratio = self.cfg.model.distillation_ratio;
+        let sums = accumulate_gradients(&self.student, &self.teacher, &inputs, &ids, &teacher_text, ratio);
         if sums[0].is_finite() {
             let _ = self.opt.clip_grad_norm(self.cfg.solver.clip_grad_l2norm);
             self.opt.step(lr);
         }
         Ok(sums)
     }
+}
+
+/// Gradients of the mean loss over micro-batches `(video, labels)`, accumulated into the student's `.grad`;
+/// returns the mean [loss, ce, distill_image, distill_text]. The student's classifier is computed once: the
+/// micro-batches see a detached copy, and its accumulated gradient goes back through the text tower in one pass
+/// (the backward of sum(cls * g) is the vector-Jacobian product).
+pub fn accumulate_gradients(
+    student: &Student,
+    teacher: &Teacher,
+    micro: &[(Tensor, Tensor)],
+    ids: &Tensor,
+    teacher_text: &Tensor,
+    ratio: f64,
+) -> [f64; 4] {
+    let (k, c) = (teacher_text.size()[0], teacher_text.size()[1]);
+    let cls = classifier(&student.clip.encode_text(ids).view([k, c, -1]));
+    let shared = cls.detach().set_requires_grad(true);
+    let mut sums = [0.0; 4];
+    for (video, labels) in micro {
+        let f = distill::forward_with_classifier(student, teacher, video, labels, &shared, teacher_text, ratio);
+        (&f.loss / micro.len() as f64).backward();
+        for (s, t) in sums.iter_mut().zip([&f.loss, &f.loss_ce, &f.distill_image, &f.distill_text]) {
+            *s += t.double_value(&[]) / micro.len() as f64;
+        }
+    }
+    (&cls * shared.grad()).sum(Kind::Float).backward();
+    sums
 }
