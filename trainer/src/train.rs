@@ -78,7 +78,20 @@ impl Trainer {
         if source.is_empty() {
             bail!("{}: list '{}' is empty", opts.packs.display(), cfg.train.list);
         }
+        if cfg.data.classes.is_empty() {
+            bail!("DATA.CLASSES is not set: give the training classes' rephrased JSON, e.g. --set DATA.CLASSES=train_rephrased.json");
+        }
         let classes = read_classes(Path::new(&cfg.data.classes)).map_err(anyhow::Error::msg).context("DATA.CLASSES")?;
+        if let Some((i, label)) =
+            (0..source.len()).map(|i| (i, source.label(i))).find(|(_, l)| *l < 0 || *l as usize >= classes.len())
+        {
+            bail!(
+                "{}: video '{}' has label {label}, but DATA.CLASSES has {} classes",
+                opts.packs.display(),
+                source.id(i),
+                classes.len()
+            );
+        }
         std::fs::create_dir_all(checkpoint::dir(&opts.out))?;
         std::fs::write(opts.out.join("config.toml"), cfg.to_toml())?;
         let resume = if opts.resume { checkpoint::load_resume(&opts.out)? } else { None };
