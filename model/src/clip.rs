@@ -156,7 +156,7 @@ impl Visual {
                 Init::Randn { mean: 0.0, stdev: scale },
             ),
             ln_pre: LayerNorm::new(&p / "ln_pre", w),
-            transformer: Transformer::new(&p / "transformer", w, c.vision_heads(), c.vision_layers),
+            transformer: Transformer::new(&p / "transformer", w, c.vision_heads, c.vision_layers),
             ln_post: LayerNorm::new(&p / "ln_post", w),
             proj: p.var("proj", &[w, c.embed_dim], Init::Randn { mean: 0.0, stdev: scale }),
             compute: None,

@@ -10,6 +10,8 @@ pub struct ClipConfig {
     pub image_resolution: i64,
     pub vision_layers: i64,
     pub vision_width: i64,
+    /// CLIP uses vision_width / 64.
+    pub vision_heads: i64,
     pub vision_patch_size: i64,
     pub context_length: i64,
     pub vocab_size: i64,
@@ -40,6 +42,7 @@ impl ClipConfig {
             image_resolution: res,
             vision_layers: vl,
             vision_width: vw,
+            vision_heads: (vw / 64).max(1),
             vision_patch_size: patch,
             context_length: 77,
             vocab_size: 49408,
@@ -59,10 +62,6 @@ impl ClipConfig {
         }
     }
 
-    /// Heads of the vision tower: width / 64, as CLIP.
-    pub fn vision_heads(&self) -> i64 {
-        (self.vision_width / 64).max(1)
-    }
     pub fn grid(&self) -> i64 {
         self.image_resolution / self.vision_patch_size
     }
@@ -92,6 +91,7 @@ impl ClipConfig {
             image_resolution: conv[3] * grid,
             vision_layers: count("visual.transformer.resblocks."),
             vision_width: conv[0],
+            vision_heads: (conv[0] / 64).max(1),
             vision_patch_size: conv[3],
             context_length: shape("positional_embedding")?[0],
             vocab_size: vocab,

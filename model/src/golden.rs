@@ -57,10 +57,13 @@ pub fn case_config(case: &str, w: &HashMap<String, Tensor>) -> crate::ClipConfig
     if let Some(heads) = h["transformer_heads"].as_i64() {
         cfg.transformer_heads = heads;
     }
+    if let Some(heads) = h["vision_heads"].as_i64() {
+        cfg.vision_heads = heads;
+    }
     cfg
 }
 
-/// Vision heads from the case (CLIP's width/64 rule gives 1 for the tiny width too).
+/// Frames per clip (T) of a case.
 pub fn case_frames(case: &str) -> i64 {
     json(&format!("{case}/case.json"))["hyperparameters"]["T"].as_i64().unwrap_or(8)
 }

@@ -38,6 +38,8 @@ pub struct Model {
     /// CLIP weights (OpenAI .pt, safetensors, or a FROSTER .pth); empty = random init (tests, demo).
     pub clip: String,
     pub distillation_ratio: f64,
+    /// Residual weight of the projectors: the student's feature is f + PROJECTOR_ALPHA * projector(f).
+    pub projector_alpha: f64,
     /// auto (bf16 compute on CUDA, f32 on CPU), f32 or bf16. Master weights and optimizer state stay f32.
     pub precision: String,
 }

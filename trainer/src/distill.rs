@@ -4,8 +4,19 @@ use froster_model::froster::{classifier, frames_of, Student, Teacher};
 use froster_model::l2n;
 use tch::{Kind, Reduction, Tensor};
 
-/// Residual weight of the projectors (f + ALPHA * projector(f)).
-pub const ALPHA: f64 = 0.1;
+/// The objective's weights: loss = CE + distillation_ratio * (distill_image + distill_text), and the projected
+/// feature is f + alpha * projector(f).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Objective {
+    pub distillation_ratio: f64,
+    pub alpha: f64,
+}
+
+impl Default for Objective {
+    fn default() -> Self {
+        Objective { distillation_ratio: 2.0, alpha: 0.1 }
+    }
+}
 
 /// Everything one forward computes; the scalars are 0-d tensors still in the graph.
 pub struct Forward {
@@ -34,12 +45,12 @@ pub fn forward(
     labels: &Tensor,
     prompt_ids: &Tensor,
     teacher_text: &Tensor,
-    ratio: f64,
+    obj: Objective,
 ) -> Forward {
     let (k, c) = (teacher_text.size()[0], teacher_text.size()[1]);
     let txt = student.clip.encode_text(prompt_ids).view([k, c, -1]);
     let cls = classifier(&txt);
-    let mut f = forward_with_classifier(student, teacher, video, labels, &cls, teacher_text, ratio);
+    let mut f = forward_with_classifier(student, teacher, video, labels, &cls, teacher_text, obj);
     f.student_text_per_template = txt;
     f
 }
@@ -53,7 +64,7 @@ pub fn forward_with_classifier(
     labels: &Tensor,
     cls: &Tensor,
     teacher_text: &Tensor,
-    ratio: f64,
+    obj: Objective,
 ) -> Forward {
     let (b, _, t, _, _) = video.size5().unwrap();
     let frames = frames_of(video);
@@ -64,13 +75,13 @@ pub fn forward_with_classifier(
     let logits = logits_per_frame.view([b, t, c]).mean_dim([1i64].as_slice(), false, Kind::Float);
     let teacher_image = teacher.image_features(&frames.to_kind(teacher.clip.logit_scale.kind()));
     let teacher_classifier = classifier(teacher_text);
-    let image_projected = student.projector_v.residual(&img_n, ALPHA);
-    let text_projected = student.projector_t.residual(cls, ALPHA);
+    let image_projected = student.projector_v.residual(&img_n, obj.alpha);
+    let text_projected = student.projector_t.residual(cls, obj.alpha);
     let loss_ce = logits.cross_entropy_loss::<Tensor>(labels, None, Reduction::Mean, -100, 0.0);
     let cos = |a: &Tensor, b: &Tensor| Tensor::cosine_similarity(a, &b.to_kind(a.kind()), -1, 1e-8);
     let distill_image = cos(&image_projected, &teacher_image).mean(Kind::Float).neg() + 1.0;
     let distill_text = cos(&text_projected, &teacher_classifier).mean(Kind::Float).neg() + 1.0;
-    let loss = &loss_ce + (&distill_image + &distill_text) * ratio;
+    let loss = &loss_ce + (&distill_image + &distill_text) * obj.distillation_ratio;
     Forward {
         student_image,
         student_text_per_template: Tensor::new(),

@@ -275,8 +275,11 @@ impl Trainer {
             .iter()
             .map(|b| (clips_to_tensor(b, self.opts.device), Tensor::from_slice(&b.labels).to_device(self.opts.device)))
             .collect();
-        let ratio = self.cfg.model.distillation_ratio;
-        let sums = accumulate_gradients(&self.student, &self.teacher, &inputs, &ids, &teacher_text, ratio);
+        let obj = distill::Objective {
+            distillation_ratio: self.cfg.model.distillation_ratio,
+            alpha: self.cfg.model.projector_alpha,
+        };
+        let sums = accumulate_gradients(&self.student, &self.teacher, &inputs, &ids, &teacher_text, obj);
         if sums[0].is_finite() {
             let _ = self.opt.clip_grad_norm(self.cfg.solver.clip_grad_l2norm);
             self.opt.step(lr);
@@ -295,14 +298,14 @@ pub fn accumulate_gradients(
     micro: &[(Tensor, Tensor)],
     ids: &Tensor,
     teacher_text: &Tensor,
-    ratio: f64,
+    obj: distill::Objective,
 ) -> [f64; 4] {
     let (k, c) = (teacher_text.size()[0], teacher_text.size()[1]);
     let cls = classifier(&student.clip.encode_text(ids).view([k, c, -1]));
     let shared = cls.detach().set_requires_grad(true);
     let mut sums = [0.0; 4];
     for (video, labels) in micro {
-        let f = distill::forward_with_classifier(student, teacher, video, labels, &shared, teacher_text, ratio);
+        let f = distill::forward_with_classifier(student, teacher, video, labels, &shared, teacher_text, obj);
         (&f.loss / micro.len() as f64).backward();
         for (s, t) in sums.iter_mut().zip([&f.loss, &f.loss_ce, &f.distill_image, &f.distill_text]) {
             *s += t.double_value(&[]) / micro.len() as f64;

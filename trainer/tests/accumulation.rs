@@ -31,10 +31,11 @@ fn shared_classifier_accumulation_matches_per_micro_batch_text() {
             .collect();
         let tt = Tensor::stack(&per_t, 0);
         if shared {
-            accumulate_gradients(&student, &teacher, &micro, &ids, &tt, 2.0);
+            accumulate_gradients(&student, &teacher, &micro, &ids, &tt, Default::default());
         } else {
             for (v, l) in &micro {
-                (distill::forward(&student, &teacher, v, l, &ids, &tt, 2.0).loss / micro.len() as f64).backward();
+                (distill::forward(&student, &teacher, v, l, &ids, &tt, Default::default()).loss / micro.len() as f64)
+                    .backward();
             }
         }
         vs.variables().into_iter().map(|(k, v)| (k, v.grad().copy())).collect::<std::collections::BTreeMap<_, _>>()

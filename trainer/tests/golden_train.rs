@@ -6,6 +6,15 @@ use froster_model::Tokenizer;
 use froster_train::{build, distill, lr::LrSchedule};
 use tch::{Device, Kind, Tensor};
 
+/// The objective's weights of a case (distillation ratio and projector alpha).
+fn objective(j: &serde_json::Value) -> distill::Objective {
+    let h = &j["hyperparameters"];
+    distill::Objective {
+        distillation_ratio: h["distillation_ratio"].as_f64().unwrap(),
+        alpha: h["alpha"].as_f64().unwrap(),
+    }
+}
+
 fn check_variant(variant: &str) {
     let case = "froster_student_forward";
     let j = golden::json(&format!("{case}/case.json"));
@@ -20,7 +29,7 @@ fn check_variant(variant: &str) {
     let classes: Vec<String> =
         j["class_names"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().into()).collect();
     let template = j["template_index"].as_u64().unwrap() as usize;
-    let ratio = j["hyperparameters"]["distillation_ratio"].as_f64().unwrap_or(2.0);
+    let obj = objective(&j);
     let tok = Tokenizer::new();
     let ids = prompt_ids(&tok, &[template, BARE], &classes, 77).unwrap();
     assert_equal_i64("token_ids", &ids, &out["token_ids"]);
@@ -29,7 +38,7 @@ fn check_variant(variant: &str) {
         per_t.push(teacher.template_features(t, || prompt_ids(&tok, &[t], &classes, 77)).unwrap());
     }
     let teacher_text = Tensor::stack(&per_t, 0);
-    let f = distill::forward(&student, &teacher, &inp["video"], &inp["labels"], &ids, &teacher_text, ratio);
+    let f = distill::forward(&student, &teacher, &inp["video"], &inp["labels"], &ids, &teacher_text, obj);
     let fw = |name: &str, got: &Tensor| assert_close(&format!("{variant}/{name}"), got, &out[name], 1e-5, 1e-4);
     fw("student_image_features_raw", &f.student_image);
     fw("student_text_features_per_template_raw", &f.student_text_per_template);
@@ -160,7 +169,7 @@ fn golden_froster_student_forward_bf16() {
     let teacher_text = Tensor::stack(&per_t, 0);
     let video = inp["video"].to_device(device);
     let labels = inp["labels"].to_device(device);
-    let f = distill::forward(&student, &teacher, &video, &labels, &ids, &teacher_text, 2.0);
+    let f = distill::forward(&student, &teacher, &video, &labels, &ids, &teacher_text, objective(&j));
     for (name, got) in [
         ("student_image_features", froster_model::l2n(&f.student_image)),
         ("classifier", f.classifier.shallow_clone()),

@@ -298,7 +298,7 @@ fn step_bench(a: StepArgs, train: bool) -> Result<()> {
     let run = |opt: &mut froster_train::adamw::AdamW| -> f64 {
         if train {
             opt.zero_grad();
-            let f = distill::forward(&student, &teacher, &video, &labels, &ids, &teacher_text, 2.0);
+            let f = distill::forward(&student, &teacher, &video, &labels, &ids, &teacher_text, Default::default());
             f.loss.backward();
             let _ = opt.clip_grad_norm(1.0);
             opt.step(1e-5);
