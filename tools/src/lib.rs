@@ -51,11 +51,4 @@ pub fn eval_model(checkpoint: &Path, patch_with: Option<(&Path, f64)>, device: D
     Ok((vs, clip))
 }
 
-pub fn parse_device(d: &str) -> Result<Device> {
-    Ok(match d {
-        "cpu" => Device::Cpu,
-        "cuda" => Device::Cuda(0),
-        "auto" => Device::cuda_if_available(),
-        _ => anyhow::bail!("--device '{d}': expected cpu, cuda or auto"),
-    })
-}
+pub use froster_train::parse_device;

@@ -20,3 +20,13 @@ pub fn progress(show: bool, total: u64, pos: u64) -> indicatif::ProgressBar {
     bar.set_position(pos);
     bar
 }
+
+/// `cpu`, `cuda` or `auto` (CUDA when available).
+pub fn parse_device(d: &str) -> anyhow::Result<tch::Device> {
+    Ok(match d {
+        "cpu" => tch::Device::Cpu,
+        "cuda" => tch::Device::Cuda(0),
+        "auto" => tch::Device::cuda_if_available(),
+        _ => anyhow::bail!("--device '{d}': expected cpu, cuda or auto"),
+    })
+}

@@ -51,12 +51,7 @@ fn main() -> Result<()> {
         overlays.push(std::fs::read_to_string(c).with_context(|| format!("reading {}", c.display()))?);
     }
     let cfg = Config::build(&overlays, &cli.sets).map_err(anyhow::Error::msg)?;
-    let device = match cli.device.as_str() {
-        "cpu" => tch::Device::Cpu,
-        "cuda" => tch::Device::Cuda(0),
-        "auto" => tch::Device::cuda_if_available(),
-        d => anyhow::bail!("--device '{d}': expected cpu, cuda or auto"),
-    };
+    let device = froster_train::parse_device(&cli.device)?;
     let opts = Options {
         packs: cli.packs,
         out: cli.out.clone(),
