@@ -9,10 +9,12 @@ use std::path::Path;
 pub struct ContainerInfo {
     pub frames: Option<u32>,
     pub ticks_per_frame: f64,
+    /// MP4: timestamps number frames reliably, so seeking is exact.
+    pub seekable: bool,
 }
 
 pub fn probe(path: &Path) -> ContainerInfo {
-    let fallback = ContainerInfo { frames: None, ticks_per_frame: 1.0 };
+    let fallback = ContainerInfo { frames: None, ticks_per_frame: 1.0, seekable: false };
     let Ok(mut f) = File::open(path) else {
         return fallback;
     };
@@ -21,7 +23,7 @@ pub fn probe(path: &Path) -> ContainerInfo {
         return fallback;
     }
     if &head[..4] == b"RIFF" && &head[8..12] == b"AVI " {
-        return ContainerInfo { frames: avi_frames(&mut f), ticks_per_frame: 1.0 };
+        return ContainerInfo { frames: avi_frames(&mut f), ticks_per_frame: 1.0, seekable: false };
     }
     mp4_probe(&mut f).unwrap_or(fallback)
 }
@@ -104,5 +106,9 @@ fn video_track(trak: &[u8]) -> Option<ContainerInfo> {
     let duration = if mdhd[0] == 1 { u64::from_be_bytes(mdhd.get(24..32)?.try_into().ok()?) } else { be32(mdhd, 16)? };
     let stsz = child(child(child(mdia, b"minf")?, b"stbl")?, b"stsz")?;
     let frames = be32(stsz, 8)? as u32;
-    (frames > 0).then(|| ContainerInfo { frames: Some(frames), ticks_per_frame: duration as f64 / frames as f64 })
+    (frames > 0).then(|| ContainerInfo {
+        frames: Some(frames),
+        ticks_per_frame: duration as f64 / frames as f64,
+        seekable: true,
+    })
 }

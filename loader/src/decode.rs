@@ -18,11 +18,15 @@ pub struct DecodeOptions {
     pub pixel: PixelFormat,
     /// A decode that produces no frame for this long is reported as stalled.
     pub stall_timeout: Duration,
+    /// Seek to a range's first frame (the keyframe before it) and number frames by timestamp. Off: decode from
+    /// the start and count frames, for containers whose timestamps do not number frames reliably (AVI with
+    /// packed B-frames repeats timestamps).
+    pub seek: bool,
 }
 
 impl Default for DecodeOptions {
     fn default() -> Self {
-        DecodeOptions { short_side: 256, pixel: PixelFormat::I420, stall_timeout: Duration::from_secs(20) }
+        DecodeOptions { short_side: 256, pixel: PixelFormat::I420, stall_timeout: Duration::from_secs(20), seek: true }
     }
 }
 
@@ -58,12 +62,14 @@ pub fn target_size(w: u32, h: u32, short_side: u32) -> (u32, u32) {
     }
 }
 
-/// Decodes every frame of `path` in presentation order, calling `on_frame(index, tight_pixels, w, h)`.
-/// `seek_to` starts at that source frame (accurate seek) and `stop_after` ends after that frame.
+/// Decodes `path` in presentation order, calling `on_frame(index, tight_pixels, w, h)` for each frame.
+/// `range` = (first, last) seeks to the keyframe before `first` and stops after `last`; `keep` picks the frames
+/// to copy out (the others are decoded, as later frames need them, but not copied).
 pub fn decode(
     path: &Path,
     opts: &DecodeOptions,
     range: Option<(usize, usize)>,
+    keep: Option<&dyn Fn(usize) -> bool>,
     mut on_frame: impl FnMut(usize, &[u8], u32, u32) -> Result<()>,
 ) -> Result<DecodedInfo> {
     init()?;
@@ -74,7 +80,8 @@ pub fn decode(
     let (pipeline, sink) = build(path, opts).map_err(|e| err(e.to_string()))?;
     let guard = StopOnDrop(pipeline.clone());
     pipeline.set_state(gst::State::Paused).map_err(|_| err(bus_error(&pipeline).unwrap_or("cannot start".into())))?;
-    if let Some((first, _)) = range.filter(|r| r.0 > 0) {
+    let seeking = opts.seek && range.is_some_and(|r| r.0 > 0);
+    if let Some((first, _)) = range.filter(|_| seeking) {
         wait_paused(&pipeline, opts.stall_timeout).map_err(|e| err(e))?;
         let fps = current_fps(&sink).unwrap_or((30, 1));
         let t = (first as f64 - 0.5).max(0.0) * fps.1 as f64 / fps.0.max(1) as f64;
@@ -104,9 +111,9 @@ pub fn decode(
             continue;
         };
         last_progress = Instant::now();
-        let (w, h, fps) = copy_frame(&sample, opts.pixel, &mut tight).map_err(err)?;
+        let (w, h, fps) = sample_info(&sample).map_err(err)?;
         let index = match range {
-            Some((first, _)) if first > 0 => frame_index(&sample, fps).unwrap_or(first + count),
+            Some((first, _)) if seeking => frame_index(&sample, fps).unwrap_or(first + count),
             _ => count,
         };
         count += 1;
@@ -119,6 +126,10 @@ pub fn decode(
                 break;
             }
         }
+        if !keep.is_none_or(|k| k(index)) {
+            continue; // decoded (the later frames need it) but not wanted: no copy
+        }
+        copy_frame(&sample, opts.pixel, &mut tight).map_err(err)?;
         on_frame(index, &tight, w, h)?;
         if range.is_some_and(|(_, last)| index >= last) {
             break;
@@ -214,12 +225,17 @@ fn frame_index(sample: &gst::Sample, fps: (u32, u32)) -> Option<usize> {
     Some((st.nseconds() as f64 * 1e-9 * fps.0 as f64 / fps.1.max(1) as f64).round() as usize)
 }
 
+/// Size and frame rate of a sample, from its caps.
+fn sample_info(sample: &gst::Sample) -> std::result::Result<(u32, u32, (u32, u32)), String> {
+    let info =
+        gst_video::VideoInfo::from_caps(sample.caps().ok_or("sample without caps")?).map_err(|e| e.to_string())?;
+    let fps = info.fps();
+    let fps = if fps.numer() > 0 { (fps.numer() as u32, fps.denom() as u32) } else { (0, 1) };
+    Ok((info.width(), info.height(), fps))
+}
+
 /// Copies a sample's frame into a tightly packed buffer, honouring each plane's stride.
-fn copy_frame(
-    sample: &gst::Sample,
-    pixel: PixelFormat,
-    out: &mut Vec<u8>,
-) -> std::result::Result<(u32, u32, (u32, u32)), String> {
+fn copy_frame(sample: &gst::Sample, pixel: PixelFormat, out: &mut Vec<u8>) -> std::result::Result<(), String> {
     let caps = sample.caps().ok_or("sample without caps")?;
     let info = gst_video::VideoInfo::from_caps(caps).map_err(|e| e.to_string())?;
     let buffer = sample.buffer().ok_or("sample without buffer")?;
@@ -237,7 +253,5 @@ fn copy_frame(
             out.extend_from_slice(&data[r * stride..r * stride + row_bytes]);
         }
     }
-    let fps = info.fps();
-    let fps = if fps.numer() > 0 { (fps.numer() as u32, fps.denom() as u32) } else { (0, 1) };
-    Ok((w as u32, h as u32, fps))
+    Ok(())
 }

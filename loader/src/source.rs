@@ -123,7 +123,8 @@ mod video {
     pub struct VideoSource {
         root: PathBuf,
         items: Vec<(String, i64)>,
-        info: Vec<OnceLock<std::result::Result<StreamInfo, String>>>,
+        /// Per video: stream facts and whether seeking is exact (probed once).
+        info: Vec<OnceLock<std::result::Result<(StreamInfo, bool), String>>>,
         /// Short side to decode at (0 = native, the default: the augmentation resizes anyway).
         pub short_side: u32,
     }
@@ -139,6 +140,28 @@ mod video {
         fn opts(&self) -> DecodeOptions {
             DecodeOptions { short_side: self.short_side, pixel: PixelFormat::I420, ..Default::default() }
         }
+
+        fn probe(&self, i: usize) -> Result<(StreamInfo, bool)> {
+            let path = self.path(i);
+            let got = self.info[i].get_or_init(|| {
+                let c = crate::container::probe(&path);
+                let none = Some(&(|_| false) as &dyn Fn(usize) -> bool);
+                let first =
+                    decode(&path, &self.opts(), Some((0, 0)), none, |_, _, _, _| Ok(())).map_err(|e| e.to_string())?;
+                let fps = first.fps_num as f64 / first.fps_den.max(1) as f64;
+                let frames = match c.frames {
+                    Some(n) => n as usize,
+                    None => {
+                        decode(&path, &self.opts(), None, none, |_, _, _, _| Ok(())).map_err(|e| e.to_string())?.frames
+                            as usize
+                    }
+                };
+                let info =
+                    StreamInfo { frames, fps: if fps > 0.0 { fps } else { 30.0 }, ticks_per_frame: c.ticks_per_frame };
+                Ok((info, c.seekable))
+            });
+            got.clone().map_err(|reason| Error::Decode { path, reason })
+        }
     }
 
     impl ClipSource for VideoSource {
@@ -152,61 +175,36 @@ mod video {
             self.items[i].1
         }
         fn stream(&self, i: usize) -> Result<StreamInfo> {
-            let path = self.path(i);
-            let got = self.info[i].get_or_init(|| {
-                let c = crate::container::probe(&path);
-                let first =
-                    decode(&path, &self.opts(), Some((0, 0)), |_, _, _, _| Ok(())).map_err(|e| e.to_string())?;
-                let fps = first.fps_num as f64 / first.fps_den.max(1) as f64;
-                let frames = match c.frames {
-                    Some(n) => n as usize,
-                    None => {
-                        decode(&path, &self.opts(), None, |_, _, _, _| Ok(())).map_err(|e| e.to_string())?.frames
-                            as usize
-                    }
-                };
-                Ok(StreamInfo { frames, fps: if fps > 0.0 { fps } else { 30.0 }, ticks_per_frame: c.ticks_per_frame })
-            });
-            got.clone().map_err(|reason| Error::Decode { path, reason })
+            self.probe(i).map(|p| p.0)
         }
         fn read(&self, i: usize, indices: &[usize], s: &mut Scratch) -> Result<Layout> {
             let (lo, hi) = (*indices.iter().min().unwrap_or(&0), *indices.iter().max().unwrap_or(&0));
             let mut size = (0, 0);
             s.frames.resize_with(indices.len(), Vec::new);
-            // The last decoded frame, in the worker's reusable buffer: it stands in for frames past a short end.
-            let mut last = std::mem::take(&mut s.stored);
-            let mut decoded = 0;
             let mut filled = vec![false; indices.len()];
-            let result = decode(&self.path(i), &self.opts(), Some((lo, hi)), |idx, px, w, h| {
+            let wanted = |idx: usize| indices.contains(&idx);
+            let opts = DecodeOptions { seek: self.probe(i)?.1, ..self.opts() };
+            decode(&self.path(i), &opts, Some((lo, hi)), Some(&wanted), |idx, px, w, h| {
                 size = (w as usize, h as usize);
-                for (k, &want) in indices.iter().enumerate() {
-                    if want == idx {
-                        s.frames[k].clear();
-                        s.frames[k].extend_from_slice(px);
-                        filled[k] = true;
-                    }
-                }
-                last.clear();
-                last.extend_from_slice(px);
-                decoded += 1;
-                Ok(())
-            });
-            let result = result.and_then(|_| {
-                if decoded == 0 {
-                    return Err(Error::Decode { path: self.path(i), reason: "window empty".into() });
+                for (k, _) in indices.iter().enumerate().filter(|(_, &want)| want == idx) {
+                    s.frames[k].clear();
+                    s.frames[k].extend_from_slice(px);
+                    filled[k] = true;
                 }
                 Ok(())
-            });
-            // Frames past the real end (a short container count) repeat the last decoded frame.
-            if result.is_ok() {
-                for (k, f) in filled.iter().enumerate() {
-                    if !f {
-                        s.frames[k].clone_from(&last);
-                    }
+            })?;
+            // Indices past the real end (a container count larger than the decodable frames) repeat the last
+            // frame decoded before them; the indices are non-decreasing.
+            for k in 0..indices.len() {
+                if !filled[k] {
+                    let prev = (0..k).rev().find(|&j| filled[j]);
+                    let prev = prev
+                        .ok_or_else(|| Error::Decode { path: self.path(i), reason: "no frame in the window".into() })?;
+                    let (a, b) = s.frames.split_at_mut(k);
+                    b[0].clone_from(&a[prev]);
+                    filled[k] = true;
                 }
             }
-            s.stored = last;
-            result?;
             Ok(Layout { width: size.0, height: size.1, pixel: PixelFormat::I420 })
         }
     }

@@ -31,7 +31,7 @@ pub fn encode_video(id: &str, path: &Path, opts: &EncodeOptions) -> Result<Encod
     // Some decoders emit one frame more than the container holds (packed-B-frame AVIs through avdec_mpeg4 repeat
     // the last picture at EOS); the container's count is what ffprobe and the reference see.
     let limit = cont.frames.map(|n| n as usize).unwrap_or(usize::MAX);
-    let info = decode(path, &opts.decode, None, |i, px, _, _| {
+    let info = decode(path, &opts.decode, None, None, |i, px, _, _| {
         if i % keep == 0 && i < limit {
             let bytes = comp.compress(px).map_err(|e| froster_loader::Error::Config(e.to_string()))?;
             let crc = crc32fast::hash(&bytes);

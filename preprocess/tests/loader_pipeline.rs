@@ -130,7 +130,8 @@ fn keep_every_packs_fewer_frames_and_still_loads() {
 #[test]
 fn video_source_gives_the_same_test_clips_as_packs() {
     let tmp = tempfile::tempdir().unwrap();
-    let items: Vec<(String, i64)> = video_names().into_iter().filter(|v| v.ends_with(".mp4")).map(|v| (v, 0)).collect();
+    // MP4s are read by seeking; AVIs (unreliable timestamps) by decoding from the start: both must match.
+    let items: Vec<(String, i64)> = video_names().into_iter().map(|v| (v, 0)).collect();
     let list = write_list(tmp.path(), "mp4", &items);
     let out = tmp.path().join("mp4pack");
     froster_pack::build(&options(&videos_dir(), vec![list], &out, 0, PixelFormat::I420)).unwrap();
