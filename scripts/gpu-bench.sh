@@ -10,13 +10,17 @@ cd "$(dirname "$0")/.."
 case "${1:-}" in
   build)
     bash scripts/setup.sh
-    cargo build --release --bin froster-bench
+    cargo build --release --bin froster-bench --bin froster-pack
     cargo test --release --no-run -p froster-train --test golden_train
     rm -rf .gpu && mkdir -p .gpu/lib
     cp target/release/froster-bench .gpu/
     # The bf16 golden check: the test binary of trainer/tests/golden_train.rs and the golden folder it reads.
     cp "$(ls -t target/release/deps/golden_train-* | grep -v '\.d$' | head -n 1)" .gpu/golden_train
     cp -r "${FROSTER_GOLDEN_DIR:-../shared/golden}" .gpu/golden
+    # A small pack of real videos (short side 224) for the data-wait measurement with real decode.
+    videos=${FROSTER_DATA_VIDEOS:-../shared/data/videos}
+    ls "$videos" | grep -E '\.(mp4|avi)$' | head -n 2 | awk '{print $0",0"}' > .gpu/bench.csv
+    target/release/froster-pack --quiet build "$videos" --list .gpu/bench.csv --out .gpu/pack --short-side 224
     # Carry every shared library the binaries need that is neither torch/CUDA (the GPU machine has those) nor glibc.
     for b in .gpu/froster-bench .gpu/golden_train; do
       ldd "$b" | awk '/=> \//{print $3}' |
@@ -41,6 +45,10 @@ case "${1:-}" in
       .gpu/froster-bench train-step --arch $arch --batch "$b" --frames 8 --classes 200 --steps $steps --device $dev | tee -a "$out/steps.jsonl"
     done
     .gpu/froster-bench eval-step --arch $arch --batch "${batches##* }" --frames 8 --classes 200 --steps $steps --device $dev | tee -a "$out/steps.jsonl"
+    # Real clips through the loader (all cores): the data-wait fraction.
+    for bench in train-step eval-step; do
+      .gpu/froster-bench $bench --arch $arch --batch "${batches##* }" --frames 8 --classes 200 --steps $steps --device $dev --packs .gpu/pack | tee -a "$out/steps.jsonl"
+    done
     if [ -n "${smi:-}" ]; then kill "$smi"; echo "peak GPU memory MiB: $(sort -n "$out/mem.csv" | tail -n 1)" | tee "$out/peak_mem.txt"; fi ;;
   *) sed -n 2,7p "$0"; exit 2 ;;
 esac

@@ -88,6 +88,55 @@ struct StepArgs {
     /// The device's bf16 peak in TFLOP/s for MFU (default: 989 on CUDA (H100), none on CPU).
     #[arg(long)]
     peak_tflops: Option<f64>,
+    /// Feed real clips from this pack (its first list) through the loader, and report the data-wait fraction;
+    /// without it the input is synthetic.
+    #[arg(long)]
+    packs: Option<PathBuf>,
+    /// Loader workers with --packs (default: all cores).
+    #[arg(long)]
+    workers: Option<usize>,
+}
+
+/// Batches for the step benchmark: real clips from a pack through the loader, or one synthetic batch.
+enum Feed {
+    Synthetic(Tensor, Tensor),
+    Packs(Loader),
+}
+
+impl Feed {
+    fn new(a: &StepArgs, crop: usize, device: Device) -> Result<Feed> {
+        let Some(dir) = &a.packs else {
+            let video = Tensor::randn([a.batch, 3, a.frames, crop as i64, crop as i64], (Kind::Float, device));
+            return Ok(Feed::Synthetic(video, Tensor::zeros([a.batch], (Kind::Int64, device))));
+        };
+        let reader = Arc::new(PackReader::open(dir)?);
+        let list = reader.manifest().lists.keys().next().cloned().ok_or_else(|| anyhow::anyhow!("the pack has no list"))?;
+        let n = reader.list(&list)?.len();
+        // Enough repeats of the list for warm-up plus the timed steps.
+        let items: Vec<(u32, i64)> = reader.list(&list)?.iter().cycle().take(n.max(1) * 64).map(|&(v, _)| (v, 0)).collect();
+        let src = Arc::new(PackSource::with_items(reader, items));
+        let workers = a.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+        let mode = Mode::Train { min_scale: crop, max_scale: crop * 8 / 7 };
+        let sampling = froster_loader::SamplingConfig { num_frames: a.frames as usize, ..Default::default() };
+        let cfg = LoaderConfig { batch_size: a.batch as usize, workers, prefetch: 4, mode, crop, sampling, ..Default::default() };
+        Ok(Feed::Packs(Loader::new(src, cfg)?))
+    }
+
+    /// The next (video, labels) and the seconds spent waiting for it.
+    fn next(&mut self, device: Device) -> Result<((Tensor, Tensor), f64)> {
+        match self {
+            Feed::Synthetic(v, l) => Ok(((v.shallow_clone(), l.shallow_clone()), 0.0)),
+            Feed::Packs(loader) => {
+                let t0 = Instant::now();
+                let b = loader.next().ok_or_else(|| anyhow::anyhow!("the pack ran out of clips"))??;
+                let wait = t0.elapsed().as_secs_f64();
+                let video = froster_train::train::clips_to_tensor(&b, device);
+                let labels = Tensor::zeros([b.labels.len() as i64], (Kind::Int64, device));
+                loader.recycle(b);
+                Ok(((video, labels), wait))
+            }
+        }
+    }
 }
 
 fn peak_rss_mb() -> f64 {
@@ -291,28 +340,32 @@ fn step_bench(a: StepArgs, train: bool) -> Result<()> {
     let tokens = (ids.argmax(-1, false).max().int64_value(&[]) + 1) as f64;
     let teacher_text = tch::no_grad(|| teacher.clip.encode_text(&ids)).view([2, a.classes as i64, -1]);
     let r = cfg.image_resolution;
-    let video = Tensor::randn([a.batch, 3, a.frames, r, r], (Kind::Float, device));
-    let labels = Tensor::zeros([a.batch], (Kind::Int64, device));
+    let mut feed = Feed::new(&a, r as usize, device)?;
     let mut opt = froster_train::adamw::AdamW::new(vs.variables().into_iter().collect(), 0.01);
     let (_, cls) = froster_train::eval::eval_classifier(&student.clip, &tok, &classes, device)?;
-    let run = |opt: &mut froster_train::adamw::AdamW| -> f64 {
+    let run = |opt: &mut froster_train::adamw::AdamW, video: &Tensor, labels: &Tensor| -> f64 {
         if train {
             opt.zero_grad();
-            let f = distill::forward(&student, &teacher, &video, &labels, &ids, &teacher_text, Default::default());
+            let f = distill::forward(&student, &teacher, video, labels, &ids, &teacher_text, Default::default());
             f.loss.backward();
             let _ = opt.clip_grad_norm(1.0);
             opt.step(1e-5);
             f.loss.double_value(&[])
         } else {
-            froster_train::eval::view_logits(&student.clip, a.frames, &video, &cls).sum(Kind::Float).double_value(&[])
+            froster_train::eval::view_logits(&student.clip, a.frames, video, &cls).sum(Kind::Float).double_value(&[])
         }
     };
-    run(&mut opt);
+    let ((v, l), _) = feed.next(device)?;
+    run(&mut opt, &v, &l);
     let t0 = Instant::now();
+    let mut wait = 0.0;
     for _ in 0..a.steps {
-        run(&mut opt);
+        let ((v, l), w) = feed.next(device)?;
+        wait += w;
+        run(&mut opt, &v, &l);
     }
-    let secs = t0.elapsed().as_secs_f64() / a.steps as f64;
+    let total = t0.elapsed().as_secs_f64();
+    let secs = total / a.steps as f64;
     let frames = (a.batch * a.frames) as f64;
     let flops = if train {
         // student vision fwd+bwd (3x), teacher vision fwd, student text fwd+bwd over 2 templates (teacher text cached)
@@ -332,7 +385,8 @@ fn step_bench(a: StepArgs, train: bool) -> Result<()> {
         json!({"bench": if train {"train-step"} else {"eval-step"}, "arch": a.arch, "device": format!("{device:?}"), "batch": a.batch,
                "precision": if compute.is_some() {"bf16"} else {"f32"},
                "clips_per_s": a.batch as f64 / secs, "ms_per_step": secs * 1e3, "peak_rss_gb": peak_rss_mb() / 1024.0,
-               "tflop_per_step": flops / 1e12, "mfu": mfu, "data_wait": 0.0, "input": "synthetic"})
+               "tflop_per_step": flops / 1e12, "mfu": mfu, "data_wait": wait / total,
+               "input": if a.packs.is_some() {"packs"} else {"synthetic"}})
     );
     Ok(())
 }
