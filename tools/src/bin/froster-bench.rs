@@ -110,15 +110,25 @@ impl Feed {
             return Ok(Feed::Synthetic(video, Tensor::zeros([a.batch], (Kind::Int64, device))));
         };
         let reader = Arc::new(PackReader::open(dir)?);
-        let list = reader.manifest().lists.keys().next().cloned().ok_or_else(|| anyhow::anyhow!("the pack has no list"))?;
+        let list =
+            reader.manifest().lists.keys().next().cloned().ok_or_else(|| anyhow::anyhow!("the pack has no list"))?;
         let n = reader.list(&list)?.len();
         // Enough repeats of the list for warm-up plus the timed steps.
-        let items: Vec<(u32, i64)> = reader.list(&list)?.iter().cycle().take(n.max(1) * 64).map(|&(v, _)| (v, 0)).collect();
+        let items: Vec<(u32, i64)> =
+            reader.list(&list)?.iter().cycle().take(n.max(1) * 64).map(|&(v, _)| (v, 0)).collect();
         let src = Arc::new(PackSource::with_items(reader, items));
         let workers = a.workers.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
         let mode = Mode::Train { min_scale: crop, max_scale: crop * 8 / 7 };
         let sampling = froster_loader::SamplingConfig { num_frames: a.frames as usize, ..Default::default() };
-        let cfg = LoaderConfig { batch_size: a.batch as usize, workers, prefetch: 4, mode, crop, sampling, ..Default::default() };
+        let cfg = LoaderConfig {
+            batch_size: a.batch as usize,
+            workers,
+            prefetch: 4,
+            mode,
+            crop,
+            sampling,
+            ..Default::default()
+        };
         Ok(Feed::Packs(Loader::new(src, cfg)?))
     }
 
