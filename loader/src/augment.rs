@@ -218,7 +218,6 @@ pub fn apply(
             }
         }
     }
-    let _ = h;
 }
 
 /// The taps of a spatial transform for a w x h source.

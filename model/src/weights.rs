@@ -56,8 +56,9 @@ pub fn student_view(w: &Weights) -> Weights {
         .collect()
 }
 
-/// Copies `w` into the store's variables, converted to each variable's dtype (OpenAI's fp16 becomes f32).
-/// Keys the store lacks are ignored unless they look like model weights; a variable without a key is an error.
+/// Copies `w` into the store's variables whose names start with `prefix` (looked up without it), converted to
+/// each variable's dtype (OpenAI's fp16 becomes f32). Extra keys are ignored (metadata, the teacher copy); a
+/// variable without a key, or with another shape, is an error naming it.
 pub fn apply(vs: &VarStore, w: &Weights, prefix: &str) -> Result<()> {
     let vars = vs.variables();
     let mut missing = Vec::new();

@@ -121,7 +121,8 @@ enum Protocol {
 
 struct Ctx {
     reader: Arc<PackReader>,
-    vs: tch::nn::VarStore,
+    /// Owns the model's variables.
+    _vs: tch::nn::VarStore,
     clip: froster_model::Clip,
     opts: EvalOptions,
     out: PathBuf,
@@ -145,7 +146,7 @@ fn context(c: &Common) -> Result<Ctx> {
         device,
         progress: !c.quiet,
     };
-    Ok(Ctx { reader, vs, clip, opts, out: c.out.clone() })
+    Ok(Ctx { reader, _vs: vs, clip, opts, out: c.out.clone() })
 }
 
 fn classes(p: &Path) -> Result<Vec<String>> {
@@ -166,7 +167,6 @@ fn main() -> Result<()> {
     match (cmd, one) {
         (Some(Cmd::Protocol(Protocol::B2n { common, protocol, base_list, novel_list })), _) => {
             let ctx = context(&common)?;
-            let _ = &ctx.vs;
             let base = run(&ctx, &base_list, &classes(&protocol.join("train_rephrased.json"))?, "base")?;
             let novel = run(&ctx, &novel_list, &classes(&protocol.join("test_rephrased.json"))?, "novel")?;
             let hm = harmonic_mean(base.top1, novel.top1);
@@ -203,8 +203,7 @@ fn main() -> Result<()> {
         (_, Some(one)) => {
             let ctx = context(&one.common)?;
             let cls = classes(&one.classes)?;
-            let r = run(&ctx, &one.list, &cls, "")?;
-            let _ = r;
+            run(&ctx, &one.list, &cls, "")?;
             println!("outputs in {}", ctx.out.display());
         }
         (None, None) => unreachable!("one of the two parsers ran"),
