@@ -303,14 +303,16 @@ pub fn accumulate_gradients(
     let (k, c) = (teacher_text.size()[0], teacher_text.size()[1]);
     let cls = classifier(&student.clip.encode_text(ids).view([k, c, -1]));
     let shared = cls.detach().set_requires_grad(true);
-    let mut sums = [0.0; 4];
+    // The loss parts stay on the device: one host sync per optimizer step.
+    let mut parts = Tensor::zeros([4], (Kind::Float, ids.device()));
     for (video, labels) in micro {
         let f = distill::forward_with_classifier(student, teacher, video, labels, &shared, teacher_text, obj);
         (&f.loss / micro.len() as f64).backward();
-        for (s, t) in sums.iter_mut().zip([&f.loss, &f.loss_ce, &f.distill_image, &f.distill_text]) {
-            *s += t.double_value(&[]) / micro.len() as f64;
-        }
+        let step = Tensor::stack(&[&f.loss, &f.loss_ce, &f.distill_image, &f.distill_text], 0).detach();
+        parts += step.to_kind(Kind::Float) / micro.len() as f64;
     }
     (&cls * shared.grad()).sum(Kind::Float).backward();
-    sums
+    let v: Vec<f64> =
+        Vec::try_from(parts.to_kind(Kind::Double).to_device(tch::Device::Cpu)).expect("four f64 loss parts");
+    [v[0], v[1], v[2], v[3]]
 }
