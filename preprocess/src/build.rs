@@ -105,6 +105,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
     }
     let lists = read_lists(&opts.lists)?;
     std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
+    check_options(&opts.out, &opts.encode)?;
     let _ = std::fs::remove_file(opts.out.join(MANIFEST));
     let done_shards = completed_shards(&opts.out)?;
     let mut entries: HashMap<String, VideoEntry> = HashMap::new();
@@ -215,6 +216,29 @@ fn assemble(
         lists: lists_out,
         failed,
     })
+}
+
+/// A resumed build must store frames exactly as the shards already written: the options are recorded in
+/// `build.json` when a pack folder is started, and a rerun with other options is refused.
+fn check_options(out: &Path, e: &EncodeOptions) -> Result<()> {
+    let want = serde_json::json!({
+        "pixel": e.decode.pixel, "short_side": e.decode.short_side, "keep_every": e.keep_every, "zstd_level": e.zstd_level,
+    });
+    let path = out.join("build.json");
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let had: serde_json::Value =
+                serde_json::from_slice(&bytes).with_context(|| format!("reading {}", path.display()))?;
+            if had != want {
+                bail!(
+                    "{} was started with {had}; this build asks for {want}: rerun with the same options, or use another --out",
+                    out.display()
+                );
+            }
+            Ok(())
+        }
+        Err(_) => write_atomic(&path, serde_json::to_string_pretty(&want)?.as_bytes()),
+    }
 }
 
 /// The (list, label) pairs that name `path`.

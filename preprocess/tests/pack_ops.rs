@@ -106,6 +106,19 @@ fn a_path_in_several_lists_is_packed_once_and_kept_in_each() {
 }
 
 #[test]
+fn a_rerun_with_other_options_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let list = write_list(tmp.path(), "train", &[(video_names()[0].clone(), 0)]);
+    let out = tmp.path().join("pack");
+    froster_pack::build(&options(&videos_dir(), vec![list.clone()], &out, 64, PixelFormat::I420)).unwrap();
+    let again = froster_pack::build(&options(&videos_dir(), vec![list.clone()], &out, 64, PixelFormat::I420)).unwrap();
+    assert_eq!(again.resumed, 1, "the same options resume");
+    let err =
+        froster_pack::build(&options(&videos_dir(), vec![list], &out, 96, PixelFormat::I420)).unwrap_err().to_string();
+    assert!(err.contains("was started with") && err.contains("short_side"), "{err}");
+}
+
+#[test]
 fn list_with_bad_label_is_a_clear_error_for_scan() {
     let tmp = tempfile::tempdir().unwrap();
     let list = bad_dataset(tmp.path());
