@@ -388,8 +388,8 @@ fn parse(data: &[u8], storage: &mut dyn FnMut(&str, Kind) -> Result<Tensor>) -> 
 
 /// Reads a torch zip (torch.save or TorchScript) into name -> tensor. A checkpoint dict with `model_state`
 /// or `state_dict` yields that dict's tensors.
-pub fn read_torch_zip(bytes: &[u8]) -> Result<HashMap<String, Tensor>> {
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| bad(format!("bad zip: {e}")))?;
+pub fn read_torch_zip<R: Read + std::io::Seek>(archive: R) -> Result<HashMap<String, Tensor>> {
+    let mut zip = zip::ZipArchive::new(archive).map_err(|e| bad(format!("bad zip: {e}")))?;
     let pkl = (0..zip.len())
         .filter_map(|i| zip.by_index(i).ok().map(|f| f.name().to_string()))
         .find(|n| n.ends_with("/data.pkl") && n.matches('/').count() == 1)

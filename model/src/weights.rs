@@ -11,14 +11,18 @@ pub type Weights = HashMap<String, Tensor>;
 /// Loads any readable format, detected from the file's first bytes.
 pub fn load(path: &Path) -> Result<Weights> {
     let bad = |reason: String| Error::Checkpoint { path: path.into(), reason };
-    let head = std::fs::read(path).map_err(|source| Error::Io { path: path.into(), source })?;
-    let mut w = if head.starts_with(b"PK") {
-        pickle::read_torch_zip(&head).map_err(|e| match e {
+    let io = |source| Error::Io { path: path.into(), source };
+    // The first 9 bytes tell the format; each reader then reads the file once.
+    let mut head = [0u8; 9];
+    let n = std::io::Read::read(&mut std::fs::File::open(path).map_err(io)?, &mut head).map_err(io)?;
+    let mut w = if head[..n].starts_with(b"PK") {
+        let file = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
+        pickle::read_torch_zip(file).map_err(|e| match e {
             Error::UnsafePickle(r) => Error::UnsafePickle(format!("{}: {r}", path.display())),
             Error::Config(r) => bad(r),
             other => other,
         })?
-    } else if head.len() > 8 && head[8] == b'{' {
+    } else if n == 9 && head[8] == b'{' {
         Tensor::read_safetensors(path).map_err(|e| bad(e.to_string()))?.into_iter().collect()
     } else {
         return Err(bad("neither safetensors nor a torch zip archive".into()));

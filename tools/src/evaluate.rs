@@ -74,15 +74,7 @@ pub fn evaluate(
     let (_, cls) = eval_classifier(clip, &Tokenizer::new(), classes, o.device)?;
     let total = froster_loader::pipeline::clips_per_epoch(src.as_ref(), &cfg);
     let bar = froster_train::progress(o.progress, total as u64, 0);
-    let mut ens = Ensemble::default();
-    let mut loader = Loader::new(src.clone(), cfg)?;
-    while let Some(b) = loader.next() {
-        let b = b?;
-        let logits = view_logits(clip, o.frames as i64, &clips_to_tensor(&b, o.device), &cls);
-        ens.add(&logits, &b.videos, &b.labels);
-        bar.inc(b.labels.len() as u64);
-        loader.recycle(b);
-    }
+    let ens = score_views(src.clone(), clip, &cls, o.frames, cfg, o.device, &bar)?;
     bar.finish_and_clear();
     let (top1, top5) = ens.accuracy();
     let predictions: Vec<VideoPrediction> = ens
@@ -111,6 +103,28 @@ pub fn evaluate(
         per_class_top1,
         predictions,
     })
+}
+
+/// Runs every test view of `src` through `clip` and sums the per-view logits per video (the reference's test).
+pub fn score_views(
+    src: Arc<dyn ClipSource>,
+    clip: &Clip,
+    cls: &tch::Tensor,
+    frames: usize,
+    cfg: LoaderConfig,
+    device: Device,
+    bar: &indicatif::ProgressBar,
+) -> Result<Ensemble> {
+    let mut ens = Ensemble::default();
+    let mut loader = Loader::new(src, cfg)?;
+    while let Some(b) = loader.next() {
+        let b = b?;
+        let logits = view_logits(clip, frames as i64, &clips_to_tensor(&b, device), cls);
+        ens.add(&logits, &b.videos, &b.labels);
+        bar.inc(b.labels.len() as u64);
+        loader.recycle(b);
+    }
+    Ok(ens)
 }
 
 pub fn short_name(class: &str) -> String {

@@ -1,11 +1,11 @@
 //! froster-predict: open-vocabulary recognition of your own videos with any class list.
 use anyhow::{bail, Result};
 use clap::Parser;
-use froster_loader::{ClipSource, Loader, LoaderConfig, Mode, SamplingConfig, VideoSource};
+use froster_loader::{ClipSource, LoaderConfig, Mode, SamplingConfig, VideoSource};
 use froster_model::Tokenizer;
+use froster_tools::evaluate::score_views;
 use froster_train::config::read_classes;
-use froster_train::eval::{eval_classifier, view_logits, Ensemble};
-use froster_train::train::clips_to_tensor;
+use froster_train::eval::{eval_classifier, Ensemble};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -77,18 +77,12 @@ fn main() -> Result<()> {
             strict: true,
             ..Default::default()
         };
-        let mut ens = Ensemble::default();
-        let mut err = None;
-        for b in Loader::new(Arc::new(src), cfg)? {
-            match b {
-                Ok(b) => ens.add(
-                    &view_logits(&clip, cli.frames as i64, &clips_to_tensor(&b, device), &cls),
-                    &b.videos,
-                    &b.labels,
-                ),
-                Err(e) => err = Some(e),
-            }
-        }
+        let scored =
+            score_views(Arc::new(src), &clip, &cls, cli.frames, cfg, device, &indicatif::ProgressBar::hidden());
+        let (ens, err) = match scored {
+            Ok(e) => (e, None),
+            Err(e) => (Ensemble::default(), Some(e)),
+        };
         let Some((sums, n, _)) = ens.sums.get(&0).filter(|_| err.is_none()) else {
             failed += 1;
             eprintln!("{}: error: {}", path.display(), err.map(|e| e.to_string()).unwrap_or("no clip decoded".into()));
