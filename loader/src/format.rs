@@ -2,6 +2,9 @@
 use serde::{Deserialize, Serialize};
 
 pub const MANIFEST: &str = "manifest.json";
+/// Class names (index -> name, the reference's rephrased-JSON shape) beside the manifest, written when a build
+/// took its labels from names on disk.
+pub const CLASSES_FILE: &str = "classes.json";
 pub const MANIFEST_MAGIC: &str = "FROSTER-PACK";
 pub const VERSION: u32 = 1;
 /// Magic at the start of every shard file.

@@ -1,23 +1,44 @@
 //! `froster-pack build`: lists -> parallel decode -> shards -> manifest (written last).
 use crate::encode::{encode_video, EncodeOptions};
+use crate::lists::ListSet;
 use crate::writer::{completed_shards, write_atomic, ShardWriter};
 use anyhow::{bail, Context, Result};
 use froster_loader::format::*;
-use froster_loader::list::{list_name, parse_list};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+
 use std::time::Instant;
 
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
+    /// The folder that list paths are relative to.
     pub root: PathBuf,
-    pub lists: Vec<PathBuf>,
+    pub lists: ListSet,
     pub out: PathBuf,
+    /// Class names (index -> name) to write as `classes.json` when the labels came from names on disk.
+    pub classes: Option<Vec<String>>,
     pub encode: EncodeOptions,
     pub jobs: usize,
     pub shard_size: u64,
     pub progress: bool,
+}
+
+impl BuildOptions {
+    /// Options with the defaults of `froster-pack build`: default encoding, one job per core, 1 GiB shards,
+    /// no progress bar, no class file.
+    pub fn new(root: impl Into<PathBuf>, lists: ListSet, out: impl Into<PathBuf>) -> Self {
+        BuildOptions {
+            root: root.into(),
+            lists,
+            out: out.into(),
+            encode: EncodeOptions::default(),
+            jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            shard_size: 1 << 30,
+            progress: false,
+            classes: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -49,61 +70,12 @@ impl std::fmt::Display for BuildSummary {
     }
 }
 
-/// Parsed lists: unique paths in first-seen order, each list's (path index, label), and per-line failures.
-struct Lists {
-    paths: Vec<String>,
-    lists: BTreeMap<String, Vec<(usize, i64)>>,
-    failed: Vec<Failure>,
-}
-
-/// A list's name in the pack: its file stem, or `folder/stem` when several lists share the stem
-/// (e.g. ucf101_split1/test.csv and ucf101_split2/test.csv).
-pub fn unique_name(file: &Path, all: &[PathBuf]) -> String {
-    let stem = list_name(file);
-    if all.iter().filter(|f| list_name(f) == stem).count() < 2 {
-        return stem;
-    }
-    let parent =
-        file.parent().and_then(|p| p.file_name()).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-    format!("{parent}/{stem}")
-}
-
-fn read_lists(files: &[PathBuf]) -> Result<Lists> {
-    let mut l = Lists { paths: Vec::new(), lists: BTreeMap::new(), failed: Vec::new() };
-    let mut index: HashMap<String, usize> = HashMap::new();
-    for file in files {
-        let text = std::fs::read_to_string(file).with_context(|| format!("reading list {}", file.display()))?;
-        let mut items = Vec::new();
-        for (n, line) in text.lines().enumerate() {
-            match parse_list(line) {
-                Ok(v) => {
-                    for (p, label) in v {
-                        let next = index.len();
-                        let i = *index.entry(p.clone()).or_insert(next);
-                        if i == l.paths.len() {
-                            l.paths.push(p);
-                        }
-                        items.push((i, label));
-                    }
-                }
-                Err((_, reason)) => l.failed.push(Failure {
-                    path: format!("{}:{}: {}", file.display(), n + 1, line.trim()),
-                    reason,
-                    lists: vec![],
-                }),
-            }
-        }
-        l.lists.insert(unique_name(file, files), items);
-    }
-    Ok(l)
-}
-
 pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
     let t0 = Instant::now();
     if !opts.root.is_dir() {
         bail!("dataset root {} is not a folder", opts.root.display());
     }
-    let lists = read_lists(&opts.lists)?;
+    let lists = &opts.lists;
     std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
     check_options(&opts.out, &opts.encode)?;
     let _ = std::fs::remove_file(opts.out.join(MANIFEST));
@@ -139,7 +111,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
                     next_shard += 1;
                 }
             }
-            Err((path, reason)) => failed.push(Failure { lists: memberships(&lists, &path), path, reason }),
+            Err((path, reason)) => failed.push(Failure { lists: lists.memberships(&path), path, reason }),
         }
         bar.inc(1);
         let secs = t0.elapsed().as_secs_f64().max(1e-3);
@@ -154,7 +126,10 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
         shards.push(next_shard);
     }
     bar.finish_and_clear();
-    let manifest = assemble(opts, &lists, &entries, &shards, failed)?;
+    let manifest = assemble(opts, lists, &entries, &shards, failed)?;
+    if let Some(classes) = &opts.classes {
+        write_classes(&opts.out, classes)?;
+    }
     write_failed_csv(&opts.out, &manifest.failed)?;
     write_atomic(&opts.out.join(MANIFEST), &serde_json::to_vec_pretty(&manifest)?)?;
     let pack_bytes: u64 = manifest.shards.iter().map(|s| s.bytes).sum();
@@ -171,7 +146,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
 
 fn assemble(
     opts: &BuildOptions,
-    lists: &Lists,
+    lists: &ListSet,
     entries: &HashMap<String, VideoEntry>,
     shards: &[u32],
     failed: Vec<Failure>,
@@ -241,16 +216,12 @@ fn check_options(out: &Path, e: &EncodeOptions) -> Result<()> {
     }
 }
 
-/// The (list, label) pairs that name `path`.
-fn memberships(lists: &Lists, path: &str) -> Vec<(String, i64)> {
-    let Some(i) = lists.paths.iter().position(|p| p == path) else {
-        return vec![];
-    };
-    lists
-        .lists
-        .iter()
-        .flat_map(|(name, items)| items.iter().filter(move |(j, _)| *j == i).map(move |(_, l)| (name.clone(), *l)))
-        .collect()
+/// `classes.json` in the reference's rephrased-JSON shape (`{"0": "name", ...}`), so that `froster-train
+/// --packs` finds the class names without `DATA.CLASSES`.
+fn write_classes(out: &Path, classes: &[String]) -> Result<()> {
+    let map: serde_json::Map<String, serde_json::Value> =
+        classes.iter().enumerate().map(|(i, c)| (i.to_string(), c.clone().into())).collect();
+    write_atomic(&out.join(CLASSES_FILE), serde_json::to_string_pretty(&map)?.as_bytes())
 }
 
 pub fn write_failed_csv(dir: &Path, failed: &[Failure]) -> Result<()> {

@@ -1,9 +1,13 @@
 //! froster-pack: decodes each video once with GStreamer into sharded, frame-indexed, checksummed zstd packs
 //! that froster-loader reads zero-copy. Format: docs/pack-format.md.
 pub mod build;
+pub mod discover;
 pub mod encode;
+pub mod lists;
 pub mod ops;
 pub mod writer;
 
 pub use build::{build, BuildOptions, BuildSummary};
+pub use discover::{discover, Dataset, DiscoverError};
 pub use encode::EncodeOptions;
+pub use lists::{ListSet, NamedList};

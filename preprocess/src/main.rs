@@ -1,11 +1,11 @@
 //! froster-pack: build, scan, verify, inspect, replace and compact FROSTER video packs.
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use froster_loader::decode::DecodeOptions;
 use froster_loader::format::PixelFormat;
 use froster_pack::ops;
-use froster_pack::{BuildOptions, EncodeOptions};
-use std::path::PathBuf;
+use froster_pack::{BuildOptions, Dataset, EncodeOptions, ListSet};
+use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
 #[command(
@@ -24,15 +24,18 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Decode every video of the lists into a pack (resumable: rerun the same command after an interruption).
+    ///
+    /// Without --list, the lists are found in ROOT by convention and printed before packing: the reference's
+    /// train*/val*/test*.csv, Kinetics split folders with annotation CSVs, UCF101 (ucfTrainTestlist/), HMDB51
+    /// (*_test_splitN.txt), Something-Something v2 (labels.json, train.json, validation.json), or class folders.
     Build {
         /// Dataset root: list paths are relative to it (the reference's DATA.PATH_PREFIX).
         root: PathBuf,
-        /// A list in the reference format (`path,label` per line); repeat for train/val/test. Kept by file stem.
-        #[arg(long = "list", required = true)]
-        lists: Vec<PathBuf>,
-        /// Output pack folder.
+        #[command(flatten)]
+        lists: ListArgs,
+        /// Output pack folder [default: packs/<ROOT's folder name>].
         #[arg(long)]
-        out: PathBuf,
+        out: Option<PathBuf>,
         /// Downscale so the short side is this many pixels (0 keeps the native size).
         #[arg(long, default_value_t = 256)]
         short_side: u32,
@@ -56,10 +59,14 @@ enum Cmd {
         strict: bool,
     },
     /// Decode-check the listed videos without writing a pack; lists the ones that fail, with the reason.
+    ///
+    /// Without --list, the lists are found in ROOT as `build` finds them.
     Scan {
+        /// Dataset root: list paths are relative to it.
         root: PathBuf,
-        #[arg(long = "list", required = true)]
-        lists: Vec<PathBuf>,
+        #[command(flatten)]
+        lists: ListArgs,
+        /// Parallel decoders (default: all cores).
         #[arg(long)]
         jobs: Option<usize>,
     },
@@ -83,6 +90,39 @@ enum Cmd {
     Compact { pack: PathBuf },
 }
 
+#[derive(clap::Args)]
+struct ListArgs {
+    /// A list in the reference format (`path,label` per line); repeat for train/val/test. Kept by file stem.
+    /// Without it, the dataset's own layout is discovered.
+    #[arg(long = "list")]
+    lists: Vec<PathBuf>,
+    /// The official split of UCF101 or HMDB51 to use when discovering (1, 2 or 3).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=3))]
+    split: u32,
+}
+
+/// The folder that list paths are relative to, the lists, and the discovered dataset when no list was given
+/// (printed, so that the user sees what will be packed).
+fn resolve(root: PathBuf, args: ListArgs, strict: bool) -> Result<(PathBuf, ListSet, Option<Dataset>)> {
+    if !args.lists.is_empty() {
+        let lists = if strict { ListSet::read_strict(&args.lists)? } else { ListSet::read(&args.lists)? };
+        return Ok((root, lists, None));
+    }
+    let d = froster_pack::discover(&root, args.split)?;
+    print!("{d}");
+    if d.lists.iter().all(|l| l.items.is_empty()) {
+        bail!("{}: the {} layout names no video that is on disk", root.display(), d.layout);
+    }
+    Ok((d.root.clone(), d.list_set(), Some(d)))
+}
+
+/// `packs/<name of ROOT>`, for `build ROOT` without --out.
+fn default_out(root: &Path) -> Result<PathBuf> {
+    let abs = root.canonicalize().with_context(|| format!("reading {}", root.display()))?;
+    let name = abs.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "dataset".into());
+    Ok(PathBuf::from("packs").join(name))
+}
+
 fn parse_pixel(s: &str) -> Result<PixelFormat, String> {
     match s {
         "i420" => Ok(PixelFormat::I420),
@@ -103,6 +143,12 @@ fn main() -> Result<()> {
             if keep_every == 0 || !(1..=22).contains(&zstd_level) {
                 bail!("--keep-every must be >= 1 and --zstd-level in 1..=22");
             }
+            let out = match out {
+                Some(o) => o,
+                None => default_out(&root)?,
+            };
+            let (root, lists, found) = resolve(root, lists, false)?;
+            println!("packing {} videos into {}", lists.paths.len(), out.display());
             let decode = DecodeOptions { short_side, pixel, ..Default::default() };
             let encode = EncodeOptions { decode, keep_every, zstd_level };
             let opts = BuildOptions {
@@ -113,9 +159,15 @@ fn main() -> Result<()> {
                 jobs: jobs.unwrap_or_else(cores),
                 shard_size,
                 progress,
+                classes: found.as_ref().and_then(|d| d.classes.clone()),
             };
             let s = froster_pack::build(&opts)?;
             println!("{s}");
+            if let Some(d) = found.filter(|d| !d.unlisted.is_empty()) {
+                let text: String = d.unlisted.iter().map(|p| format!("{p}\n")).collect();
+                std::fs::write(out.join("unlisted.csv"), text).with_context(|| format!("writing {}", out.display()))?;
+                println!("{} videos on disk are in no list: {}", d.unlisted.len(), out.join("unlisted.csv").display());
+            }
             if s.failed > 0 {
                 println!("failed videos are listed in {}", out.join("failed.csv").display());
                 if strict {
@@ -124,6 +176,7 @@ fn main() -> Result<()> {
             }
         }
         Cmd::Scan { root, lists, jobs } => {
+            let (root, lists, _) = resolve(root, lists, true)?;
             let (n, failed) = ops::scan(&root, &lists, jobs.unwrap_or_else(cores), progress)?;
             for f in &failed {
                 println!("{}: {}", f.path, f.reason);

@@ -1,27 +1,21 @@
 //! scan, verify, inspect, replace and compact.
 use crate::build::{parallel_encode, progress_bar};
 use crate::encode::{encode_video, EncodeOptions};
+use crate::lists::ListSet;
 use crate::writer::{shard_name, write_atomic, ShardWriter};
 use anyhow::{bail, Context, Result};
 use froster_loader::format::*;
-use froster_loader::list::read_list;
 use froster_loader::PackReader;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Decode check of every listed video, no pack written: (path, reason) of each that fails.
-pub fn scan(root: &Path, lists: &[PathBuf], jobs: usize, progress: bool) -> Result<(usize, Vec<Failure>)> {
-    let mut paths = Vec::new();
-    for l in lists {
-        for (p, _) in read_list(l)? {
-            if !paths.contains(&p) {
-                paths.push(p);
-            }
-        }
-    }
+/// Decode check of every listed video, no pack written: how many were checked, and the failures (the lists'
+/// own failures first, then each video that does not decode, with the reason).
+pub fn scan(root: &Path, lists: &ListSet, jobs: usize, progress: bool) -> Result<(usize, Vec<Failure>)> {
+    let paths = lists.paths.clone();
     let bar = progress_bar(progress, paths.len() as u64, 0);
     let opts = EncodeOptions { zstd_level: 1, ..Default::default() };
-    let mut failed = Vec::new();
+    let mut failed = lists.failed.clone();
     for r in parallel_encode(root, paths.clone(), opts, jobs) {
         if let Err((path, reason)) = r {
             failed.push(Failure { path, reason, lists: vec![] });
@@ -29,7 +23,7 @@ pub fn scan(root: &Path, lists: &[PathBuf], jobs: usize, progress: bool) -> Resu
         bar.inc(1);
     }
     bar.finish_and_clear();
-    Ok((paths.len(), failed))
+    Ok((paths.len() + lists.failed.len(), failed))
 }
 
 /// Every checksum and every frame: the failures, naming video and frame.

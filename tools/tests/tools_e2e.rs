@@ -4,7 +4,7 @@ use froster_fixtures::{generate, FixtureConfig};
 use froster_loader::decode::DecodeOptions;
 use froster_loader::format::PixelFormat;
 use froster_model::{weights, Clip, ClipConfig};
-use froster_pack::{BuildOptions, EncodeOptions};
+use froster_pack::{BuildOptions, EncodeOptions, ListSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -22,17 +22,13 @@ fn ok(o: Output) -> String {
 fn setup(tmp: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let cfg = FixtureConfig { train_per_class: 2, eval_per_class: 2, frames: 40, ..Default::default() };
     let f = generate(&tmp.join("fx"), &cfg).unwrap();
-    let lists = ["train", "val", "test"].iter().map(|n| f.protocol.join(format!("{n}.csv"))).collect();
+    let lists: Vec<PathBuf> = ["train", "val", "test"].iter().map(|n| f.protocol.join(format!("{n}.csv"))).collect();
     let decode = DecodeOptions { short_side: 48, pixel: PixelFormat::I420, ..Default::default() };
     let pack = tmp.join("pack");
     let o = BuildOptions {
-        root: f.videos.clone(),
-        lists,
-        out: pack.clone(),
         encode: EncodeOptions { decode, keep_every: 1, zstd_level: 1 },
         jobs: 2,
-        shard_size: 1 << 30,
-        progress: false,
+        ..BuildOptions::new(&f.videos, ListSet::read(&lists).unwrap(), &pack)
     };
     froster_pack::build(&o).unwrap();
     tch::manual_seed(0);

@@ -105,6 +105,16 @@ pub fn preset(name: &str) -> Result<String, String> {
 }
 
 impl Config {
+    /// With `DATA.CLASSES` unset, takes the pack's own class names (`classes.json`, written by `froster-pack
+    /// build` when the labels came from folder or annotation names); returns that file when it did.
+    pub fn classes_from_pack(&mut self, packs: &std::path::Path) -> Option<std::path::PathBuf> {
+        let file = packs.join(froster_loader::format::CLASSES_FILE);
+        (self.data.classes.is_empty() && file.is_file()).then(|| {
+            self.data.classes = file.to_string_lossy().into_owned();
+            file
+        })
+    }
+
     /// BASE, then each TOML overlay in order, then `KEY=VALUE` overrides (dotted reference names).
     pub fn build(overlays: &[String], sets: &[String]) -> Result<Config, String> {
         let mut v: toml::Value = BASE.parse().map_err(|e| format!("base config: {e}"))?;
@@ -224,5 +234,23 @@ pub fn read_classes(path: &std::path::Path) -> Result<Vec<String>, String> {
         Ok(rows.into_iter().map(|(_, v)| v).collect())
     } else {
         Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+
+    #[test]
+    fn classes_default_to_the_packs_class_file_only_when_unset() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut cfg = Config::build(&[], &[]).unwrap();
+        assert_eq!(cfg.classes_from_pack(tmp.path()), None, "no classes.json: nothing chosen");
+        std::fs::write(tmp.path().join("classes.json"), r#"{"0": "jump"}"#).unwrap();
+        let chosen = cfg.classes_from_pack(tmp.path()).unwrap();
+        assert_eq!(cfg.data.classes, chosen.to_string_lossy());
+        let mut set = Config::build(&[], &["DATA.CLASSES=mine.json".into()]).unwrap();
+        assert_eq!(set.classes_from_pack(tmp.path()), None);
+        assert_eq!(set.data.classes, "mine.json", "an explicit DATA.CLASSES wins");
     }
 }

@@ -50,7 +50,13 @@ fn main() -> Result<()> {
     for c in &cli.configs {
         overlays.push(std::fs::read_to_string(c).with_context(|| format!("reading {}", c.display()))?);
     }
-    let cfg = Config::build(&overlays, &cli.sets).map_err(anyhow::Error::msg)?;
+    let mut cfg = Config::build(&overlays, &cli.sets).map_err(anyhow::Error::msg)?;
+    if let Some(classes) = cfg.classes_from_pack(&cli.packs) {
+        println!(
+            "DATA.CLASSES not set: using {} (class names from the dataset's folders or annotations)",
+            classes.display()
+        );
+    }
     let device = froster_train::parse_device(&cli.device)?;
     let opts = Options {
         packs: cli.packs,

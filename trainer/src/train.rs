@@ -4,6 +4,7 @@ use crate::checkpoint::{self, Position};
 use crate::config::{read_classes, Config};
 use crate::distill;
 use anyhow::{bail, Context, Result};
+use froster_loader::format::CLASSES_FILE;
 use froster_loader::pipeline::{clips_per_epoch, CLIP_MEAN, CLIP_STD};
 use froster_loader::rng::Rng;
 use froster_loader::{Batch, ClipSource, Loader, LoaderConfig, Mode, PackReader, PackSource, SamplingConfig};
@@ -79,7 +80,11 @@ impl Trainer {
             bail!("{}: list '{}' is empty", opts.packs.display(), cfg.train.list);
         }
         if cfg.data.classes.is_empty() {
-            bail!("DATA.CLASSES is not set: give the training classes' rephrased JSON, e.g. --set DATA.CLASSES=train_rephrased.json");
+            bail!(
+                "DATA.CLASSES is not set and {} has no {CLASSES_FILE}: give the training classes' rephrased JSON, \
+                 e.g. --set DATA.CLASSES=train_rephrased.json",
+                opts.packs.display()
+            );
         }
         let classes = read_classes(Path::new(&cfg.data.classes)).map_err(anyhow::Error::msg).context("DATA.CLASSES")?;
         if let Some((i, label)) =

@@ -3,7 +3,7 @@
 use froster_loader::decode::DecodeOptions;
 use froster_loader::format::PixelFormat;
 use froster_model::weights;
-use froster_pack::{BuildOptions, EncodeOptions};
+use froster_pack::{BuildOptions, EncodeOptions, ListSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -29,14 +29,11 @@ fn setup(tmp: &Path) -> (PathBuf, PathBuf) {
     std::fs::write(tmp.join("train.csv"), lines).unwrap();
     let packs = tmp.join("pack");
     let decode = DecodeOptions { short_side: 48, pixel: PixelFormat::I420, ..Default::default() };
+    let lists = ListSet::read(&[tmp.join("train.csv")]).unwrap();
     let opts = BuildOptions {
-        root: videos_dir(),
-        lists: vec![tmp.join("train.csv")],
-        out: packs.clone(),
         encode: EncodeOptions { decode, keep_every: 1, zstd_level: 1 },
         jobs: 2,
-        shard_size: 1 << 30,
-        progress: false,
+        ..BuildOptions::new(videos_dir(), lists, &packs)
     };
     froster_pack::build(&opts).unwrap();
     let classes = tmp.join("classes.json");

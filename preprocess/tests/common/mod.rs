@@ -1,7 +1,7 @@
 #![allow(dead_code)]
 use froster_loader::decode::DecodeOptions;
 use froster_loader::format::PixelFormat;
-use froster_pack::{BuildOptions, EncodeOptions};
+use froster_pack::{BuildOptions, EncodeOptions, ListSet};
 use std::path::{Path, PathBuf};
 
 /// The real test videos (FROSTER_DATA_VIDEOS, default ../shared/data/videos beside the checkout).
@@ -31,17 +31,13 @@ pub fn write_list(dir: &Path, name: &str, items: &[(String, i64)]) -> PathBuf {
 
 pub fn options(root: &Path, lists: Vec<PathBuf>, out: &Path, short_side: u32, pixel: PixelFormat) -> BuildOptions {
     BuildOptions {
-        root: root.into(),
-        lists,
-        out: out.into(),
         encode: EncodeOptions {
             decode: DecodeOptions { short_side, pixel, ..Default::default() },
             keep_every: 1,
             zstd_level: 3,
         },
         jobs: 2,
-        shard_size: 1 << 30,
-        progress: false,
+        ..BuildOptions::new(root, ListSet::read(&lists).unwrap(), out)
     }
 }
 

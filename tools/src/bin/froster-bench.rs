@@ -7,7 +7,7 @@ use froster_loader::list::read_list;
 use froster_loader::{ClipSource, Loader, LoaderConfig, Mode, PackReader, PackSource, VideoSource};
 use froster_model::froster::{prompt_ids, BARE};
 use froster_model::{ClipConfig, Tokenizer};
-use froster_pack::{BuildOptions, EncodeOptions};
+use froster_pack::{BuildOptions, EncodeOptions, ListSet};
 use froster_train::{build, distill};
 use serde_json::json;
 use std::path::PathBuf;
@@ -247,13 +247,9 @@ fn pack_bench(videos: PathBuf, short_side: u32) -> Result<()> {
         let out = tmp.join(format!("{pixel:?}-{level}"));
         let decode = DecodeOptions { short_side, pixel, ..Default::default() };
         let o = BuildOptions {
-            root: videos.clone(),
-            lists: vec![list.clone()],
-            out: out.clone(),
             encode: EncodeOptions { decode, keep_every: 1, zstd_level: level },
             jobs: 2,
-            shard_size: 1 << 30,
-            progress: false,
+            ..BuildOptions::new(&videos, ListSet::read(std::slice::from_ref(&list))?, &out)
         };
         let s = froster_pack::build(&o)?;
         let r = PackReader::open(&out)?;
