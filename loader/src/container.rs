@@ -7,12 +7,15 @@ use std::path::Path;
 /// Container facts of the video stream.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ContainerInfo {
+    /// Frames the header counts, when it says.
     pub frames: Option<u32>,
+    /// Container ticks per frame (stream duration / frames).
     pub ticks_per_frame: f64,
     /// MP4: timestamps number frames reliably, so seeking is exact.
     pub seekable: bool,
 }
 
+/// Reads the container facts of a video file; unknown or unreadable containers get the fallback (no count, one tick per frame, not seekable).
 pub fn probe(path: &Path) -> ContainerInfo {
     let fallback = ContainerInfo { frames: None, ticks_per_frame: 1.0, seekable: false };
     let Ok(mut f) = File::open(path) else {

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 pub struct DecodeOptions {
     /// Downscale so that the short side is this (0 keeps the native size; smaller videos are never upscaled).
     pub short_side: u32,
+    /// How frames are delivered.
     pub pixel: PixelFormat,
     /// A decode that produces no frame for this long is reported as stalled.
     pub stall_timeout: Duration,
@@ -33,17 +34,23 @@ impl Default for DecodeOptions {
 /// Stream facts found while decoding.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct DecodedInfo {
+    /// Frames decoded.
     pub frames: u32,
+    /// Delivered width in pixels.
     pub width: u32,
+    /// Delivered height in pixels.
     pub height: u32,
+    /// Frame rate numerator.
     pub fps_num: u32,
+    /// Frame rate denominator.
     pub fps_den: u32,
 }
 
+/// Initialises GStreamer once per process.
 pub fn init() -> Result<()> {
     static INIT: Once = Once::new();
     let mut res = Ok(());
-    INIT.call_once(|| res = gst::init().map_err(|e| Error::Config(format!("GStreamer init failed: {e}"))));
+    INIT.call_once(|| res = gst::init().map_err(|e| Error::GStreamer(format!("init failed: {e}"))));
     res
 }
 

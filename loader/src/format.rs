@@ -1,11 +1,14 @@
 //! The pack format (see docs/pack-format.md). The writer lives in froster-pack; both share these definitions.
 use serde::{Deserialize, Serialize};
 
+/// The manifest's file name in a pack folder.
 pub const MANIFEST: &str = "manifest.json";
 /// Class names (index -> name, the reference's rephrased-JSON shape) beside the manifest, written when a build
 /// took its labels from names on disk.
 pub const CLASSES_FILE: &str = "classes.json";
+/// The manifest's `magic` field.
 pub const MANIFEST_MAGIC: &str = "FROSTER-PACK";
+/// The format version this crate reads and writes.
 pub const VERSION: u32 = 1;
 /// Magic at the start of every shard file.
 pub const SHARD_MAGIC: &[u8; 8] = b"FRPSHRD1";
@@ -28,6 +31,7 @@ pub enum PixelFormat {
 }
 
 impl PixelFormat {
+    /// Bytes of one uncompressed frame of `w` x `h`.
     pub fn frame_bytes(self, w: usize, h: usize) -> usize {
         match self {
             PixelFormat::I420 => w * h + 2 * w.div_ceil(2) * h.div_ceil(2),
@@ -41,6 +45,7 @@ impl PixelFormat {
 pub struct VideoEntry {
     /// Path relative to the dataset root, as in the lists.
     pub id: String,
+    /// Index into the manifest's shards.
     pub shard: u32,
     /// Byte offset of the video record inside the shard.
     pub offset: u64,
@@ -48,9 +53,13 @@ pub struct VideoEntry {
     pub frames: u32,
     /// Frames the source has (in presentation order).
     pub source_frames: u32,
+    /// Stored width in pixels.
     pub width: u32,
+    /// Stored height in pixels.
     pub height: u32,
+    /// Frame rate numerator.
     pub fps_num: u32,
+    /// Frame rate denominator.
     pub fps_den: u32,
     /// Container ticks per frame (stream duration / frames), which the reference's window rounding uses.
     pub ticks_per_frame: f64,
@@ -58,26 +67,34 @@ pub struct VideoEntry {
     pub stride: u32,
     /// Bytes of the record in the shard.
     pub bytes: u64,
+    /// Bytes of the source video file.
     pub source_bytes: u64,
     /// crc32 of the record's frame table.
     pub table_crc: u32,
 }
 
 impl VideoEntry {
+    /// Frames per second of the source.
     pub fn fps(&self) -> f64 {
         self.fps_num as f64 / self.fps_den.max(1) as f64
     }
 }
 
+/// One shard file of the pack.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ShardEntry {
+    /// Its file name in the pack folder.
     pub file: String,
+    /// Its size in bytes.
     pub bytes: u64,
 }
 
+/// A listed video that could not be packed.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Failure {
+    /// Its path as listed (or the list line that could not be read).
     pub path: String,
+    /// Why.
     pub reason: String,
     /// The lists (name, label) that name this video, so that `replace` can put it back.
     #[serde(default)]
@@ -87,16 +104,25 @@ pub struct Failure {
 /// manifest.json: written last, atomically.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {
+    /// Always [`MANIFEST_MAGIC`].
     pub magic: String,
+    /// The format version, [`VERSION`].
     pub version: u32,
+    /// How frames are stored.
     pub pixel: PixelFormat,
+    /// The short side frames were scaled to (0: native size).
     pub short_side: u32,
+    /// Every how many source frames one was stored.
     pub keep_every: u32,
+    /// The zstd level of the frames.
     pub zstd_level: i32,
+    /// The shard files, indexed by [`VideoEntry::shard`].
     pub shards: Vec<ShardEntry>,
+    /// Every packed video.
     pub videos: Vec<VideoEntry>,
     /// List name -> (video index, label).
     pub lists: std::collections::BTreeMap<String, Vec<(u32, i64)>>,
+    /// The listed videos that could not be packed.
     pub failed: Vec<Failure>,
 }
 
@@ -109,6 +135,7 @@ pub fn encode_entry(offset: u64, len: u32, crc: u32) -> [u8; ENTRY] {
     b
 }
 
+/// Reads a 16-byte frame-table entry: (offset, compressed length, crc32).
 pub fn decode_entry(b: &[u8]) -> (u64, u32, u32) {
     let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
     let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());

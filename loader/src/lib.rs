@@ -1,3 +1,4 @@
+#![deny(missing_docs)]
 //! froster-loader: streams augmented 8x16 video clips for FROSTER training from packs (zero-copy, memory-mapped,
 //! checksummed) or straight from video files through GStreamer. It does not depend on libtorch.
 //!
@@ -17,24 +18,37 @@
 //!     Ok(())
 //! }
 //! ```
-pub mod augment;
-pub mod container;
+mod augment;
+mod classes;
+mod container;
 #[cfg(feature = "video")]
-pub mod decode;
-pub mod dist;
-pub mod error;
+mod decode;
+mod dist;
+mod error;
 pub mod format;
-pub mod list;
-pub mod pipeline;
-pub mod reader;
-pub mod rng;
-pub mod sampling;
-pub mod source;
+mod list;
+mod pipeline;
+mod reader;
+mod rng;
+mod sampling;
+mod source;
+#[cfg(test)]
+mod unit_tests;
 
+pub use classes::read_classes;
+pub use container::{probe, ContainerInfo};
+#[cfg(feature = "video")]
+pub use decode::{decode, DecodeOptions, DecodedInfo};
+pub use dist::{epoch_indices, EpochOrder, Shard};
 pub use error::{Error, Result};
-pub use pipeline::{Batch, Loader, LoaderConfig, Mode, Output};
+pub use list::{list_name, parse_list, read_list};
+pub use pipeline::{clips_per_epoch, Batch, Loader, LoaderConfig, Mode, Output, CLIP_MEAN, CLIP_STD};
 pub use reader::PackReader;
-pub use sampling::{SamplingConfig, StreamInfo};
+pub use rng::Rng;
+pub use sampling::{
+    get_start_end_idx, linspace_f32, nearest_stored, sample, sample_decode_all, temporal_indices, SamplingConfig,
+    Start, StreamInfo, Window,
+};
 #[cfg(feature = "video")]
 pub use source::VideoSource;
 pub use source::{ClipSource, Layout, PackSource, Scratch};

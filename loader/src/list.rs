@@ -9,6 +9,7 @@ pub fn read_list(path: &Path) -> Result<Vec<(String, i64)>> {
     parse_list(&text).map_err(|(line, reason)| Error::BadList { path: path.into(), line, reason })
 }
 
+/// Parses list text; a malformed line is `(line number, reason)`.
 pub fn parse_list(text: &str) -> std::result::Result<Vec<(String, i64)>, (usize, String)> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {

@@ -2,7 +2,7 @@
 //! Each clip draws its randomness from (seed, epoch, position), and the batcher restores the order, so batches
 //! are byte-identical whatever the worker count.
 use crate::augment::{self, Frame, Spatial};
-use crate::dist::{epoch_indices, Shard};
+use crate::dist::{epoch_indices, EpochOrder, Shard};
 use crate::error::{Error, Result};
 use crate::format::PixelFormat;
 use crate::rng::Rng;
@@ -14,17 +14,29 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+/// CLIP's per-channel RGB mean (0..1 scale).
 pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
+/// CLIP's per-channel RGB standard deviation (0..1 scale).
 pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_6, 0.275_777_1];
 
+/// Training clips or test views.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mode {
     /// Random window, short side in [min_scale, max_scale], random crop, flip.
-    Train { min_scale: usize, max_scale: usize },
+    Train {
+        /// Smallest short side of the jitter.
+        min_scale: usize,
+        /// Largest short side of the jitter.
+        max_scale: usize,
+    },
     /// NUM_ENSEMBLE_VIEWS x NUM_SPATIAL_CROPS views per video, short side `scale`.
-    Test { scale: usize },
+    Test {
+        /// The short side before the crops.
+        scale: usize,
+    },
 }
 
+/// The batch layout and type.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Output {
     /// uint8 (B, T, H, W, C): normalise on the GPU.
@@ -33,20 +45,32 @@ pub enum Output {
     F32Cthw,
 }
 
+/// What a loader produces and how: the reference's DATA settings plus threading.
 #[derive(Debug, Clone)]
 pub struct LoaderConfig {
+    /// Clips per batch.
     pub batch_size: usize,
+    /// Decode and augmentation threads.
     pub workers: usize,
     /// Clips in flight per worker (bounds memory).
     pub prefetch: usize,
+    /// The run's seed: every random draw is keyed by (seed, epoch, clip).
     pub seed: u64,
+    /// The epoch (each one shuffles anew).
     pub epoch: u64,
+    /// Training clips or test views.
     pub mode: Mode,
+    /// Output frame size in pixels (square).
     pub crop: usize,
+    /// Temporal sampling (frames, stride, target fps).
     pub sampling: SamplingConfig,
+    /// Batch layout and type.
     pub output: Output,
+    /// Shuffle the list each epoch (training only).
     pub shuffle: bool,
+    /// Drop the last partial batch and the shard tail (training only).
     pub drop_last: bool,
+    /// This process's share of the list.
     pub shard: Shard,
     /// Stop at the first bad clip instead of logging and skipping it.
     pub strict: bool,
@@ -78,10 +102,13 @@ impl Default for LoaderConfig {
 /// One batch. `u8` or `f32` is filled according to `Output`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Batch {
+    /// The clips as uint8, with [`Output::U8Thwc`].
     pub u8: Vec<u8>,
+    /// The clips as normalised f32, with [`Output::F32Cthw`].
     pub f32: Vec<f32>,
     /// (B, T, H, W, C) for u8, (B, C, T, H, W) for f32.
     pub shape: [usize; 5],
+    /// Each clip's label.
     pub labels: Vec<i64>,
     /// Index of each clip's video in the source.
     pub videos: Vec<usize>,
@@ -112,9 +139,10 @@ pub struct Loader {
 }
 
 impl Loader {
+    /// Starts the worker threads for one epoch of `source`; batches come from the iterator.
     pub fn new(source: Arc<dyn ClipSource>, cfg: LoaderConfig) -> Result<Self> {
         if cfg.batch_size == 0 || cfg.crop == 0 || cfg.sampling.num_frames == 0 {
-            return Err(Error::Config("batch size, crop and NUM_FRAMES must be positive".into()));
+            return Err(Error::InvalidConfig("batch size, crop and NUM_FRAMES must be positive".into()));
         }
         let mut work = work_items(source.as_ref(), &cfg);
         let total = work.len();
@@ -187,7 +215,13 @@ pub fn clips_per_epoch(source: &dyn ClipSource, cfg: &LoaderConfig) -> usize {
 
 fn work_items(source: &dyn ClipSource, cfg: &LoaderConfig) -> Vec<Work> {
     let train = matches!(cfg.mode, Mode::Train { .. });
-    let idx = epoch_indices(source.len(), cfg.seed, cfg.epoch, cfg.shuffle && train, cfg.drop_last && train, cfg.shard);
+    let order = EpochOrder {
+        seed: cfg.seed,
+        epoch: cfg.epoch,
+        shuffle: cfg.shuffle && train,
+        drop_last: cfg.drop_last && train,
+    };
+    let idx = epoch_indices(source.len(), order, cfg.shard);
     let (views, crops) = if train { (1, 1) } else { (cfg.sampling.num_views.max(1), cfg.sampling.num_crops.max(1)) };
     let mut out = Vec::with_capacity(idx.len() * views * crops);
     for video in idx {

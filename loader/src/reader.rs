@@ -5,6 +5,7 @@ use memmap2::Mmap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+/// An open pack: its manifest, and its shards memory-mapped. Frames are read zero-copy and checked against their crc32.
 pub struct PackReader {
     dir: PathBuf,
     manifest: Manifest,
@@ -12,6 +13,7 @@ pub struct PackReader {
 }
 
 impl PackReader {
+    /// Opens the pack in folder `dir`: reads and checks the manifest, maps every shard.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         let mpath = dir.join(MANIFEST);
@@ -35,18 +37,23 @@ impl PackReader {
         Ok(reader)
     }
 
+    /// The pack folder.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+    /// The manifest.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
     }
+    /// Every packed video.
     pub fn videos(&self) -> &[VideoEntry] {
         &self.manifest.videos
     }
+    /// The video at index `idx` (panics past the end: indices come from the manifest).
     pub fn video(&self, idx: usize) -> &VideoEntry {
         &self.manifest.videos[idx]
     }
+    /// The index of the video with id `id`.
     pub fn find(&self, id: &str) -> Option<usize> {
         self.manifest.videos.iter().position(|v| v.id == id)
     }

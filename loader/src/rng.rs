@@ -1,10 +1,12 @@
 //! A small counter-based RNG: every clip draws from a stream keyed by (seed, epoch, sample), so results do not
 //! depend on which worker takes which clip.
 
+/// A small, fast, seedable generator (splitmix64): the loader's draws are keyed by (seed, epoch, clip) so that batches do not depend on thread scheduling.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
 
 impl Rng {
+    /// A generator from a seed.
     pub fn new(seed: u64) -> Self {
         Rng(seed)
     }
@@ -12,6 +14,7 @@ impl Rng {
     pub fn keyed(seed: u64, epoch: u64, index: u64) -> Self {
         Rng(mix(mix(seed ^ 0x9E37_79B9_7F4A_7C15, epoch), index))
     }
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -31,6 +34,7 @@ impl Rng {
             (self.uniform() * n as f64) as usize
         }
     }
+    /// Fisher-Yates shuffle of `v`.
     pub fn shuffle<T>(&mut self, v: &mut [T]) {
         for i in (1..v.len()).rev() {
             v.swap(i, self.below(i + 1));

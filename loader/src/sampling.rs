@@ -8,15 +8,20 @@
 //! here are always in presentation order, counted from the first.
 use serde::{Deserialize, Serialize};
 
+/// The reference's temporal sampling settings (DATA.NUM_FRAMES, DATA.SAMPLING_RATE, ...).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct SamplingConfig {
+    /// Frames per clip (DATA.NUM_FRAMES).
     pub num_frames: usize,
+    /// Frames between two sampled frames at the target rate (DATA.SAMPLING_RATE).
     pub sampling_rate: usize,
+    /// The frame rate the window is measured at (DATA.TARGET_FPS).
     pub target_fps: f64,
     /// NUM_ENSEMBLE_VIEWS: temporal views at test time.
     pub num_views: usize,
     /// NUM_SPATIAL_CROPS: 1 = centre, 3 = left/centre/right (or top/centre/bottom).
     pub num_crops: usize,
+    /// Offset test views by half a step, as the reference's USE_OFFSET_SAMPLING.
     pub use_offset: bool,
 }
 
@@ -36,7 +41,9 @@ impl Default for SamplingConfig {
 /// What the sampler needs to know of a stream.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StreamInfo {
+    /// Frames in the stream.
     pub frames: usize,
+    /// Its frame rate.
     pub fps: f64,
     /// Container ticks per frame (stream duration / frames).
     pub ticks_per_frame: f64,
@@ -45,13 +52,18 @@ pub struct StreamInfo {
 /// Where the window starts: a test view, or a training draw `u` in [0, 1) standing for `uniform(0, delta)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Start {
+    /// Test view `i` of NUM_ENSEMBLE_VIEWS.
     View(usize),
+    /// A training draw.
     Train(f64),
 }
 
+/// A sampled window: its bounds and the frames to take.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Window {
+    /// Window start, in source frames.
     pub start_idx: f64,
+    /// Window end, in source frames.
     pub end_idx: f64,
     /// First and last decoded frame (inclusive), absolute.
     pub decoded: (usize, usize),

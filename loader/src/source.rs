@@ -7,20 +7,28 @@ use std::sync::Arc;
 /// Size and pixel format of the frames a source hands out.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Layout {
+    /// Frame width in pixels.
     pub width: usize,
+    /// Frame height in pixels.
     pub height: usize,
+    /// Pixel format.
     pub pixel: crate::format::PixelFormat,
 }
 
 /// Worker-local buffers and decoders, reused from clip to clip.
 pub struct Scratch {
+    /// The zstd decompressor.
     pub zstd: zstd::bulk::Decompressor<'static>,
+    /// A stored frame's decompressed bytes.
     pub stored: Vec<u8>,
+    /// The clip's frames, in the source's layout.
     pub frames: Vec<Vec<u8>>,
+    /// Buffers of the resize.
     pub resize: crate::augment::ResizeScratch,
 }
 
 impl Scratch {
+    /// Empty buffers.
     pub fn new() -> Self {
         Scratch {
             zstd: zstd::bulk::Decompressor::new().expect("zstd context"),
@@ -39,11 +47,15 @@ impl Default for Scratch {
 
 /// A labelled set of videos that can hand out RGB frames by source frame index.
 pub trait ClipSource: Send + Sync {
+    /// Videos in the source.
     fn len(&self) -> usize;
+    /// Whether it has no video.
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// The id (path) of video `i`.
     fn id(&self, i: usize) -> &str;
+    /// The label of video `i`.
     fn label(&self, i: usize) -> i64;
     /// Stream facts in source frames, for the sampler.
     fn stream(&self, i: usize) -> Result<StreamInfo>;
@@ -61,6 +73,7 @@ pub struct PackSource {
 }
 
 impl PackSource {
+    /// The videos of list `list` of the pack.
     pub fn new(reader: Arc<PackReader>, list: &str) -> Result<Self> {
         let items = reader.list(list)?.to_vec();
         Ok(PackSource { reader, items, verify: true })
@@ -69,6 +82,7 @@ impl PackSource {
     pub fn with_items(reader: Arc<PackReader>, items: Vec<(u32, i64)>) -> Self {
         PackSource { reader, items, verify: true }
     }
+    /// The pack.
     pub fn reader(&self) -> &PackReader {
         &self.reader
     }
@@ -130,6 +144,7 @@ mod video {
     }
 
     impl VideoSource {
+        /// Videos at `root`/path with their labels, decoded through GStreamer.
         pub fn new(root: impl Into<PathBuf>, items: Vec<(String, i64)>) -> Self {
             let info = items.iter().map(|_| OnceLock::new()).collect();
             VideoSource { root: root.into(), items, info, short_side: 0 }

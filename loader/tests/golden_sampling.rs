@@ -1,19 +1,8 @@
 //! Golden case `sampling`: the reference's view sampling, on ideal streams and on the real videos.
-use froster_loader::sampling::*;
+use froster_loader::*;
 use froster_loader::{ClipSource, VideoSource};
+use froster_testkit::{golden_dir, golden_json as json};
 use serde_json::Value;
-use std::path::PathBuf;
-
-fn golden_dir() -> PathBuf {
-    std::env::var_os("FROSTER_GOLDEN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/golden"))
-}
-
-fn json(rel: &str) -> Value {
-    let p = golden_dir().join(rel);
-    serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
-}
 
 fn config(settings: &Value) -> SamplingConfig {
     SamplingConfig {

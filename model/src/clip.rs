@@ -8,7 +8,9 @@ use tch::{Kind, Tensor};
 /// How a block's attention sees its keys.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Attention {
+    /// Every token sees every token (the vision tower).
     Full,
+    /// A token sees itself and the tokens before it (the text tower).
     Causal,
     /// Keys/values of frame t are [t+1, t-1, t] of the same clip of T frames, zero blocks at the clip ends
     /// (unmasked, as the reference: the zero keys still take softmax weight).
@@ -16,16 +18,16 @@ pub enum Attention {
 }
 
 /// LayerNorm computed in f32 whatever the input dtype, as CLIP's LayerNorm subclass.
-pub struct LayerNorm {
-    pub weight: Tensor,
-    pub bias: Tensor,
+pub(crate) struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
 }
 
 impl LayerNorm {
-    pub fn new(p: nn::Path, dim: i64) -> Self {
+    pub(crate) fn new(p: nn::Path, dim: i64) -> Self {
         LayerNorm { weight: p.var("weight", &[dim], Init::Const(1.0)), bias: p.var("bias", &[dim], Init::Const(0.0)) }
     }
-    pub fn forward(&self, x: &Tensor) -> Tensor {
+    pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
         let dim = *x.size().last().unwrap();
         let f = Kind::Float;
         x.to_kind(f)
@@ -34,7 +36,8 @@ impl LayerNorm {
     }
 }
 
-pub struct Block {
+/// One residual attention block: pre-LN attention, then pre-LN MLP with QuickGELU.
+pub(crate) struct Block {
     heads: i64,
     in_w: Tensor,
     in_b: Tensor,
@@ -49,7 +52,7 @@ pub struct Block {
 }
 
 impl Block {
-    pub fn new(p: nn::Path, width: i64, heads: i64, layers: i64) -> Self {
+    pub(crate) fn new(p: nn::Path, width: i64, heads: i64, layers: i64) -> Self {
         let attn = &p / "attn";
         let mlp = &p / "mlp";
         let proj_std = (width as f64).powf(-0.5) * ((2 * layers) as f64).powf(-0.5);
@@ -72,7 +75,7 @@ impl Block {
     }
 
     /// Self-attention of `x` ([N, L, W], batch first) before the residual add.
-    pub fn attention(&self, x: &Tensor, mode: Attention) -> Tensor {
+    pub(crate) fn attention(&self, x: &Tensor, mode: Attention) -> Tensor {
         let (n, l, w) = x.size3().unwrap();
         let d = w / self.heads;
         // Compute in the activations' dtype: f32 weights are cast on the fly for bf16 runs (master weights stay f32).
@@ -91,7 +94,7 @@ impl Block {
         o.transpose(1, 2).reshape([n, l, w]).linear(&self.out_w.to_kind(dt), Some(&self.out_b.to_kind(dt)))
     }
 
-    pub fn forward(&self, x: &Tensor, mode: Attention) -> Tensor {
+    pub(crate) fn forward(&self, x: &Tensor, mode: Attention) -> Tensor {
         let x = x + self.attention(&self.ln_1.forward(x), mode);
         let k = x.kind();
         let h = self.ln_2.forward(&x).linear(&self.fc_w.to_kind(k), Some(&self.fc_b.to_kind(k)));
@@ -101,7 +104,7 @@ impl Block {
 }
 
 /// [N, h, L, d] -> [N, h, 3L, d]: per frame, the keys of frames t+1, t-1 and t of its clip (zeros past the ends).
-pub fn temporal_kv(k: &Tensor, t: i64) -> Tensor {
+pub(crate) fn temporal_kv(k: &Tensor, t: i64) -> Tensor {
     let (n, h, l, d) = k.size4().unwrap();
     let k5 = k.view([n / t, t, h, l, d]);
     let zero = k5.narrow(1, 0, 1).zeros_like();
@@ -110,26 +113,35 @@ pub fn temporal_kv(k: &Tensor, t: i64) -> Tensor {
     Tensor::cat(&[next, prev, k5], 3).view([n, h, 3 * l, d])
 }
 
+/// A stack of residual attention blocks (`resblocks.N`).
 pub struct Transformer {
-    pub blocks: Vec<Block>,
+    blocks: Vec<Block>,
 }
 
 impl Transformer {
-    pub fn new(p: nn::Path, width: i64, heads: i64, layers: i64) -> Self {
+    pub(crate) fn new(p: nn::Path, width: i64, heads: i64, layers: i64) -> Self {
         let r = &p / "resblocks";
         Transformer { blocks: (0..layers).map(|i| Block::new(&r / i, width, heads, layers)).collect() }
     }
+    /// Runs block `i` alone on `x` (conformance checks of intermediate activations).
+    pub fn forward_block(&self, i: usize, x: &Tensor, mode: Attention) -> Tensor {
+        self.blocks[i].forward(x, mode)
+    }
+
+    /// Runs every block on `x` ([N, L, W]).
     pub fn forward(&self, x: &Tensor, mode: Attention) -> Tensor {
         self.blocks.iter().fold(x.shallow_clone(), |x, b| b.forward(&x, mode))
     }
 }
 
+/// The vision tower (`visual.*`): patch embedding, transformer, projection.
 pub struct Visual {
     patch: i64,
     conv1: Tensor,
     class_embedding: Tensor,
     positional_embedding: Tensor,
     ln_pre: LayerNorm,
+    /// The blocks.
     pub transformer: Transformer,
     ln_post: LayerNorm,
     proj: Tensor,
@@ -138,6 +150,7 @@ pub struct Visual {
 }
 
 impl Visual {
+    /// The tower under `p` (OpenAI's `visual`), randomly initialised as CLIP.
     pub fn new(p: nn::Path, c: &ClipConfig) -> Self {
         let w = c.vision_width;
         let scale = (w as f64).powf(-0.5);
@@ -192,9 +205,11 @@ impl Visual {
     }
 }
 
+/// The text tower (token and positional embeddings, causal transformer, projection at the EOT).
 pub struct Text {
     token_embedding: Tensor,
     positional_embedding: Tensor,
+    /// The blocks.
     pub transformer: Transformer,
     ln_final: LayerNorm,
     text_projection: Tensor,
@@ -203,6 +218,7 @@ pub struct Text {
 }
 
 impl Text {
+    /// The tower at the root of `p` (OpenAI keeps its keys unprefixed), randomly initialised as CLIP.
     pub fn new(p: &nn::Path, c: &ClipConfig) -> Self {
         let w = c.transformer_width;
         Text {
@@ -247,14 +263,20 @@ impl Text {
     }
 }
 
+/// CLIP: both towers and the learned logit scale, with OpenAI's key layout under `p`.
 pub struct Clip {
+    /// The architecture.
     pub config: ClipConfig,
+    /// The vision tower.
     pub visual: Visual,
+    /// The text tower.
     pub text: Text,
+    /// log(1 / temperature); logits are `exp(logit_scale) * cos`.
     pub logit_scale: Tensor,
 }
 
 impl Clip {
+    /// A randomly initialised CLIP under `p`; load weights with [`crate::weights::apply`].
     pub fn new(p: &nn::Path, config: &ClipConfig) -> Self {
         Clip {
             visual: Visual::new(p / "visual", config),
@@ -263,9 +285,12 @@ impl Clip {
             config: config.clone(),
         }
     }
+    /// Frames [N, 3, R, R] -> features [N, D]; `temporal = Some(T)` is the student's temporal attention over
+    /// clips of T consecutive frames.
     pub fn encode_image(&self, x: &Tensor, temporal: Option<i64>) -> Tensor {
         self.visual.forward(x, temporal)
     }
+    /// Token ids [S, 77] -> features [S, D].
     pub fn encode_text(&self, ids: &Tensor) -> Tensor {
         self.text.forward(ids)
     }

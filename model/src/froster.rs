@@ -8,7 +8,7 @@ use tch::nn::{self, Init};
 use tch::{Device, Kind, Tensor};
 
 /// The reference's 28 prompt templates; index 28 is the bare rephrased name.
-pub const TEMPLATES: [&str; 29] = [
+pub const TEMPLATES: [&str; NUM_TEMPLATES + 1] = [
     "a photo of {}.",
     "a photo of a person {}.",
     "a photo of a person using {}.",
@@ -39,7 +39,10 @@ pub const TEMPLATES: [&str; 29] = [
     "a demonstration of a person practicing {}.",
     "{}",
 ];
-pub const BARE: usize = 28;
+/// The index of the bare template (the rephrased name as it is).
+pub const BARE: usize = NUM_TEMPLATES;
+/// How many real templates there are; training draws one of them per step.
+pub const NUM_TEMPLATES: usize = 28;
 
 /// The prompt of class `name` ("Short name: description") under template `t`: the template formatted with the
 /// short name, a space, then the full string; the bare template keeps the string unchanged.
@@ -69,11 +72,12 @@ pub fn classifier(per_template: &Tensor) -> Tensor {
 
 /// Linear(D, D, no bias) -> GELU (erf) -> Linear(D, D, no bias); f + 0.1 * projector(f) is the student's feature.
 pub struct Projector {
-    pub w0: Tensor,
-    pub w2: Tensor,
+    w0: Tensor,
+    w2: Tensor,
 }
 
 impl Projector {
+    /// A projector under `p` (`projector_v` or `projector_t`), initialised as the reference's.
     pub fn new(p: nn::Path, dim: i64) -> Self {
         // kaiming_normal_ (fan_in, gain sqrt(2)) then zeros, as the reference: the student starts equal to CLIP.
         let std = (2.0 / dim as f64).sqrt();
@@ -82,9 +86,11 @@ impl Projector {
             w2: (&p / 2).var("weight", &[dim, dim], Init::Const(0.0)),
         }
     }
+    /// The projector's output for features `x` [N, D].
     pub fn forward(&self, x: &Tensor) -> Tensor {
         x.linear::<Tensor>(&self.w0, None).gelu("none").linear::<Tensor>(&self.w2, None)
     }
+    /// `x + alpha * projector(x)`: the student's projected feature.
     pub fn residual(&self, x: &Tensor, alpha: f64) -> Tensor {
         x + self.forward(x) * alpha
     }
@@ -92,13 +98,18 @@ impl Projector {
 
 /// The trainable part: student CLIP (under `model.`) and both projectors, in one VarStore.
 pub struct Student {
+    /// The student CLIP (`model.*`), run with temporal attention over `frames` frames.
     pub clip: Clip,
+    /// The visual projector (`projector_v.*`).
     pub projector_v: Projector,
+    /// The text projector (`projector_t.*`).
     pub projector_t: Projector,
+    /// Frames per clip (T).
     pub frames: i64,
 }
 
 impl Student {
+    /// A randomly initialised student under `root`, with clips of `frames` frames.
     pub fn new(root: &nn::Path, cfg: &ClipConfig, frames: i64) -> Self {
         Student {
             clip: Clip::new(&(root / "model"), cfg),
@@ -108,26 +119,29 @@ impl Student {
         }
     }
 
-    /// Video [B, 3, T, R, R] -> per-frame features [B*T, D], frame n = b*T + t.
+    /// Video [B, T, 3, R, R] -> per-frame features [B*T, D], frame n = b*T + t.
     pub fn encode_video(&self, video: &Tensor) -> Tensor {
         self.clip.encode_image(&frames_of(video), Some(self.frames))
     }
 }
 
-/// [B, 3, T, R, R] -> [B*T, 3, R, R].
+/// Video [B, T, 3, R, R] -> frames [B*T, 3, R, R] (a view: frame n = b*T + t).
 pub fn frames_of(video: &Tensor) -> Tensor {
-    let (b, c, t, h, w) = video.size5().unwrap();
-    video.permute([0, 2, 1, 3, 4]).reshape([b * t, c, h, w])
+    let s = video.size();
+    video.reshape([s[0] * s[1], s[2], s[3], s[4]])
 }
 
 /// The frozen teacher: a plain CLIP in its own VarStore, no gradients, text features cached per template.
 pub struct Teacher {
+    /// Its frozen variables.
     pub vs: nn::VarStore,
+    /// The teacher CLIP.
     pub clip: Clip,
     cache: std::collections::HashMap<usize, Tensor>,
 }
 
 impl Teacher {
+    /// A randomly initialised, frozen teacher on `device`; load it with [`crate::weights::apply`].
     pub fn new(cfg: &ClipConfig, device: Device) -> Self {
         let mut vs = nn::VarStore::new(device);
         let clip = Clip::new(&vs.root(), cfg);

@@ -1,17 +1,27 @@
 //! froster-model: CLIP in tch with module paths that mirror OpenAI's keys, Open-VCLIP's temporal attention,
 //! FROSTER's student/teacher/projectors, OpenAI's exact tokenizer, and safe checkpoint IO.
-pub mod clip;
-pub mod config;
-pub mod error;
-pub mod froster;
-#[doc(hidden)]
-pub mod golden;
-pub mod pickle;
-pub mod tokenizer;
+//!
+//! Videos enter the model as normalised float tensors `[B, T, 3, H, W]` (frames first, as the loader's clips
+//! after one permute), and the vision tower sees them as `[B*T, 3, H, W]` with no further copy.
+#![deny(missing_docs)]
+mod clip;
+mod config;
+mod device;
+mod error;
+mod froster;
+pub mod layout;
+mod pickle;
+mod tokenizer;
 pub mod weights;
 
-pub use clip::{l2n, Clip};
+pub use clip::{l2n, Attention, Clip, Text, Transformer, Visual};
 pub use config::ClipConfig;
+pub use device::parse_device;
 pub use error::{Error, Result};
+pub use froster::{
+    classifier, frames_of, prompt, prompt_ids, Projector, Student, Teacher, BARE, NUM_TEMPLATES, TEMPLATES,
+};
+pub use pickle::check_plain_pickle;
 pub use tch;
-pub use tokenizer::Tokenizer;
+pub use tokenizer::{TokenizeError, Tokenizer, CONTEXT, EOT, SOT, VOCAB_SIZE};
+pub use weights::Weights;

@@ -6,17 +6,25 @@ use std::collections::HashMap;
 use std::io::Read;
 use unicode_normalization::UnicodeNormalization;
 
+/// The start-of-text token.
 pub const SOT: i64 = 49406;
+/// The end-of-text token; the text tower pools its features there.
 pub const EOT: i64 = 49407;
+/// CLIP's context length: every prompt is 77 tokens, zero-padded.
 pub const CONTEXT: usize = 77;
+/// Tokens in CLIP's vocabulary (byte-level BPE merges plus SOT and EOT).
+pub const VOCAB_SIZE: i64 = 49408;
 const VOCAB_GZ: &[u8] = include_bytes!("../assets/bpe_simple_vocab_16e6.txt.gz");
 
+/// Why a prompt could not be tokenized.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum TokenizeError {
+    /// The prompt and its SOT/EOT do not fit the context (the text, the context length).
     #[error("Input {0} is too long for context length {1}")]
     TooLong(String, usize),
 }
 
+/// OpenAI's CLIP tokenizer, exact: text cleaning, byte-level BPE over the shipped vocabulary, SOT/EOT.
 pub struct Tokenizer {
     encoder: HashMap<String, i64>,
     ranks: HashMap<(String, String), usize>,
@@ -55,6 +63,7 @@ impl Tokenizer {
         Self::from_merges(&text)
     }
 
+    /// A tokenizer from the text of a BPE merges file (`bpe_simple_vocab_16e6.txt`).
     pub fn from_merges(text: &str) -> Self {
         let merges: Vec<(String, String)> = text
             .split('\n')

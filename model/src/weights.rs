@@ -2,10 +2,12 @@
 //! through the restricted pickle reader. Everything becomes a flat name -> f32 tensor map.
 use crate::error::{Error, Result};
 use crate::pickle;
+use crate::tokenizer::VOCAB_SIZE;
 use std::collections::HashMap;
 use std::path::Path;
 use tch::{nn::VarStore, Kind, Tensor};
 
+/// A flat name -> tensor map: a state dict.
 pub type Weights = HashMap<String, Tensor>;
 
 /// Loads any readable format, detected from the file's first bytes.
@@ -19,7 +21,7 @@ pub fn load(path: &Path) -> Result<Weights> {
         let file = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
         pickle::read_torch_zip(file).map_err(|e| match e {
             Error::UnsafePickle(r) => Error::UnsafePickle(format!("{}: {r}", path.display())),
-            Error::Config(r) => bad(r),
+            Error::Pickle(r) => bad(r),
             other => other,
         })?
     } else if n == 9 && head[8] == b'{' {
@@ -41,23 +43,11 @@ pub fn save(path: &Path, w: &Weights) -> Result<()> {
 /// The golden files store `token_embedding.weight` sparsely as used_ids/used_rows; rebuild the dense matrix.
 fn rebuild_sparse_embedding(w: &mut Weights) {
     if let (Some(ids), Some(rows)) = (w.remove("token_embedding.used_ids"), w.remove("token_embedding.used_rows")) {
-        let vocab = w.get("vocab_size").map(|t| t.int64_value(&[])).unwrap_or(49408);
+        let vocab = w.get("vocab_size").map(|t| t.int64_value(&[])).unwrap_or(VOCAB_SIZE);
         let dense = Tensor::zeros([vocab, rows.size()[1]], (rows.kind(), rows.device()));
         let dense = dense.index_copy(0, &ids, &rows);
         w.insert("token_embedding.weight".into(), dense);
     }
-}
-
-/// The student's CLIP weights of a FROSTER/Open-VCLIP checkpoint (`model.` prefix, teacher `raw_model.` dropped),
-/// or the map itself when it is a plain CLIP state dict.
-pub fn student_view(w: &Weights) -> Weights {
-    let has_prefix = w.keys().any(|k| k.starts_with("model."));
-    w.iter()
-        .filter(|(k, _)| !k.starts_with("raw_model."))
-        .map(|(k, v)| {
-            (if has_prefix { k.strip_prefix("model.").unwrap_or(k) } else { k }.to_string(), v.shallow_clone())
-        })
-        .collect()
 }
 
 /// Copies `w` into the store's variables whose names start with `prefix` (looked up without it), converted to
@@ -76,11 +66,7 @@ pub fn apply(vs: &VarStore, w: &Weights, prefix: &str) -> Result<()> {
                     var.shallow_clone().copy_(&src.to_kind(var.kind()).to_device(var.device()));
                 }
                 Some(src) => {
-                    return Err(Error::Config(format!(
-                        "'{name}': checkpoint shape {:?}, model {:?}",
-                        src.size(),
-                        var.size()
-                    )));
+                    return Err(Error::Shape { name: name.into(), checkpoint: src.size(), model: var.size() });
                 }
                 None => missing.push(name.to_string()),
             }
@@ -89,11 +75,10 @@ pub fn apply(vs: &VarStore, w: &Weights, prefix: &str) -> Result<()> {
     })?;
     if !missing.is_empty() {
         missing.sort();
-        return Err(Error::Config(format!(
-            "checkpoint lacks {} tensors, e.g. {}",
-            missing.len(),
-            missing[..missing.len().min(5)].join(", ")
-        )));
+        return Err(Error::MissingTensors {
+            count: missing.len(),
+            examples: missing[..missing.len().min(5)].join(", "),
+        });
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Checkpoint IO: torch.save .pth and TorchScript .pt written by the setup's torch, round trips through
 //! safetensors, refusal of malicious pickles, and a bf16 forward against f32.
-use froster_model::{pickle, weights, Clip, ClipConfig};
+use froster_model::{check_plain_pickle, layout, weights, Clip, ClipConfig};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -78,7 +78,7 @@ fn torchscript_and_pth_load_and_round_trip_through_safetensors() {
     let pth = weights::load(&tmp.path().join("froster.pth")).unwrap();
     check(&pth, &reference, "model.");
     assert!(pth.contains_key("projector_v.0.weight") && !pth.contains_key("epoch"));
-    let student = weights::student_view(&pth);
+    let student = layout::student_view(&pth);
     assert!(student.contains_key("visual.conv1.weight") && !student.keys().any(|k| k.starts_with("raw_model")));
     for (name, w) in [("pt", &pt), ("pth", &pth)] {
         let st = tmp.path().join(format!("{name}.safetensors"));
@@ -123,10 +123,10 @@ fn malicious_pickles_are_refused_and_run_nothing() {
     e.push(code.len() as u8);
     e.extend(code.as_bytes());
     e.extend(b"\x94\x85\x94R\x94.");
-    let err = pickle::check_plain_pickle(&e).unwrap_err().to_string();
+    let err = check_plain_pickle(&e).unwrap_err().to_string();
     assert!(err.contains("builtins.eval"), "{err}");
     // An opcode outside the allowed set (INST) is named.
-    let err = pickle::check_plain_pickle(b"(ios\nsystem\nS'ls'\n.").unwrap_err().to_string();
+    let err = check_plain_pickle(b"(ios\nsystem\nS'ls'\n.").unwrap_err().to_string();
     assert!(err.contains("opcode 'i'"), "{err}");
     assert!(!marker.exists(), "a refused pickle ran code");
     // Not a checkpoint at all: a clear error naming the file.
@@ -141,9 +141,9 @@ fn malicious_pickles_are_refused_and_run_nothing() {
 #[test]
 fn bf16_forward_matches_f32() {
     let case = "clip_teacher";
-    let w = froster_model::golden::case_weights(case);
-    let cfg = froster_model::golden::case_config(case, &w);
-    let inp = froster_model::golden::tensors(&format!("{case}/inputs.safetensors"));
+    let w = froster_testkit::golden::case_weights(case);
+    let cfg = froster_testkit::golden::case_config(case, &w);
+    let inp = froster_testkit::golden::tensors(&format!("{case}/inputs.safetensors"));
     let (x, ids) = (&inp["images"], &inp["token_ids"]);
     let mut vs = nn::VarStore::new(Device::Cpu);
     let mut clip = Clip::new(&vs.root(), &cfg);

@@ -1,6 +1,6 @@
 //! Golden cases `clip_teacher` and `tokenizer` (see ../shared/golden/README.md).
-use froster_model::golden::{self, assert_close, assert_equal_i64};
 use froster_model::{l2n, weights, Clip, Tokenizer};
+use froster_testkit::golden::{self, assert_close, assert_equal_i64};
 use tch::{nn, Device, Tensor};
 
 fn teacher(case: &str) -> (nn::VarStore, Clip) {
@@ -39,8 +39,7 @@ fn golden_clip_teacher() {
         assert_equal_i64("eot_positions", &inp["token_ids"].argmax(-1, false), f("eot_positions"));
         let ln_pre = clip.visual.embed(&inp["images"]);
         assert_close("ln_pre_out", &ln_pre, f("intermediate.visual.ln_pre_out"), 1e-5, 1e-4);
-        let b0 = &clip.visual.transformer.blocks[0];
-        let x0 = b0.forward(&ln_pre, froster_model::clip::Attention::Full);
+        let x0 = clip.visual.transformer.forward_block(0, &ln_pre, froster_model::Attention::Full);
         assert_close("block0_out", &x0, f("intermediate.visual.block0_out"), 1e-5, 1e-4);
     });
 }
@@ -48,7 +47,7 @@ fn golden_clip_teacher() {
 #[test]
 fn golden_tokenizer() {
     let tok = Tokenizer::new();
-    let path = golden::dir().join("tokenizer/tokens.jsonl");
+    let path = froster_testkit::golden_dir().join("tokenizer/tokens.jsonl");
     let text = std::fs::read_to_string(&path).unwrap();
     let mut checked = 0;
     for (n, line) in text.lines().enumerate() {

@@ -1,8 +1,9 @@
 //! `froster-pack build`: lists -> parallel decode -> shards -> manifest (written last).
 use crate::encode::{encode_video, EncodeOptions};
+use crate::error::{io_err, json_err, Error, Result, VideoError};
 use crate::lists::ListSet;
+use crate::ops::write_manifest;
 use crate::writer::{completed_shards, write_atomic, ShardWriter};
-use anyhow::{bail, Context, Result};
 use froster_loader::format::*;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{HashMap, HashSet};
@@ -73,10 +74,10 @@ impl std::fmt::Display for BuildSummary {
 pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
     let t0 = Instant::now();
     if !opts.root.is_dir() {
-        bail!("dataset root {} is not a folder", opts.root.display());
+        return Err(Error::NotAFolder(opts.root.clone()));
     }
     let lists = &opts.lists;
-    std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
+    std::fs::create_dir_all(&opts.out).map_err(io_err(&opts.out))?;
     check_options(&opts.out, &opts.encode)?;
     let _ = std::fs::remove_file(opts.out.join(MANIFEST));
     let done_shards = completed_shards(&opts.out)?;
@@ -111,7 +112,9 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
                     next_shard += 1;
                 }
             }
-            Err((path, reason)) => failed.push(Failure { lists: lists.memberships(&path), path, reason }),
+            Err((path, reason)) => {
+                failed.push(Failure { lists: lists.memberships(&path), path, reason: reason.to_string() })
+            }
         }
         bar.inc(1);
         let secs = t0.elapsed().as_secs_f64().max(1e-3);
@@ -131,7 +134,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
         write_classes(&opts.out, classes)?;
     }
     write_failed_csv(&opts.out, &manifest.failed)?;
-    write_atomic(&opts.out.join(MANIFEST), &serde_json::to_vec_pretty(&manifest)?)?;
+    write_manifest(&opts.out, &manifest)?;
     let pack_bytes: u64 = manifest.shards.iter().map(|s| s.bytes).sum();
     Ok(BuildSummary {
         ok: manifest.videos.len(),
@@ -164,7 +167,8 @@ fn assemble(
     let used: HashSet<u32> = videos.iter().map(|v| v.shard).collect();
     for &id in shards.iter().filter(|id| used.contains(id)) {
         let file = crate::writer::shard_name(id);
-        let bytes = std::fs::metadata(opts.out.join(&file))?.len();
+        let path = opts.out.join(&file);
+        let bytes = std::fs::metadata(&path).map_err(io_err(&path))?.len();
         remap.insert(id, shard_entries.len() as u32);
         shard_entries.push(ShardEntry { file, bytes });
     }
@@ -202,17 +206,13 @@ fn check_options(out: &Path, e: &EncodeOptions) -> Result<()> {
     let path = out.join("build.json");
     match std::fs::read(&path) {
         Ok(bytes) => {
-            let had: serde_json::Value =
-                serde_json::from_slice(&bytes).with_context(|| format!("reading {}", path.display()))?;
+            let had: serde_json::Value = serde_json::from_slice(&bytes).map_err(json_err(&path))?;
             if had != want {
-                bail!(
-                    "{} was started with {had}; this build asks for {want}: rerun with the same options, or use another --out",
-                    out.display()
-                );
+                return Err(Error::OtherOptions { path: out.into(), had: had.to_string(), want: want.to_string() });
             }
             Ok(())
         }
-        Err(_) => write_atomic(&path, serde_json::to_string_pretty(&want)?.as_bytes()),
+        Err(_) => write_atomic(&path, serde_json::to_string_pretty(&want).map_err(json_err(&path))?.as_bytes()),
     }
 }
 
@@ -221,7 +221,8 @@ fn check_options(out: &Path, e: &EncodeOptions) -> Result<()> {
 fn write_classes(out: &Path, classes: &[String]) -> Result<()> {
     let map: serde_json::Map<String, serde_json::Value> =
         classes.iter().enumerate().map(|(i, c)| (i.to_string(), c.clone().into())).collect();
-    write_atomic(&out.join(CLASSES_FILE), serde_json::to_string_pretty(&map)?.as_bytes())
+    let path = out.join(CLASSES_FILE);
+    write_atomic(&path, serde_json::to_string_pretty(&map).map_err(json_err(&path))?.as_bytes())
 }
 
 pub fn write_failed_csv(dir: &Path, failed: &[Failure]) -> Result<()> {
@@ -246,7 +247,7 @@ pub fn parallel_encode(
     todo: Vec<String>,
     opts: EncodeOptions,
     jobs: usize,
-) -> impl Iterator<Item = std::result::Result<crate::writer::EncodedVideo, (String, String)>> {
+) -> impl Iterator<Item = std::result::Result<crate::writer::EncodedVideo, (String, VideoError)>> {
     let jobs = jobs.max(1);
     let (work_tx, work_rx) = crossbeam_channel::bounded::<String>(jobs * 2);
     let (done_tx, done_rx) = crossbeam_channel::bounded(jobs * 2);

@@ -3,6 +3,7 @@
 pub mod build;
 pub mod discover;
 pub mod encode;
+mod error;
 pub mod lists;
 pub mod ops;
 pub mod writer;
@@ -10,4 +11,5 @@ pub mod writer;
 pub use build::{build, BuildOptions, BuildSummary};
 pub use discover::{discover, Dataset, DiscoverError};
 pub use encode::EncodeOptions;
+pub use error::{Error, Result, VideoError};
 pub use lists::{ListSet, NamedList};

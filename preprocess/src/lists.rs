@@ -1,8 +1,8 @@
 //! The lists a pack is built from: unique video paths in first-seen order and, per list, (path index, label).
 //! They come from list files (`--list`) or from a dataset layout found by [`crate::discover`].
-use anyhow::{Context, Result};
+use crate::error::{io_err, Result};
 use froster_loader::format::Failure;
-use froster_loader::list::{list_name, parse_list, read_list};
+use froster_loader::{list_name, parse_list, read_list};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -41,7 +41,7 @@ impl ListSet {
         let mut named = Vec::new();
         let mut failed = Vec::new();
         for file in files {
-            let text = std::fs::read_to_string(file).with_context(|| format!("reading list {}", file.display()))?;
+            let text = std::fs::read_to_string(file).map_err(io_err(file))?;
             let (items, bad) = parse_lenient(&text, file);
             failed.extend(bad);
             named.push(NamedList { name: unique_name(file, files), items });

@@ -1,8 +1,8 @@
 //! froster-pack: build, scan, verify, inspect, replace and compact FROSTER video packs.
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use froster_loader::decode::DecodeOptions;
 use froster_loader::format::PixelFormat;
+use froster_loader::DecodeOptions;
 use froster_pack::ops;
 use froster_pack::{BuildOptions, Dataset, EncodeOptions, ListSet};
 use std::path::{Path, PathBuf};

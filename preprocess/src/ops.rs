@@ -1,9 +1,9 @@
 //! scan, verify, inspect, replace and compact.
 use crate::build::{parallel_encode, progress_bar};
 use crate::encode::{encode_video, EncodeOptions};
+use crate::error::{io_err, json_err, Error, Result};
 use crate::lists::ListSet;
-use crate::writer::{shard_name, write_atomic, ShardWriter};
-use anyhow::{bail, Context, Result};
+use crate::writer::{next_shard_id, shard_name, write_atomic, ShardWriter};
 use froster_loader::format::*;
 use froster_loader::PackReader;
 use serde::Serialize;
@@ -18,7 +18,7 @@ pub fn scan(root: &Path, lists: &ListSet, jobs: usize, progress: bool) -> Result
     let mut failed = lists.failed.clone();
     for r in parallel_encode(root, paths.clone(), opts, jobs) {
         if let Err((path, reason)) = r {
-            failed.push(Failure { path, reason, lists: vec![] });
+            failed.push(Failure { path, reason: reason.to_string(), lists: vec![] });
         }
         bar.inc(1);
     }
@@ -29,7 +29,7 @@ pub fn scan(root: &Path, lists: &ListSet, jobs: usize, progress: bool) -> Result
 /// Every checksum and every frame: the failures, naming video and frame.
 pub fn verify(dir: &Path, progress: bool) -> Result<Vec<String>> {
     let reader = PackReader::open(dir)?;
-    let mut zstd = zstd::bulk::Decompressor::new()?;
+    let mut zstd = zstd::bulk::Decompressor::new().map_err(io_err(dir))?;
     let mut buf = Vec::new();
     let mut problems = Vec::new();
     let bar = progress_bar(progress, reader.videos().len() as u64, 0);
@@ -92,7 +92,7 @@ pub fn inspect(dir: &Path, only: Option<&str>) -> Result<PackReport> {
         .collect();
     if let Some(id) = only {
         if videos.is_empty() {
-            bail!("{}: no video '{id}' in the pack", dir.display());
+            return Err(Error::NoVideo { pack: dir.into(), id: id.into(), where_: "" });
         }
     }
     Ok(PackReport {
@@ -111,15 +111,16 @@ pub fn inspect(dir: &Path, only: Option<&str>) -> Result<PackReport> {
 /// Writes stored frame `index` of `id` as an RGB PNG.
 pub fn dump_frame(dir: &Path, id: &str, index: usize, out: &Path) -> Result<()> {
     let reader = PackReader::open(dir)?;
-    let vi = reader.find(id).with_context(|| format!("{}: no video '{id}' in the pack", dir.display()))?;
+    let vi = reader.find(id).ok_or_else(|| Error::NoVideo { pack: dir.into(), id: id.into(), where_: "" })?;
     let v = reader.video(vi);
-    let mut zstd = zstd::bulk::Decompressor::new()?;
+    let mut zstd = zstd::bulk::Decompressor::new().map_err(io_err(dir))?;
     let (mut scratch, mut rgb) = (Vec::new(), Vec::new());
     reader.read_rgb(vi, index, true, &mut zstd, &mut scratch, &mut rgb)?;
-    let f = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let f = std::fs::File::create(out).map_err(io_err(out))?;
     let mut enc = png::Encoder::new(std::io::BufWriter::new(f), v.width, v.height);
     enc.set_color(png::ColorType::Rgb);
-    enc.write_header()?.write_image_data(&rgb)?;
+    let png_err = |source| Error::Png { path: out.into(), source };
+    enc.write_header().map_err(png_err)?.write_image_data(&rgb).map_err(png_err)?;
     Ok(())
 }
 
@@ -132,16 +133,17 @@ pub fn replace(dir: &Path, id: &str, file: &Path) -> Result<u64> {
     let existing = m.videos.iter().position(|v| v.id == id);
     let failed = m.failed.iter().find(|f| f.path == id).cloned();
     if existing.is_none() && failed.is_none() {
-        bail!("{}: no video '{id}' in the pack or in its failed list", dir.display());
+        return Err(Error::NoVideo { pack: dir.into(), id: id.into(), where_: " or in its failed list" });
     }
-    let enc = encode_video(id, file, &options_of(&m))
-        .map_err(|e| anyhow::anyhow!("{}: cannot decode: {e}", file.display()))?;
+    let enc =
+        encode_video(id, file, &options_of(&m)).map_err(|source| Error::Replacement { path: file.into(), source })?;
     let shard_id = next_shard_id(dir)?;
     let mut w = ShardWriter::create(dir, shard_id)?;
     let entry = w.append(enc)?;
     w.finish()?;
     let file_name = shard_name(shard_id);
-    let bytes = std::fs::metadata(dir.join(&file_name))?.len();
+    let shard = dir.join(&file_name);
+    let bytes = std::fs::metadata(&shard).map_err(io_err(&shard))?.len();
     m.shards.push(ShardEntry { file: file_name, bytes });
     let entry = VideoEntry { shard: (m.shards.len() - 1) as u32, ..entry };
     match existing {
@@ -156,7 +158,7 @@ pub fn replace(dir: &Path, id: &str, file: &Path) -> Result<u64> {
     }
     m.failed.retain(|f| f.path != id);
     crate::build::write_failed_csv(dir, &m.failed)?;
-    write_atomic(&dir.join(MANIFEST), &serde_json::to_vec_pretty(&m)?)?;
+    write_manifest(dir, &m)?;
     Ok(dead_bytes(&m))
 }
 
@@ -172,19 +174,6 @@ pub fn options_of(m: &Manifest) -> EncodeOptions {
     o.decode.short_side = m.short_side;
     o.decode.pixel = m.pixel;
     o
-}
-
-fn next_shard_id(dir: &Path) -> Result<u32> {
-    let mut max = None;
-    for e in std::fs::read_dir(dir)? {
-        let name = e?.file_name().to_string_lossy().to_string();
-        if let Some(id) =
-            name.strip_prefix("shard-").and_then(|s| s.split('.').next()).and_then(|s| s.parse::<u32>().ok())
-        {
-            max = max.max(Some(id));
-        }
-    }
-    Ok(max.map(|m| m + 1).unwrap_or(0))
 }
 
 /// Rewrites the live records into one fresh shard and deletes the old ones. Returns bytes reclaimed.
@@ -204,12 +193,21 @@ pub fn compact(dir: &Path) -> Result<u64> {
     w.finish()?;
     let old: Vec<String> = m.shards.iter().map(|s| s.file.clone()).collect();
     let file = shard_name(id);
-    m.shards = vec![ShardEntry { bytes: std::fs::metadata(dir.join(&file))?.len(), file }];
+    let path = dir.join(&file);
+    m.shards = vec![ShardEntry { bytes: std::fs::metadata(&path).map_err(io_err(&path))?.len(), file }];
     drop(reader);
-    write_atomic(&dir.join(MANIFEST), &serde_json::to_vec_pretty(&m)?)?;
+    write_manifest(dir, &m)?;
     for f in old {
         let _ = std::fs::remove_file(dir.join(&f));
-        let _ = std::fs::remove_file(dir.join(f.replace(".bin", ".json")));
+        if let Some(id) = crate::writer::shard_id(&f) {
+            let _ = std::fs::remove_file(dir.join(crate::writer::sidecar_name(id)));
+        }
     }
     Ok(before.saturating_sub(m.shards[0].bytes))
+}
+
+/// Writes the manifest atomically: the last step of every change to a pack.
+pub fn write_manifest(dir: &Path, m: &Manifest) -> Result<()> {
+    let path = dir.join(MANIFEST);
+    write_atomic(&path, &serde_json::to_vec_pretty(m).map_err(json_err(&path))?)
 }

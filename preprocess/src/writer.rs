@@ -1,7 +1,7 @@
 //! Shard writing: records are appended to `shard-NNNNN.bin.tmp`; a finished shard gets its sidecar
 //! (`shard-NNNNN.json`, the entries of its videos) and is then renamed into place. A rerun trusts only shards
 //! that were renamed, so a kill at any point loses at most the shard in progress.
-use anyhow::{Context, Result};
+use crate::error::{io_err, json_err, Result};
 use froster_loader::format::*;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -9,18 +9,40 @@ use std::path::{Path, PathBuf};
 
 /// One decoded and compressed video, ready to append.
 pub struct EncodedVideo {
+    /// Its manifest entry (shard, offset and bytes are set when appended).
     pub entry: VideoEntry,
     /// Compressed frames and the crc32 of each.
     pub frames: Vec<(Vec<u8>, u32)>,
 }
 
+const SHARD_PREFIX: &str = "shard-";
+
+/// The file name of shard `id`.
 pub fn shard_name(id: u32) -> String {
-    format!("shard-{id:05}.bin")
-}
-pub fn sidecar_name(id: u32) -> String {
-    format!("shard-{id:05}.json")
+    format!("{SHARD_PREFIX}{id:05}.bin")
 }
 
+/// The file name of shard `id`'s sidecar (its videos' entries).
+pub fn sidecar_name(id: u32) -> String {
+    format!("{SHARD_PREFIX}{id:05}.json")
+}
+
+/// The shard id of a shard, sidecar or temporary shard file name (`shard-00003.bin` -> 3).
+pub fn shard_id(file_name: &str) -> Option<u32> {
+    file_name.strip_prefix(SHARD_PREFIX)?.split('.').next()?.parse().ok()
+}
+
+/// The next free shard id in a pack folder.
+pub fn next_shard_id(dir: &Path) -> Result<u32> {
+    let mut max = None;
+    for e in fs::read_dir(dir).map_err(io_err(dir))? {
+        let name = e.map_err(io_err(dir))?.file_name().to_string_lossy().into_owned();
+        max = max.max(shard_id(&name));
+    }
+    Ok(max.map_or(0, |m| m + 1))
+}
+
+/// Appends video records to one shard.
 pub struct ShardWriter {
     dir: PathBuf,
     id: u32,
@@ -30,17 +52,20 @@ pub struct ShardWriter {
 }
 
 impl ShardWriter {
+    /// Starts shard `id` in `dir`, as a temporary file.
     pub fn create(dir: &Path, id: u32) -> Result<Self> {
         let tmp = dir.join(format!("{}.tmp", shard_name(id)));
-        let f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let f = File::create(&tmp).map_err(io_err(&tmp))?;
         let mut file = BufWriter::with_capacity(1 << 20, f);
-        file.write_all(SHARD_MAGIC)?;
+        file.write_all(SHARD_MAGIC).map_err(io_err(&tmp))?;
         Ok(ShardWriter { dir: dir.into(), id, file, len: SHARD_MAGIC.len() as u64, entries: Vec::new() })
     }
 
+    /// Bytes written so far.
     pub fn len(&self) -> u64 {
         self.len
     }
+    /// Whether no video was appended.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -59,9 +84,10 @@ impl ShardWriter {
             table.extend_from_slice(&encode_entry(at, bytes.len() as u32, *crc));
             at += bytes.len() as u64;
         }
-        self.file.write_all(&table)?;
+        let tmp = self.dir.join(format!("{}.tmp", shard_name(self.id)));
+        self.file.write_all(&table).map_err(io_err(&tmp))?;
         for (bytes, _) in &v.frames {
-            self.file.write_all(bytes)?;
+            self.file.write_all(bytes).map_err(io_err(&tmp))?;
         }
         v.entry.shard = self.id;
         v.entry.offset = self.len;
@@ -75,11 +101,12 @@ impl ShardWriter {
 
     /// Flushes, syncs, writes the sidecar and renames the shard into place.
     pub fn finish(self) -> Result<Vec<VideoEntry>> {
-        let file = self.file.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        write_atomic(&self.dir.join(sidecar_name(self.id)), &serde_json::to_vec_pretty(&self.entries)?)?;
         let tmp = self.dir.join(format!("{}.tmp", shard_name(self.id)));
-        fs::rename(&tmp, self.dir.join(shard_name(self.id)))?;
+        let file = self.file.into_inner().map_err(|e| e.into_error()).map_err(io_err(&tmp))?;
+        file.sync_all().map_err(io_err(&tmp))?;
+        let sidecar = self.dir.join(sidecar_name(self.id));
+        write_atomic(&sidecar, &serde_json::to_vec_pretty(&self.entries).map_err(json_err(&sidecar))?)?;
+        fs::rename(&tmp, self.dir.join(shard_name(self.id))).map_err(io_err(&tmp))?;
         Ok(self.entries)
     }
 }
@@ -87,32 +114,31 @@ impl ShardWriter {
 /// Writes `path` through a temporary file and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp-write");
-    let mut f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    fs::rename(&tmp, path).with_context(|| format!("renaming into {}", path.display()))?;
+    let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+    f.write_all(bytes).map_err(io_err(&tmp))?;
+    f.sync_all().map_err(io_err(&tmp))?;
+    fs::rename(&tmp, path).map_err(io_err(path))?;
     Ok(())
 }
 
 /// Completed shards of an interrupted build: (id, its entries). Leftover temporary files are removed.
 pub fn completed_shards(dir: &Path) -> Result<Vec<(u32, Vec<VideoEntry>)>> {
     let mut out = Vec::new();
-    for e in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let p = e?.path();
+    for e in fs::read_dir(dir).map_err(io_err(dir))? {
+        let p = e.map_err(io_err(dir))?.path();
         let name = p.file_name().unwrap_or_default().to_string_lossy().to_string();
         if name.ends_with(".tmp") || name.ends_with(".tmp-write") {
-            fs::remove_file(&p)?;
+            fs::remove_file(&p).map_err(io_err(&p))?;
             continue;
         }
-        let Some(id) = name.strip_prefix("shard-").and_then(|s| s.strip_suffix(".json")).and_then(|s| s.parse().ok())
-        else {
+        let Some(id) = shard_id(&name).filter(|&id| name == sidecar_name(id)) else {
             continue;
         };
         if !dir.join(shard_name(id)).exists() {
-            fs::remove_file(&p)?;
+            fs::remove_file(&p).map_err(io_err(&p))?;
             continue;
         }
-        let entries = serde_json::from_slice(&fs::read(&p)?).with_context(|| format!("reading {}", p.display()))?;
+        let entries = serde_json::from_slice(&fs::read(&p).map_err(io_err(&p))?).map_err(json_err(&p))?;
         out.push((id, entries));
     }
     out.sort_by_key(|(id, _)| *id);

@@ -1,7 +1,8 @@
 //! A per-class accuracy bar chart as PNG (one bar per class, height = top-1, a 50% guide line).
-use anyhow::Result;
+use crate::error::{io_err, Error, Result};
 use std::path::Path;
 
+/// Writes the chart of `values` (percentages) to `path`.
 pub fn bar_chart(path: &Path, values: &[f64]) -> Result<()> {
     let n = values.len().max(1);
     let bar = (800 / n).clamp(2, 24);
@@ -25,9 +26,9 @@ pub fn bar_chart(path: &Path, values: &[f64]) -> Result<()> {
             }
         }
     }
-    let f = std::fs::File::create(path)?;
+    let f = std::fs::File::create(path).map_err(io_err(path))?;
     let mut enc = png::Encoder::new(std::io::BufWriter::new(f), w, h);
     enc.set_color(png::ColorType::Rgb);
-    enc.write_header()?.write_image_data(&px)?;
-    Ok(())
+    let png_err = |source| Error::Png { path: path.into(), source };
+    enc.write_header().map_err(png_err)?.write_image_data(&px).map_err(png_err)
 }

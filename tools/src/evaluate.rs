@@ -1,46 +1,83 @@
 //! Multi-view evaluation of a pack list, and the paper's protocol tables.
-use anyhow::{bail, Result};
+use crate::error::{io_err, Error, Result};
+use crate::run::TestSettings;
 use froster_loader::{ClipSource, Loader, LoaderConfig, Mode, PackReader, PackSource, SamplingConfig};
 use froster_model::{Clip, Tokenizer};
-use froster_train::eval::{eval_classifier, view_logits, Ensemble};
-use froster_train::train::clips_to_tensor;
+use froster_train::eval::{eval_classifier, eval_step, Ensemble};
 use serde::Serialize;
 use std::path::Path;
 use std::sync::Arc;
 use tch::Device;
 
+/// How to evaluate.
 #[derive(Debug, Clone)]
 pub struct EvalOptions {
-    pub views: usize,
-    pub crops: usize,
+    /// Views, crops, frames, stride and crop size.
+    pub settings: TestSettings,
+    /// Views per batch.
     pub batch: usize,
+    /// Loader threads.
     pub workers: usize,
-    pub frames: usize,
-    pub sampling_rate: usize,
+    /// Where the model runs.
     pub device: Device,
+    /// Show a progress bar.
     pub progress: bool,
 }
 
+/// One video's outcome.
 #[derive(Debug, Clone, Serialize)]
 pub struct VideoPrediction {
+    /// The video's id.
     pub video: String,
+    /// Its label.
     pub label: i64,
+    /// The five best classes, best first.
     pub top5: Vec<usize>,
+    /// Whether the best is the label.
     pub correct: bool,
 }
 
+/// A list's evaluation.
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalResult {
+    /// The pack list.
     pub list: String,
+    /// Top-1 accuracy, percent.
     pub top1: f64,
+    /// Top-5 accuracy, percent.
     pub top5: f64,
+    /// Videos evaluated.
     pub videos: usize,
+    /// Views per video (temporal views x crops).
     pub views_per_video: usize,
+    /// Per class: (id, short name, videos, top-1).
     pub per_class_top1: Vec<(usize, String, usize, f64)>,
+    /// Per video.
     #[serde(skip)]
     pub predictions: Vec<VideoPrediction>,
 }
 
+/// The loader settings of the test views.
+pub fn test_loader(s: &TestSettings, crop: usize, batch: usize, workers: usize) -> LoaderConfig {
+    let crop = s.crop.unwrap_or(crop);
+    LoaderConfig {
+        batch_size: batch,
+        workers,
+        mode: Mode::Test { scale: crop },
+        crop,
+        sampling: SamplingConfig {
+            num_frames: s.frames,
+            sampling_rate: s.sampling_rate,
+            num_views: s.views,
+            num_crops: s.crops,
+            ..Default::default()
+        },
+        shuffle: false,
+        ..Default::default()
+    }
+}
+
+/// Evaluates `list` of the pack with `classes`: every test view, logits summed per video.
 pub fn evaluate(
     reader: Arc<PackReader>,
     list: &str,
@@ -50,31 +87,16 @@ pub fn evaluate(
 ) -> Result<EvalResult> {
     let src = Arc::new(PackSource::new(reader, list)?);
     if src.is_empty() {
-        bail!("list '{list}' is empty");
+        return Err(Error::EmptyList(list.into()));
     }
-    if let Some(bad) = (0..src.len()).map(|i| src.label(i)).find(|l| *l < 0 || *l as usize >= classes.len()) {
-        bail!("list '{list}' has label {bad}, but the class file has {} classes", classes.len());
+    if let Some(label) = (0..src.len()).map(|i| src.label(i)).find(|l| *l < 0 || *l as usize >= classes.len()) {
+        return Err(Error::LabelOutOfRange { list: list.into(), label, classes: classes.len() });
     }
-    let crop = clip.config.image_resolution as usize;
-    let cfg = LoaderConfig {
-        batch_size: o.batch,
-        workers: o.workers,
-        mode: Mode::Test { scale: crop },
-        crop,
-        sampling: SamplingConfig {
-            num_frames: o.frames,
-            sampling_rate: o.sampling_rate,
-            num_views: o.views,
-            num_crops: o.crops,
-            ..Default::default()
-        },
-        shuffle: false,
-        ..Default::default()
-    };
+    let cfg = test_loader(&o.settings, clip.config.image_resolution as usize, o.batch, o.workers);
     let (_, cls) = eval_classifier(clip, &Tokenizer::new(), classes, o.device)?;
-    let total = froster_loader::pipeline::clips_per_epoch(src.as_ref(), &cfg);
-    let bar = froster_train::progress(o.progress, total as u64, 0);
-    let ens = score_views(src.clone(), clip, &cls, o.frames, cfg, o.device, &bar)?;
+    let total = froster_loader::clips_per_epoch(src.as_ref(), &cfg);
+    let bar = crate::progress(o.progress, total as u64, "views");
+    let ens = score_views(src.clone(), clip, &cls, cfg, &bar)?;
     bar.finish_and_clear();
     let (top1, top5) = ens.accuracy();
     let predictions: Vec<VideoPrediction> = ens
@@ -99,7 +121,7 @@ pub fn evaluate(
         top1,
         top5,
         videos: predictions.len(),
-        views_per_video: o.views * o.crops,
+        views_per_video: o.settings.views * o.settings.crops,
         per_class_top1,
         predictions,
     })
@@ -110,16 +132,15 @@ pub fn score_views(
     src: Arc<dyn ClipSource>,
     clip: &Clip,
     cls: &tch::Tensor,
-    frames: usize,
     cfg: LoaderConfig,
-    device: Device,
     bar: &indicatif::ProgressBar,
 ) -> Result<Ensemble> {
+    let frames = cfg.sampling.num_frames as i64;
     let mut ens = Ensemble::default();
     let mut loader = Loader::new(src, cfg)?;
     while let Some(b) = loader.next() {
         let b = b?;
-        let logits = view_logits(clip, frames as i64, &clips_to_tensor(&b, device), cls);
+        let logits = eval_step(clip, frames, &b, cls);
         ens.add(&logits, &b.videos, &b.labels);
         bar.inc(b.labels.len() as u64);
         loader.recycle(b);
@@ -127,6 +148,7 @@ pub fn score_views(
     Ok(ens)
 }
 
+/// "Name: description" -> "Name".
 pub fn short_name(class: &str) -> String {
     class.split(':').next().unwrap_or(class).trim().to_string()
 }
@@ -141,23 +163,26 @@ fn csv(s: &str) -> String {
 
 /// predictions.csv, per_class.csv, per_class.png and summary.json in `dir`.
 pub fn write_outputs(dir: &Path, r: &EvalResult, classes: &[String]) -> Result<()> {
-    std::fs::create_dir_all(dir)?;
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(io_err(&path))
+    };
     let mut p = String::from("video,label,predicted,top5,correct\n");
     for v in &r.predictions {
         let top5: Vec<String> = v.top5.iter().map(|c| c.to_string()).collect();
         p.push_str(&format!("{},{},{},{},{}\n", csv(&v.video), v.label, v.top5[0], top5.join(" "), v.correct as u8));
     }
-    std::fs::write(dir.join("predictions.csv"), p)?;
+    write("predictions.csv", p)?;
     let mut c = String::from("class,name,videos,top1\n");
     for (id, name, n, acc) in &r.per_class_top1 {
         c.push_str(&format!("{id},{},{n},{acc:.2}\n", csv(name)));
     }
-    std::fs::write(dir.join("per_class.csv"), c)?;
+    write("per_class.csv", c)?;
     crate::chart::bar_chart(&dir.join("per_class.png"), &r.per_class_top1.iter().map(|x| x.3).collect::<Vec<_>>())?;
-    let mut j = serde_json::to_value(r)?;
+    let mut j = serde_json::json!(r);
     j["classes"] = classes.len().into();
-    std::fs::write(dir.join("summary.json"), serde_json::to_string_pretty(&j)?)?;
-    Ok(())
+    write("summary.json", serde_json::to_string_pretty(&j).unwrap_or_default())
 }
 
 /// Harmonic mean of base and novel accuracy, as the paper's B2N tables.

@@ -1,8 +1,15 @@
-//! Shared pieces of the user-facing tools: loading a model for evaluation, patching, running views.
+//! The user-facing tools' library: loading a model for evaluation, patching, multi-view evaluation, weight
+//! averaging, a run's evaluation defaults, and the benchmarks.
+pub mod average;
+pub mod bench;
 pub mod chart;
+mod error;
 pub mod evaluate;
+pub mod run;
 
-use anyhow::{Context, Result};
+pub use error::{Error, Result};
+
+use froster_model::layout::clip_only;
 use froster_model::weights::{self, Weights};
 use froster_model::{Clip, ClipConfig};
 use std::path::Path;
@@ -10,17 +17,13 @@ use tch::{nn, Device};
 
 /// CLIP keys of a checkpoint: ours (`model.*`), a FROSTER/Open-VCLIP .pth, OpenAI's .pt or plain safetensors.
 pub fn clip_weights(path: &Path) -> Result<Weights> {
-    let w = weights::load(path).with_context(|| format!("loading {}", path.display()))?;
-    Ok(weights::student_view(&w)
-        .into_iter()
-        .filter(|(k, _)| !k.starts_with("projector_") && !k.starts_with("optim."))
-        .collect())
+    Ok(clip_only(&weights::load(path)?))
 }
 
 /// R * original + (1 - R) * fine-tuned on every CLIP key both have (the projectors are not part of CLIP).
 pub fn patch(original: &Weights, finetuned: &Weights, ratio: f64) -> Result<Weights> {
     if !(0.0..=1.0).contains(&ratio) {
-        anyhow::bail!("patch ratio {ratio} is outside [0, 1]");
+        return Err(Error::Argument(format!("patch ratio {ratio} is outside [0, 1]")));
     }
     let mut out = Weights::new();
     for (k, f) in finetuned {
@@ -42,13 +45,23 @@ pub fn eval_model(checkpoint: &Path, patch_with: Option<(&Path, f64)>, device: D
     if let Some((orig, r)) = patch_with {
         w = patch(&clip_weights(orig)?, &w, r)?;
     }
-    let cfg = ClipConfig::from_weights(&w)?;
+    let not_clip = |source| Error::NotAClip { path: checkpoint.into(), source };
+    let cfg = ClipConfig::from_weights(&w).map_err(not_clip)?;
     let vs = nn::VarStore::new(device);
     let mut clip = Clip::new(&vs.root(), &cfg);
-    weights::apply(&vs, &w, "").with_context(|| format!("{}: not a CLIP checkpoint", checkpoint.display()))?;
+    weights::apply(&vs, &w, "").map_err(not_clip)?;
     // bf16 compute on GPUs, f32 on CPU.
     clip.set_compute(device.is_cuda().then_some(tch::Kind::BFloat16));
     Ok((vs, clip))
 }
 
-pub use froster_train::parse_device;
+/// A progress bar of `unit`s (hidden when not wanted).
+pub fn progress(show: bool, total: u64, unit: &str) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    let style = indicatif::ProgressStyle::with_template(&format!("{{bar:30}} {{pos}}/{{len}} {unit}  ETA {{eta}}"));
+    bar.set_style(style.unwrap_or(indicatif::ProgressStyle::default_bar()));
+    bar
+}

@@ -1,8 +1,8 @@
 //! froster-eval (single list and both protocols), froster-predict, and froster-tools average/patch/convert on
 //! fixture packs with tiny random weights.
 use froster_fixtures::{generate, FixtureConfig};
-use froster_loader::decode::DecodeOptions;
 use froster_loader::format::PixelFormat;
+use froster_loader::DecodeOptions;
 use froster_model::{weights, Clip, ClipConfig};
 use froster_pack::{BuildOptions, EncodeOptions, ListSet};
 use std::path::{Path, PathBuf};
@@ -100,7 +100,7 @@ fn eval_protocols_predict_and_checkpoint_tools() {
         .unwrap());
     assert!(text.contains(&format!("top-1 {top1:.2}")), "{text}");
     // Predict: a real video and a broken one; the broken one is an error line and the rest go on.
-    let videos = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/videos");
+    let videos = froster_testkit::videos_dir();
     let dir = tmp.path().join("mine");
     std::fs::create_dir_all(&dir).unwrap();
     let real = std::fs::read_dir(&videos)

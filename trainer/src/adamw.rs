@@ -1,16 +1,18 @@
 //! AdamW over plain tensors (torch.optim.AdamW's update), so that its state can be saved and restored exactly.
 //! Weight decay skips 1-D parameters and biases, as the reference's ZERO_WD_1D_PARAM.
+use crate::error::{Error, Result};
 use std::collections::HashMap;
 use tch::{Kind, Tensor};
 
+/// AdamW with torch's defaults (betas 0.9/0.999, eps 1e-8) over named parameters.
 pub struct AdamW {
-    pub params: Vec<(String, Tensor)>,
-    pub exp_avg: Vec<Tensor>,
-    pub exp_avg_sq: Vec<Tensor>,
-    pub step: i64,
-    pub betas: (f64, f64),
-    pub eps: f64,
-    pub weight_decay: f64,
+    params: Vec<(String, Tensor)>,
+    exp_avg: Vec<Tensor>,
+    exp_avg_sq: Vec<Tensor>,
+    steps: i64,
+    betas: (f64, f64),
+    eps: f64,
+    weight_decay: f64,
 }
 
 impl AdamW {
@@ -19,7 +21,7 @@ impl AdamW {
         let zeros = |p: &Tensor| Tensor::zeros_like(p).to_kind(Kind::Float);
         let exp_avg = params.iter().map(|(_, p)| zeros(p)).collect();
         let exp_avg_sq = params.iter().map(|(_, p)| zeros(p)).collect();
-        AdamW { params, exp_avg, exp_avg_sq, step: 0, betas: (0.9, 0.999), eps: 1e-8, weight_decay }
+        AdamW { params, exp_avg, exp_avg_sq, steps: 0, betas: (0.9, 0.999), eps: 1e-8, weight_decay }
     }
 
     fn decays(name: &str, p: &Tensor) -> bool {
@@ -41,11 +43,12 @@ impl AdamW {
         total
     }
 
+    /// One update with learning rate `lr` from the parameters' gradients.
     pub fn step(&mut self, lr: f64) {
-        self.step += 1;
+        self.steps += 1;
         let (b1, b2) = self.betas;
-        let bc1 = 1.0 - b1.powi(self.step as i32);
-        let bc2 = 1.0 - b2.powi(self.step as i32);
+        let bc1 = 1.0 - b1.powi(self.steps as i32);
+        let bc2 = 1.0 - b2.powi(self.steps as i32);
         tch::no_grad(|| {
             for (i, (name, p)) in self.params.iter().enumerate() {
                 let g = p.grad();
@@ -67,6 +70,17 @@ impl AdamW {
         });
     }
 
+    /// Updates taken so far.
+    pub fn steps(&self) -> i64 {
+        self.steps
+    }
+
+    /// The parameters, by name.
+    pub fn params(&self) -> &[(String, Tensor)] {
+        &self.params
+    }
+
+    /// Zeroes every parameter's gradient.
     pub fn zero_grad(&mut self) {
         for (_, p) in &self.params {
             let mut g = p.grad();
@@ -86,16 +100,23 @@ impl AdamW {
         s
     }
 
-    pub fn load_state(&mut self, s: &HashMap<String, Tensor>, step: i64) -> Result<(), String> {
+    /// Restores [`AdamW::state`] after `steps` updates; every parameter's moments must be there, in its shape.
+    pub fn load_state(&mut self, s: &HashMap<String, Tensor>, steps: i64) -> Result<()> {
         tch::no_grad(|| {
             for (i, (name, _)) in self.params.iter().enumerate() {
-                let get = |k: String| s.get(&k).ok_or(format!("optimizer state lacks '{k}'"));
-                self.exp_avg[i].copy_(get(format!("exp_avg.{name}"))?);
-                self.exp_avg_sq[i].copy_(get(format!("exp_avg_sq.{name}"))?);
+                for (k, slot) in [("exp_avg", &mut self.exp_avg[i]), ("exp_avg_sq", &mut self.exp_avg_sq[i])] {
+                    let key = format!("{k}.{name}");
+                    let bad = |reason: &str| Error::OptimizerState(format!("'{key}' {reason}"));
+                    let src = s.get(&key).ok_or_else(|| bad("is missing"))?;
+                    if src.size() != slot.size() {
+                        return Err(bad("has another shape than its parameter"));
+                    }
+                    slot.copy_(src);
+                }
             }
-            Ok::<_, String>(())
+            Ok(())
         })?;
-        self.step = step;
+        self.steps = steps;
         Ok(())
     }
 }

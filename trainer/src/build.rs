@@ -1,15 +1,15 @@
 //! Building the student and teacher from CLIP weights (and, when resuming or evaluating, FROSTER weights).
-use froster_model::froster::{Student, Teacher};
+use froster_model::layout::{as_student, is_projector};
 use froster_model::weights::{self, Weights};
-use froster_model::{ClipConfig, Result};
+use froster_model::{ClipConfig, Result, Student, Teacher};
 use tch::{nn, Device};
 
 /// Student weights for a VarStore: CLIP keys under `model.`, projector keys as they are. Keys that are neither
 /// (the teacher's `raw_model.*` copy, metadata) are left out.
 pub fn student_keys(clip: &Weights, projectors: Option<&Weights>) -> Weights {
-    let mut w: Weights = clip.iter().map(|(k, v)| (format!("model.{k}"), v.shallow_clone())).collect();
+    let mut w = as_student(clip);
     if let Some(p) = projectors {
-        w.extend(p.iter().filter(|(k, _)| k.starts_with("projector_")).map(|(k, v)| (k.clone(), v.shallow_clone())));
+        w.extend(p.iter().filter(|(k, _)| is_projector(k)).map(|(k, v)| (k.clone(), v.shallow_clone())));
     }
     w
 }
@@ -28,7 +28,7 @@ pub fn student(
     if projectors.is_none() {
         // Keep the freshly initialised projectors.
         for (k, v) in vs.variables() {
-            if k.starts_with("projector_") {
+            if is_projector(&k) {
                 w.insert(k, v.detach().copy());
             }
         }

@@ -1,13 +1,17 @@
-//! Checkpoints, written atomically (temporary name, then rename):
+//! A run's checkpoints, written atomically (temporary name, then rename), with the file names of
+//! [`froster_model::layout`]:
 //! - `checkpoints/teacher.safetensors`: the frozen CLIP (also the raw CLIP for averaging and patching);
-//! - `checkpoints/checkpoint_epoch_NNNNN.safetensors`: the model state of each epoch (`model.*`, `projector_*`),
-//!   the keys of the reference's `model_state`;
-//! - `checkpoints/resume/step_NNNNNNNN.safetensors` + `checkpoints/resume/latest.json`: weights, AdamW state and
-//!   the position (epoch, batch, step), for exact resume. `latest.json` is renamed into place last.
+//! - `checkpoints/checkpoint_epoch_NNNNN.safetensors`: the model state after each epoch (`model.*`,
+//!   `projector_*`), the keys of the reference's `model_state`;
+//! - `checkpoints/resume/step_NNNNNNNN.safetensors` + `latest.json`: weights, AdamW state and the position
+//!   (epoch, iteration, step), for exact resume. `latest.json` is renamed into place last.
+use crate::error::{io_err, Error, Result};
+use froster_model::layout;
 use froster_model::weights::{self, Weights};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+/// Where a run stands.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
 pub struct Position {
     /// Epoch in progress.
@@ -18,60 +22,54 @@ pub struct Position {
     pub step: usize,
 }
 
+/// `latest.json`: the newest resume point.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Latest {
+    /// Where the run stood.
     pub position: Position,
+    /// The resume point's file name in the resume folder.
     pub file: String,
+    /// AdamW updates taken.
     pub adam_step: i64,
 }
 
-pub fn dir(out: &Path) -> PathBuf {
-    out.join("checkpoints")
-}
-
-pub fn epoch_file(out: &Path, epoch: usize) -> PathBuf {
-    dir(out).join(format!("checkpoint_epoch_{epoch:05}.safetensors"))
-}
-
-pub fn teacher_file(out: &Path) -> PathBuf {
-    dir(out).join("teacher.safetensors")
-}
-
 /// Saves safetensors through a temporary file and a rename.
-pub fn save_atomic(path: &Path, w: &Weights) -> anyhow::Result<()> {
-    std::fs::create_dir_all(path.parent().unwrap())?;
+pub fn save_atomic(path: &Path, w: &Weights) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    }
     let tmp = path.with_extension("tmp.safetensors");
     weights::save(&tmp, w)?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    std::fs::rename(&tmp, path).map_err(io_err(path))
 }
 
-/// Writes a resume point: weights and optimizer state in one file, then `latest.json`.
-pub fn save_resume(out: &Path, state: &Weights, position: Position, adam_step: i64) -> anyhow::Result<()> {
-    let rdir = dir(out).join("resume");
-    let file = format!("step_{:08}.safetensors", position.step);
-    save_atomic(&rdir.join(&file), state)?;
+/// Writes a resume point: weights and optimizer state in one file, then `latest.json`; older points go.
+pub fn save_resume(run: &Path, state: &Weights, position: Position, adam_step: i64) -> Result<()> {
+    let dir = layout::resume_dir(run);
+    let file = layout::resume_file_name(position.step);
+    save_atomic(&dir.join(&file), state)?;
     let latest = Latest { position, file: file.clone(), adam_step };
-    let tmp = rdir.join("latest.json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&latest)?)?;
-    std::fs::rename(&tmp, rdir.join("latest.json"))?;
-    // Older resume points are no longer needed.
-    for e in std::fs::read_dir(&rdir)? {
-        let p = e?.path();
-        let name = p.file_name().unwrap_or_default().to_string_lossy().to_string();
-        if name.starts_with("step_") && name != file {
-            let _ = std::fs::remove_file(p);
+    let path = layout::latest_file(run);
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_vec_pretty(&latest).map_err(|source| Error::Json { path: path.clone(), source })?;
+    std::fs::write(&tmp, text).map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
+    for e in std::fs::read_dir(&dir).map_err(io_err(&dir))?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if layout::is_resume_file(&name) && name != file {
+            let _ = std::fs::remove_file(e.path());
         }
     }
     Ok(())
 }
 
-pub fn load_resume(out: &Path) -> anyhow::Result<Option<(Latest, Weights)>> {
-    let rdir = dir(out).join("resume");
-    let Ok(text) = std::fs::read_to_string(rdir.join("latest.json")) else {
+/// The newest resume point of a run, if it has one.
+pub fn load_resume(run: &Path) -> Result<Option<(Latest, Weights)>> {
+    let path = layout::latest_file(run);
+    let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(None);
     };
-    let latest: Latest = serde_json::from_str(&text)?;
-    let w = weights::load(&rdir.join(&latest.file))?;
+    let latest: Latest = serde_json::from_str(&text).map_err(|source| Error::Json { path: path.clone(), source })?;
+    let w = weights::load(&layout::resume_dir(run).join(&latest.file))?;
     Ok(Some((latest, w)))
 }

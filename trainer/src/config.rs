@@ -1,7 +1,9 @@
 //! The run's configuration, with the reference's key names (TRAIN.BATCH_SIZE, SOLVER.BASE_LR, ...), from TOML
 //! presets or files, overridable with `--set KEY=VALUE`. The effective config is saved beside the outputs.
+use crate::error::{Error, Result};
 use crate::lr::LrSchedule;
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
@@ -40,8 +42,20 @@ pub struct Model {
     pub distillation_ratio: f64,
     /// Residual weight of the projectors: the student's feature is f + PROJECTOR_ALPHA * projector(f).
     pub projector_alpha: f64,
-    /// auto (bf16 compute on CUDA, f32 on CPU), f32 or bf16. Master weights and optimizer state stay f32.
-    pub precision: String,
+    /// Compute precision; master weights and optimizer state stay f32.
+    pub precision: Precision,
+}
+
+/// The towers' compute dtype.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// bf16 on CUDA, f32 on the CPU.
+    Auto,
+    /// f32 everywhere.
+    F32,
+    /// bf16 everywhere.
+    Bf16,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -92,22 +106,49 @@ pub struct Config {
 const BASE: &str = include_str!("../presets/base.toml");
 
 /// Named presets: the paper's runs, and a tiny CPU one.
-pub fn preset(name: &str) -> Result<String, String> {
-    let overlay = match name {
-        "b2n_k400" | "b2n_hmdb" | "b2n_ucf101" | "b2n_ssv2" => include_str!("../presets/b2n.toml"),
-        "k400_cross" => include_str!("../presets/k400_cross.toml"),
-        "tiny" => include_str!("../presets/tiny.toml"),
-        _ => {
-            return Err(format!("unknown preset '{name}' (b2n_k400, b2n_hmdb, b2n_ucf101, b2n_ssv2, k400_cross, tiny)"))
+pub fn preset(name: &str) -> Result<&'static str> {
+    match name {
+        "b2n_k400" | "b2n_hmdb" | "b2n_ucf101" | "b2n_ssv2" => Ok(include_str!("../presets/b2n.toml")),
+        "k400_cross" => Ok(include_str!("../presets/k400_cross.toml")),
+        "tiny" => Ok(include_str!("../presets/tiny.toml")),
+        _ => Err(Error::Config(format!(
+            "unknown preset '{name}' (b2n_k400, b2n_hmdb, b2n_ucf101, b2n_ssv2, k400_cross, tiny)"
+        ))),
+    }
+}
+
+/// The config flags that `froster-train` and `froster-bench train-step` share.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ConfigArgs {
+    /// Named preset: b2n_k400, b2n_hmdb, b2n_ucf101, b2n_ssv2, k400_cross, tiny.
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// TOML config files (reference key names), applied after the preset.
+    #[arg(long = "config")]
+    pub configs: Vec<PathBuf>,
+    /// Override one key, e.g. --set SOLVER.BASE_LR=1e-5 --set MODEL.CLIP=ViT-B-16.pt (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+impl ConfigArgs {
+    /// The base config, then the preset, the files and the overrides, validated.
+    pub fn load(&self) -> Result<Config> {
+        let mut overlays = Vec::new();
+        if let Some(p) = &self.preset {
+            overlays.push(preset(p)?.to_string());
         }
-    };
-    Ok(overlay.to_string())
+        for c in &self.configs {
+            overlays.push(std::fs::read_to_string(c).map_err(crate::error::io_err(c))?);
+        }
+        Config::build(&overlays, &self.sets)
+    }
 }
 
 impl Config {
     /// With `DATA.CLASSES` unset, takes the pack's own class names (`classes.json`, written by `froster-pack
     /// build` when the labels came from folder or annotation names); returns that file when it did.
-    pub fn classes_from_pack(&mut self, packs: &std::path::Path) -> Option<std::path::PathBuf> {
+    pub fn classes_from_pack(&mut self, packs: &Path) -> Option<PathBuf> {
         let file = packs.join(froster_loader::format::CLASSES_FILE);
         (self.data.classes.is_empty() && file.is_file()).then(|| {
             self.data.classes = file.to_string_lossy().into_owned();
@@ -116,22 +157,32 @@ impl Config {
     }
 
     /// BASE, then each TOML overlay in order, then `KEY=VALUE` overrides (dotted reference names).
-    pub fn build(overlays: &[String], sets: &[String]) -> Result<Config, String> {
-        let mut v: toml::Value = BASE.parse().map_err(|e| format!("base config: {e}"))?;
+    pub fn build(overlays: &[String], sets: &[String]) -> Result<Config> {
+        let mut v: toml::Value = BASE.parse().map_err(|e| Error::Config(format!("base config: {e}")))?;
         for o in overlays {
-            let t: toml::Value = o.parse().map_err(|e| format!("config: {e}"))?;
+            let t: toml::Value = o.parse().map_err(|e| Error::Config(format!("{e}")))?;
             merge(&mut v, t);
         }
         for s in sets {
-            let (key, value) = s.split_once('=').ok_or(format!("--set '{s}': expected KEY=VALUE"))?;
-            set_path(&mut v, key.trim(), parse_value(value.trim()))?;
+            let (key, value) =
+                s.split_once('=').ok_or_else(|| Error::Config(format!("--set '{s}': expected KEY=VALUE")))?;
+            set_path(&mut v, key.trim(), parse_value(value.trim())).map_err(Error::Config)?;
         }
-        let cfg: Config = v.try_into().map_err(|e: toml::de::Error| format!("config: {}", e.message()))?;
-        cfg.validate()?;
+        let cfg: Config = v.try_into().map_err(|e: toml::de::Error| Error::Config(e.message().to_string()))?;
+        cfg.validate().map_err(Error::Config)?;
         Ok(cfg)
     }
 
-    fn validate(&self) -> Result<(), String> {
+    /// A run's saved `config.toml`.
+    pub fn read(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(crate::error::io_err(path))?;
+        let cfg: Config =
+            toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {}", path.display(), e.message())))?;
+        cfg.validate().map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
         let t = &self.train;
         if t.batch_size == 0 || t.accum_steps == 0 || t.batch_size % t.accum_steps != 0 {
             return Err(format!(
@@ -142,15 +193,13 @@ impl Config {
         if self.solver.max_epoch == 0 || self.data.num_frames == 0 {
             return Err("SOLVER.MAX_EPOCH and DATA.NUM_FRAMES must be positive".into());
         }
-        if !["auto", "f32", "bf16"].contains(&self.model.precision.as_str()) {
-            return Err(format!("MODEL.PRECISION '{}': expected auto, f32 or bf16", self.model.precision));
-        }
         if self.solver.cosine_end_lr > self.solver.base_lr {
             return Err("SOLVER.COSINE_END_LR must not exceed SOLVER.BASE_LR".into());
         }
         Ok(())
     }
 
+    /// The learning-rate schedule of SOLVER.
     pub fn schedule(&self) -> LrSchedule {
         let s = &self.solver;
         LrSchedule {
@@ -165,13 +214,14 @@ impl Config {
 
     /// The compute dtype for a device (None: f32).
     pub fn compute_kind(&self, device: tch::Device) -> Option<tch::Kind> {
-        match self.model.precision.as_str() {
-            "bf16" => Some(tch::Kind::BFloat16),
-            "auto" if device.is_cuda() => Some(tch::Kind::BFloat16),
+        match self.model.precision {
+            Precision::Bf16 => Some(tch::Kind::BFloat16),
+            Precision::Auto if device.is_cuda() => Some(tch::Kind::BFloat16),
             _ => None,
         }
     }
 
+    /// The effective config as TOML, as saved beside a run's outputs.
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_default()
     }
@@ -201,7 +251,7 @@ fn parse_value(s: &str) -> toml::Value {
         .unwrap_or_else(|| toml::Value::String(s.to_string()))
 }
 
-fn set_path(v: &mut toml::Value, key: &str, value: toml::Value) -> Result<(), String> {
+fn set_path(v: &mut toml::Value, key: &str, value: toml::Value) -> std::result::Result<(), String> {
     let mut cur = v;
     let parts: Vec<&str> = key.split('.').collect();
     for p in &parts[..parts.len() - 1] {
@@ -214,27 +264,6 @@ fn set_path(v: &mut toml::Value, key: &str, value: toml::Value) -> Result<(), St
     }
     table.insert(last.to_string(), value);
     Ok(())
-}
-
-/// Class strings of a rephrased JSON ({"0": "...", ...}) in id order, or of a text file (one per line).
-pub fn read_classes(path: &std::path::Path) -> Result<Vec<String>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if path.extension().is_some_and(|e| e == "json") {
-        let map: std::collections::BTreeMap<String, String> = serde_json::from_str(&text)
-            .map_err(|e| format!("{}: expected {{\"0\": \"Name: description\", ...}}: {e}", path.display()))?;
-        let mut rows: Vec<(i64, String)> = Vec::new();
-        for (k, v) in map {
-            let id = k.parse().map_err(|_| format!("{}: class id '{k}' is not an integer", path.display()))?;
-            rows.push((id, v));
-        }
-        rows.sort();
-        if rows.iter().enumerate().any(|(i, (id, _))| *id != i as i64) {
-            return Err(format!("{}: class ids must be 0..N-1", path.display()));
-        }
-        Ok(rows.into_iter().map(|(_, v)| v).collect())
-    } else {
-        Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! FROSTER's training objective: cross-entropy on the student's frame-averaged logits plus the residual
 //! feature distillation towards the frozen teacher, visual and text.
-use froster_model::froster::{classifier, frames_of, Student, Teacher};
-use froster_model::l2n;
+use froster_model::{classifier, frames_of, l2n, Student, Teacher};
 use tch::{Kind, Reduction, Tensor};
 
 /// The objective's weights: loss = CE + distillation_ratio * (distill_image + distill_text), and the projected
@@ -36,7 +35,7 @@ pub struct Forward {
 }
 
 /// One training forward.
-/// `video`: [B, 3, T, R, R] normalised; `prompt_ids`: [K*C, 77] template-major student prompts;
+/// `video`: [B, T, 3, R, R] normalised; `prompt_ids`: [K*C, 77] template-major student prompts;
 /// `teacher_text`: the teacher's raw text features [K, C, D] for the same prompts (cached by the caller).
 pub fn forward(
     student: &Student,
@@ -66,7 +65,7 @@ pub fn forward_with_classifier(
     teacher_text: &Tensor,
     obj: Objective,
 ) -> Forward {
-    let (b, _, t, _, _) = video.size5().unwrap();
+    let (b, t) = (video.size()[0], video.size()[1]);
     let frames = frames_of(video);
     let student_image = student.clip.encode_image(&frames, Some(student.frames));
     let img_n = l2n(&student_image);

@@ -1,8 +1,9 @@
 //! Test-time scoring as the reference's test_net: the student's temporal vision tower, a classifier from all 29
 //! templates, per-view logits averaged over frames, and per-video scores that SUM the raw view logits
 //! (TestMeter, ensemble 'sum'; no softmax).
-use froster_model::froster::{classifier, frames_of, prompt_ids, TEMPLATES};
-use froster_model::{l2n, Clip, Result, Tokenizer};
+use crate::input::Clips;
+use froster_loader::Batch;
+use froster_model::{classifier, frames_of, l2n, prompt_ids, Clip, Result, Tokenizer, TEMPLATES};
 use tch::{Kind, Tensor};
 
 /// Raw text features per template [29, C, D] and the eval classifier [C, D].
@@ -24,14 +25,19 @@ pub fn eval_classifier(
     Ok((per, cls))
 }
 
-/// Logits of one view of a batch: [B, 3, T, R, R] -> [B, C].
+/// Logits of one view of a batch: [B, T, 3, R, R] -> [B, C].
 pub fn view_logits(clip: &Clip, frames: i64, video: &Tensor, cls: &Tensor) -> Tensor {
-    let (b, _, t, _, _) = video.size5().unwrap();
+    let (b, t) = (video.size()[0], video.size()[1]);
     tch::no_grad(|| {
         let img = l2n(&clip.encode_image(&frames_of(video), Some(frames)));
         let per_frame = clip.logit_scale.exp() * img.matmul(&cls.to_kind(img.kind()).tr());
         per_frame.view([b, t, -1]).mean_dim([1i64].as_slice(), false, Kind::Float)
     })
+}
+
+/// One evaluation step: a loader batch of views -> logits [B, C], through the same input seam as training.
+pub fn eval_step(clip: &Clip, frames: i64, batch: &Batch, cls: &Tensor) -> Tensor {
+    view_logits(clip, frames, &Clips::from_batch(batch, cls.device()).video, cls)
 }
 
 /// Accumulates per-view logits into per-video sums.

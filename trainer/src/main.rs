@@ -1,7 +1,8 @@
 //! froster-train: fine-tune CLIP for video with FROSTER on packs.
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Parser;
-use froster_train::config::{preset, Config};
+use froster_model::layout;
+use froster_train::config::ConfigArgs;
 use froster_train::train::{Options, Trainer};
 use std::path::PathBuf;
 
@@ -18,22 +19,15 @@ struct Cli {
     /// Output folder: config.toml, train_log.jsonl, checkpoints/.
     #[arg(long, default_value = "out/train")]
     out: PathBuf,
-    /// Named preset: b2n_k400, b2n_hmdb, b2n_ucf101, b2n_ssv2, k400_cross, tiny.
-    #[arg(long)]
-    preset: Option<String>,
-    /// TOML config files (reference key names), applied after the preset.
-    #[arg(long = "config")]
-    configs: Vec<PathBuf>,
-    /// Override one key, e.g. --set SOLVER.BASE_LR=1e-5 --set MODEL.CLIP=ViT-B-16.pt (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    sets: Vec<String>,
+    #[command(flatten)]
+    config: ConfigArgs,
     /// Continue from checkpoints/resume/latest.json in --out.
     #[arg(long)]
     resume: bool,
-    /// cpu, cuda, or auto (cuda when available).
+    /// cpu, cuda, cuda:N, or auto (cuda when available).
     #[arg(long, default_value = "auto")]
     device: String,
-    /// Stop after this many optimizer steps (smoke runs).
+    /// Stop after this many optimizer steps in all (smoke runs); a resume point is saved there.
     #[arg(long)]
     max_steps: Option<usize>,
     /// Hide the progress bar.
@@ -43,28 +37,21 @@ struct Cli {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let mut overlays = Vec::new();
-    if let Some(p) = &cli.preset {
-        overlays.push(preset(p).map_err(anyhow::Error::msg)?);
-    }
-    for c in &cli.configs {
-        overlays.push(std::fs::read_to_string(c).with_context(|| format!("reading {}", c.display()))?);
-    }
-    let mut cfg = Config::build(&overlays, &cli.sets).map_err(anyhow::Error::msg)?;
+    let mut cfg = cli.config.load()?;
     if let Some(classes) = cfg.classes_from_pack(&cli.packs) {
         println!(
             "DATA.CLASSES not set: using {} (class names from the dataset's folders or annotations)",
             classes.display()
         );
     }
-    let device = froster_train::parse_device(&cli.device)?;
     let opts = Options {
         packs: cli.packs,
         out: cli.out.clone(),
         resume: cli.resume,
-        device,
+        device: froster_model::parse_device(&cli.device)?,
         progress: !cli.quiet,
         max_steps: cli.max_steps,
+        checkpoints: true,
     };
     let mut trainer = Trainer::new(cfg, opts)?;
     let s = trainer.run()?;
@@ -74,7 +61,7 @@ fn main() -> Result<()> {
         s.seconds,
         s.first_loss,
         s.last_loss,
-        cli.out.join("checkpoints").display()
+        layout::checkpoints_dir(&cli.out).display()
     );
     Ok(())
 }

@@ -1,141 +1,102 @@
-//! The train loop: packs -> loader -> student/teacher forward -> AdamW, with checkpoints and exact resume.
-use crate::adamw::AdamW;
+//! The train loop: packs -> loader -> [`Learner::step`] -> checkpoints, with exact resume.
 use crate::checkpoint::{self, Position};
-use crate::config::{read_classes, Config};
-use crate::distill;
-use anyhow::{bail, Context, Result};
-use froster_loader::format::CLASSES_FILE;
-use froster_loader::pipeline::{clips_per_epoch, CLIP_MEAN, CLIP_STD};
-use froster_loader::rng::Rng;
-use froster_loader::{Batch, ClipSource, Loader, LoaderConfig, Mode, PackReader, PackSource, SamplingConfig};
-use froster_model::froster::{classifier, prompt_ids, Student, Teacher, BARE};
+use crate::config::Config;
+use crate::distill::Objective;
+use crate::error::{io_err, Error, Result};
+use crate::input::Clips;
+use crate::step::{step_template, Learner, LearnerSpec, LossParts};
+use froster_loader::{clips_per_epoch, read_classes, ClipSource, Loader, LoaderConfig, Mode, PackReader, PackSource};
+use froster_model::layout::{self, clip_only};
 use froster_model::weights::{self, Weights};
-use froster_model::{ClipConfig, Tokenizer};
+use froster_model::ClipConfig;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
-use tch::{nn, Device, Kind, Tensor};
+use tch::{nn, Device};
 
+/// How to run (the config says what to train).
+#[derive(Debug, Clone)]
 pub struct Options {
+    /// The pack folder.
     pub packs: PathBuf,
+    /// The run folder: config.toml, train_log.jsonl, checkpoints/.
     pub out: PathBuf,
+    /// Continue from the run folder's last resume point.
     pub resume: bool,
+    /// Where to compute.
     pub device: Device,
+    /// Show a progress bar.
     pub progress: bool,
-    /// Stop after this many optimizer steps in all (tests, smoke runs).
+    /// Stop after this many optimizer steps in all (tests, smoke runs, benchmarks); a resume point is saved.
     pub max_steps: Option<usize>,
+    /// Write per-epoch checkpoints and periodic resume points (benchmarks turn them off).
+    pub checkpoints: bool,
 }
 
 /// What a finished run reports.
 #[derive(Debug, Clone)]
 pub struct Summary {
+    /// Optimizer steps done in all.
     pub steps: usize,
+    /// The first step's loss in this process.
     pub first_loss: f64,
+    /// The last step's loss.
     pub last_loss: f64,
+    /// Wall time of this process's run.
     pub seconds: f64,
 }
 
-/// uint8 clips (B, T, H, W, C) -> normalised f32 (B, 3, T, H, W) on `device`.
-pub fn clips_to_tensor(b: &Batch, device: Device) -> Tensor {
-    let [n, t, h, w, c] = b.shape;
-    let x = Tensor::from_slice(&b.u8).view([n as i64, t as i64, h as i64, w as i64, c as i64]).to_device(device);
-    let mean = Tensor::from_slice(&CLIP_MEAN).to_device(device);
-    let std = Tensor::from_slice(&CLIP_STD).to_device(device);
-    ((x.to_kind(Kind::Float) / 255.0 - mean) / std).permute([0, 4, 1, 2, 3]).contiguous()
+/// One optimizer step as it happened.
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    /// Where the run stands after it.
+    pub position: Position,
+    /// Its learning rate.
+    pub lr: f64,
+    /// Its loss parts.
+    pub parts: LossParts,
+    /// Seconds spent waiting for the loader.
+    pub wait: f64,
+    /// Seconds of the whole step, waiting included.
+    pub seconds: f64,
 }
 
-/// The student's initial CLIP weights and config: from MODEL.CLIP, or a seeded random init of MODEL.ARCH.
-pub fn initial_clip(cfg: &Config, device: Device) -> Result<(ClipConfig, Weights)> {
-    if cfg.model.clip.is_empty() {
-        let cc = ClipConfig::preset(&cfg.model.arch)?;
-        tch::manual_seed(cfg.rng_seed as i64);
-        let vs = nn::VarStore::new(device);
-        let _ = froster_model::Clip::new(&vs.root(), &cc);
-        return Ok((cc, weights::snapshot(&vs)));
-    }
-    let w = weights::student_view(&weights::load(Path::new(&cfg.model.clip))?);
-    let w: Weights = w.into_iter().filter(|(k, _)| !k.starts_with("projector_")).collect();
-    Ok((ClipConfig::from_weights(&w)?, w))
-}
-
+/// A training run.
 pub struct Trainer {
-    pub cfg: Config,
-    pub opts: Options,
-    pub vs: nn::VarStore,
-    pub student: Student,
-    pub teacher: Teacher,
-    pub opt: AdamW,
-    pub pos: Position,
-    classes: Vec<String>,
-    tok: Tokenizer,
+    cfg: Config,
+    opts: Options,
+    learner: Learner,
+    pos: Position,
     source: Arc<PackSource>,
 }
 
 impl Trainer {
+    /// Opens the pack, checks the classes, writes config.toml, and builds the learner from MODEL.CLIP (or the
+    /// run's resume point).
     pub fn new(cfg: Config, opts: Options) -> Result<Self> {
         let reader = Arc::new(PackReader::open(&opts.packs)?);
         let source = Arc::new(PackSource::new(reader, &cfg.train.list)?);
         if source.is_empty() {
-            bail!("{}: list '{}' is empty", opts.packs.display(), cfg.train.list);
+            return Err(Error::EmptyList { pack: opts.packs.clone(), list: cfg.train.list.clone() });
         }
-        if cfg.data.classes.is_empty() {
-            bail!(
-                "DATA.CLASSES is not set and {} has no {CLASSES_FILE}: give the training classes' rephrased JSON, \
-                 e.g. --set DATA.CLASSES=train_rephrased.json",
-                opts.packs.display()
-            );
-        }
-        let classes = read_classes(Path::new(&cfg.data.classes)).map_err(anyhow::Error::msg).context("DATA.CLASSES")?;
-        if let Some((i, label)) =
-            (0..source.len()).map(|i| (i, source.label(i))).find(|(_, l)| *l < 0 || *l as usize >= classes.len())
-        {
-            bail!(
-                "{}: video '{}' has label {label}, but DATA.CLASSES has {} classes",
-                opts.packs.display(),
-                source.id(i),
-                classes.len()
-            );
-        }
-        std::fs::create_dir_all(checkpoint::dir(&opts.out))?;
-        std::fs::write(opts.out.join("config.toml"), cfg.to_toml())?;
+        let classes = training_classes(&cfg, &opts.packs, source.as_ref())?;
+        let ckpt_dir = layout::checkpoints_dir(&opts.out);
+        std::fs::create_dir_all(&ckpt_dir).map_err(io_err(&ckpt_dir))?;
+        let config_file = opts.out.join("config.toml");
+        std::fs::write(&config_file, cfg.to_toml()).map_err(io_err(&config_file))?;
         let resume = if opts.resume { checkpoint::load_resume(&opts.out)? } else { None };
-        let teacher_path = checkpoint::teacher_file(&opts.out);
-        let (clip_cfg, clip_w) = if resume.is_some() && teacher_path.exists() {
-            let w = weights::load(&teacher_path)?;
-            (ClipConfig::from_weights(&w)?, w)
-        } else {
-            initial_clip(&cfg, opts.device)?
-        };
-        if !teacher_path.exists() || resume.is_none() {
-            checkpoint::save_atomic(&teacher_path, &clip_w)?;
-        }
-        tch::manual_seed(cfg.rng_seed as i64 + 1);
-        let (vs, mut student) =
-            crate::build::student(&clip_cfg, cfg.data.num_frames as i64, &clip_w, None, opts.device)?;
-        let mut teacher = crate::build::teacher(&clip_cfg, &clip_w, opts.device)?;
-        let compute = cfg.compute_kind(opts.device);
-        student.clip.set_compute(compute);
-        teacher.clip.set_compute(compute);
-        let params: Vec<(String, Tensor)> = {
-            let mut v: Vec<_> = vs.variables().into_iter().collect();
-            v.sort_by(|a, b| a.0.cmp(&b.0));
-            v
-        };
-        let mut opt = AdamW::new(params, cfg.solver.weight_decay);
+        let (clip_cfg, clip_w) = teacher_weights(&cfg, &opts, resume.is_some())?;
+        let mut learner = Learner::new(learner_spec(&cfg, &clip_cfg, &clip_w, classes, opts.device))?;
         let mut pos = Position::default();
         if let Some((latest, w)) = resume {
-            weights::apply(&vs, &w, "")?;
-            let opt_state: Weights = w
-                .iter()
-                .filter_map(|(k, v)| k.strip_prefix("optim.").map(|s| (s.to_string(), v.shallow_clone())))
-                .collect();
-            opt.load_state(&opt_state, latest.adam_step).map_err(anyhow::Error::msg)?;
+            learner.load_resume(&w, latest.adam_step)?;
             pos = latest.position;
         }
-        Ok(Trainer { cfg, opts, vs, student, teacher, opt, pos, classes, tok: Tokenizer::new(), source })
+        Ok(Trainer { cfg, opts, learner, pos, source })
     }
 
+    /// The loader of one epoch, starting after `skip` clips.
     fn loader_config(&self, epoch: usize, skip: usize) -> LoaderConfig {
         let d = &self.cfg.data;
         LoaderConfig {
@@ -145,7 +106,7 @@ impl Trainer {
             epoch: epoch as u64,
             mode: Mode::Train { min_scale: d.train_jitter_scales[0], max_scale: d.train_jitter_scales[1] },
             crop: d.train_crop_size,
-            sampling: SamplingConfig {
+            sampling: froster_loader::SamplingConfig {
                 num_frames: d.num_frames,
                 sampling_rate: d.sampling_rate,
                 target_fps: d.target_fps,
@@ -157,92 +118,57 @@ impl Trainer {
         }
     }
 
+    /// Optimizer steps in one epoch.
     pub fn steps_per_epoch(&self) -> usize {
         clips_per_epoch(self.source.as_ref(), &self.loader_config(0, 0)) / self.cfg.train.batch_size
     }
 
     /// The model state as the reference's `model_state` keys.
     pub fn model_state(&self) -> Weights {
-        weights::snapshot(&self.vs)
+        self.learner.model_state()
+    }
+
+    /// Where the run stands.
+    pub fn position(&self) -> Position {
+        self.pos
     }
 
     fn save_resume(&self) -> Result<()> {
-        let mut state = self.model_state();
-        for (k, v) in self.opt.state() {
-            state.insert(format!("optim.{k}"), v.detach().to_device(Device::Cpu));
-        }
-        checkpoint::save_resume(&self.opts.out, &state, self.pos, self.opt.step)
+        checkpoint::save_resume(&self.opts.out, &self.learner.resume_state(), self.pos, self.learner.adam_steps())
     }
 
+    /// Trains to SOLVER.MAX_EPOCH (or `max_steps`).
     pub fn run(&mut self) -> Result<Summary> {
+        self.run_with(|_| {})
+    }
+
+    /// Trains as [`Trainer::run`], calling `on_step` after every optimizer step.
+    pub fn run_with(&mut self, mut on_step: impl FnMut(&StepReport)) -> Result<Summary> {
         let t0 = Instant::now();
         let per_epoch = self.steps_per_epoch();
         if per_epoch == 0 {
-            bail!("list '{}' has fewer clips than one batch ({})", self.cfg.train.list, self.cfg.train.batch_size);
+            let (list, batch) = (self.cfg.train.list.clone(), self.cfg.train.batch_size);
+            return Err(Error::TooFewClips { list, batch });
         }
-        let total = per_epoch * self.cfg.solver.max_epoch;
-        let bar = crate::progress(self.opts.progress, total as u64, self.pos.step as u64);
+        let bar = progress(self.opts.progress, (per_epoch * self.cfg.solver.max_epoch) as u64, self.pos.step as u64);
+        let log_path = self.opts.out.join("train_log.jsonl");
         let mut log =
-            std::fs::OpenOptions::new().create(true).append(true).open(self.opts.out.join("train_log.jsonl"))?;
+            std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(io_err(&log_path))?;
         let (mut first, mut last) = (f64::NAN, f64::NAN);
-        let start_epoch = self.pos.epoch;
-        for epoch in start_epoch..self.cfg.solver.max_epoch {
-            let micro = self.cfg.train.batch_size / self.cfg.train.accum_steps;
+        for epoch in self.pos.epoch..self.cfg.solver.max_epoch {
             let skip = self.pos.iter * self.cfg.train.batch_size;
             let mut loader = Loader::new(self.source.clone(), self.loader_config(epoch, skip))?;
             while self.pos.iter < per_epoch {
-                let t_data = Instant::now();
-                let mut micro_batches = Vec::new();
-                for _ in 0..self.cfg.train.accum_steps {
-                    match loader.next() {
-                        Some(b) => micro_batches.push(b?),
-                        None => break,
-                    }
-                }
-                if micro_batches.len() < self.cfg.train.accum_steps
-                    || micro_batches.iter().any(|b| b.labels.len() < micro)
-                {
+                let Some(r) = self.train_step(&mut loader, epoch, per_epoch)? else {
                     break; // bad clips skipped shortened the epoch
-                }
-                let wait = t_data.elapsed().as_secs_f64();
-                let t_step = Instant::now();
-                let parts = self.step(epoch, &micro_batches, per_epoch)?;
-                for b in micro_batches {
-                    loader.recycle(b);
-                }
-                if !parts[0].is_finite() {
-                    bail!(
-                        "non-finite loss {} at step {} (epoch {}, iteration {}); the last good checkpoint is in {}",
-                        parts[0],
-                        self.pos.step + 1,
-                        epoch,
-                        self.pos.iter,
-                        checkpoint::dir(&self.opts.out).display()
-                    );
-                }
-                self.pos.iter += 1;
-                self.pos.step += 1;
-                let secs = t_step.elapsed().as_secs_f64() + wait;
-                if first.is_nan() {
-                    first = parts[0];
-                }
-                last = parts[0];
-                let lr = self.cfg.schedule().at_iter(epoch, self.pos.iter - 1, per_epoch);
-                let line = serde_json::json!({
-                    "step": self.pos.step, "epoch": epoch, "iter": self.pos.iter, "lr": lr,
-                    "loss": parts[0], "loss_ce": parts[1], "distill_image": parts[2], "distill_text": parts[3],
-                    "clips_per_s": self.cfg.train.batch_size as f64 / secs, "data_wait": wait / secs,
-                    // tch exposes no CUDA allocator counters; null rather than a made-up number.
-                    "gpu_mem_gb": serde_json::Value::Null,
-                });
-                writeln!(log, "{line}")?;
+                };
+                first = if first.is_nan() { r.parts.loss } else { first };
+                last = r.parts.loss;
+                writeln!(log, "{}", log_line(&r, self.cfg.train.batch_size)).map_err(io_err(&log_path))?;
                 bar.set_position(self.pos.step as u64);
-                bar.set_message(format!("epoch {epoch} loss {:.4} lr {lr:.2e}", parts[0]));
-                let every = self.cfg.train.checkpoint_every_steps;
-                if every > 0 && self.pos.step % every == 0 {
-                    self.save_resume()?;
-                }
-                if self.opts.max_steps.is_some_and(|m| self.pos.step >= m) {
+                bar.set_message(format!("epoch {epoch} loss {:.4} lr {:.2e}", r.parts.loss, r.lr));
+                on_step(&r);
+                if self.stop_now()? {
                     bar.finish_and_clear();
                     return Ok(Summary {
                         steps: self.pos.step,
@@ -254,70 +180,151 @@ impl Trainer {
             }
             drop(loader);
             self.pos = Position { epoch: epoch + 1, iter: 0, step: self.pos.step };
-            if (epoch + 1) % self.cfg.train.checkpoint_period.max(1) == 0 || epoch + 1 == self.cfg.solver.max_epoch {
-                checkpoint::save_atomic(&checkpoint::epoch_file(&self.opts.out, epoch + 1), &self.model_state())?;
-            }
-            self.save_resume()?;
+            self.end_epoch(epoch)?;
         }
         bar.finish_and_clear();
         Ok(Summary { steps: self.pos.step, first_loss: first, last_loss: last, seconds: t0.elapsed().as_secs_f64() })
     }
 
-    /// One optimizer step over the micro-batches; returns [loss, ce, distill_image, distill_text] (means).
-    fn step(&mut self, epoch: usize, micro: &[Batch], per_epoch: usize) -> Result<[f64; 4]> {
+    /// Takes one optimizer step's micro-batches from `loader` and steps; None when the epoch ran out early.
+    fn train_step(&mut self, loader: &mut Loader, epoch: usize, per_epoch: usize) -> Result<Option<StepReport>> {
+        let t0 = Instant::now();
+        let micro_size = self.cfg.train.batch_size / self.cfg.train.accum_steps;
+        let mut batches = Vec::with_capacity(self.cfg.train.accum_steps);
+        for _ in 0..self.cfg.train.accum_steps {
+            match loader.next() {
+                Some(b) => batches.push(b?),
+                None => break,
+            }
+        }
+        if batches.len() < self.cfg.train.accum_steps || batches.iter().any(|b| b.labels.len() < micro_size) {
+            return Ok(None);
+        }
+        let wait = t0.elapsed().as_secs_f64();
+        let micro: Vec<Clips> = batches.iter().map(|b| Clips::from_batch(b, self.opts.device)).collect();
+        for b in batches {
+            loader.recycle(b);
+        }
         let lr = self.cfg.schedule().at_iter(epoch, self.pos.iter, per_epoch);
-        // One template per step, from a stream keyed by the step (reproducible across resumes).
-        let template = Rng::keyed(self.cfg.rng_seed, epoch as u64, (1 << 40) + self.pos.iter as u64).below(28);
-        let ids = prompt_ids(&self.tok, &[template, BARE], &self.classes, 77)?.to_device(self.opts.device);
-        let mut per_t = Vec::new();
-        for t in [template, BARE] {
-            let (tok, classes) = (&self.tok, &self.classes);
-            per_t.push(self.teacher.template_features(t, || prompt_ids(tok, &[t], classes, 77))?);
+        let template = step_template(self.cfg.rng_seed, epoch, self.pos.iter);
+        let parts = self.learner.step(&micro, template, lr)?;
+        if !parts.is_finite() {
+            let checkpoints = layout::checkpoints_dir(&self.opts.out);
+            let (step, iter) = (self.pos.step + 1, self.pos.iter);
+            return Err(Error::NonFinite { loss: parts.loss, step, epoch, iter, checkpoints });
         }
-        let teacher_text = Tensor::stack(&per_t, 0);
-        self.opt.zero_grad();
-        let inputs: Vec<(Tensor, Tensor)> = micro
-            .iter()
-            .map(|b| (clips_to_tensor(b, self.opts.device), Tensor::from_slice(&b.labels).to_device(self.opts.device)))
-            .collect();
-        let obj = distill::Objective {
-            distillation_ratio: self.cfg.model.distillation_ratio,
-            alpha: self.cfg.model.projector_alpha,
-        };
-        let sums = accumulate_gradients(&self.student, &self.teacher, &inputs, &ids, &teacher_text, obj);
-        if sums[0].is_finite() {
-            let _ = self.opt.clip_grad_norm(self.cfg.solver.clip_grad_l2norm);
-            self.opt.step(lr);
+        self.pos.iter += 1;
+        self.pos.step += 1;
+        Ok(Some(StepReport { position: self.pos, lr, parts, wait, seconds: t0.elapsed().as_secs_f64() }))
+    }
+
+    /// Periodic resume points; at `max_steps`, a final one and true.
+    fn stop_now(&self) -> Result<bool> {
+        let every = self.cfg.train.checkpoint_every_steps;
+        if self.opts.max_steps.is_some_and(|m| self.pos.step >= m) {
+            self.save_resume()?;
+            return Ok(true);
         }
-        Ok(sums)
+        if self.opts.checkpoints && every > 0 && self.pos.step % every == 0 {
+            self.save_resume()?;
+        }
+        Ok(false)
+    }
+
+    fn end_epoch(&self, epoch: usize) -> Result<()> {
+        if !self.opts.checkpoints {
+            return Ok(());
+        }
+        let done = epoch + 1;
+        if done % self.cfg.train.checkpoint_period.max(1) == 0 || done == self.cfg.solver.max_epoch {
+            checkpoint::save_atomic(&layout::epoch_file(&self.opts.out, done), &self.model_state())?;
+        }
+        self.save_resume()
     }
 }
 
-/// Gradients of the mean loss over micro-batches `(video, labels)`, accumulated into the student's `.grad`;
-/// returns the mean [loss, ce, distill_image, distill_text]. The student's classifier is computed once: the
-/// micro-batches see a detached copy, and its accumulated gradient goes back through the text tower in one pass
-/// (the backward of sum(cls * g) is the vector-Jacobian product).
-pub fn accumulate_gradients(
-    student: &Student,
-    teacher: &Teacher,
-    micro: &[(Tensor, Tensor)],
-    ids: &Tensor,
-    teacher_text: &Tensor,
-    obj: distill::Objective,
-) -> [f64; 4] {
-    let (k, c) = (teacher_text.size()[0], teacher_text.size()[1]);
-    let cls = classifier(&student.clip.encode_text(ids).view([k, c, -1]));
-    let shared = cls.detach().set_requires_grad(true);
-    // The loss parts stay on the device: one host sync per optimizer step.
-    let mut parts = Tensor::zeros([4], (Kind::Float, ids.device()));
-    for (video, labels) in micro {
-        let f = distill::forward_with_classifier(student, teacher, video, labels, &shared, teacher_text, obj);
-        (&f.loss / micro.len() as f64).backward();
-        let step = Tensor::stack(&[&f.loss, &f.loss_ce, &f.distill_image, &f.distill_text], 0).detach();
-        parts += step.to_kind(Kind::Float) / micro.len() as f64;
+/// A learner as the config says: frames, loss weights, AdamW, clipping, precision and seed.
+pub fn learner_spec<'a>(
+    cfg: &Config,
+    clip: &'a ClipConfig,
+    weights: &'a Weights,
+    classes: Vec<String>,
+    device: Device,
+) -> LearnerSpec<'a> {
+    LearnerSpec {
+        clip,
+        weights,
+        frames: cfg.data.num_frames as i64,
+        classes,
+        objective: Objective { distillation_ratio: cfg.model.distillation_ratio, alpha: cfg.model.projector_alpha },
+        weight_decay: cfg.solver.weight_decay,
+        clip_grad_norm: cfg.solver.clip_grad_l2norm,
+        compute: cfg.compute_kind(device),
+        seed: cfg.rng_seed,
+        device,
     }
-    (&cls * shared.grad()).sum(Kind::Float).backward();
-    let v: Vec<f64> =
-        Vec::try_from(parts.to_kind(Kind::Double).to_device(tch::Device::Cpu)).expect("four f64 loss parts");
-    [v[0], v[1], v[2], v[3]]
+}
+
+/// The step's line in train_log.jsonl.
+fn log_line(r: &StepReport, batch: usize) -> serde_json::Value {
+    let p = &r.parts;
+    serde_json::json!({
+        "step": r.position.step, "epoch": r.position.epoch, "iter": r.position.iter, "lr": r.lr,
+        "loss": p.loss, "loss_ce": p.ce, "distill_image": p.distill_image, "distill_text": p.distill_text,
+        "clips_per_s": batch as f64 / r.seconds, "data_wait": r.wait / r.seconds,
+        // tch exposes no CUDA allocator counters; null rather than a made-up number.
+        "gpu_mem_gb": serde_json::Value::Null,
+    })
+}
+
+/// The training classes (DATA.CLASSES), each pack label checked against them.
+fn training_classes(cfg: &Config, packs: &Path, source: &dyn ClipSource) -> Result<Vec<String>> {
+    if cfg.data.classes.is_empty() {
+        return Err(Error::NoClasses { pack: packs.into() });
+    }
+    let classes = read_classes(Path::new(&cfg.data.classes))?;
+    let bad = (0..source.len()).map(|i| (i, source.label(i))).find(|(_, l)| *l < 0 || *l as usize >= classes.len());
+    if let Some((i, label)) = bad {
+        let video = source.id(i).to_string();
+        return Err(Error::LabelOutOfRange { pack: packs.into(), video, label, classes: classes.len() });
+    }
+    Ok(classes)
+}
+
+/// The teacher CLIP: the run's saved copy when resuming, else MODEL.CLIP (saved into the run for averaging and
+/// patching).
+fn teacher_weights(cfg: &Config, opts: &Options, resuming: bool) -> Result<(ClipConfig, Weights)> {
+    let path = layout::teacher_file(&opts.out);
+    if resuming && path.exists() {
+        let w = weights::load(&path)?;
+        return Ok((ClipConfig::from_weights(&w)?, w));
+    }
+    let (cc, w) = initial_clip(cfg, opts.device)?;
+    checkpoint::save_atomic(&path, &w)?;
+    Ok((cc, w))
+}
+
+/// The student's initial CLIP weights and config: from MODEL.CLIP, or a seeded random init of MODEL.ARCH.
+pub fn initial_clip(cfg: &Config, device: Device) -> Result<(ClipConfig, Weights)> {
+    if cfg.model.clip.is_empty() {
+        let cc = ClipConfig::preset(&cfg.model.arch)?;
+        tch::manual_seed(cfg.rng_seed as i64);
+        let vs = nn::VarStore::new(device);
+        let _ = froster_model::Clip::new(&vs.root(), &cc);
+        return Ok((cc, weights::snapshot(&vs)));
+    }
+    let w = clip_only(&weights::load(Path::new(&cfg.model.clip))?);
+    Ok((ClipConfig::from_weights(&w)?, w))
+}
+
+/// The step progress bar (hidden when not wanted).
+fn progress(show: bool, total: u64, pos: u64) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    let style = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  ETA {eta}");
+    bar.set_style(style.unwrap_or(indicatif::ProgressStyle::default_bar()));
+    bar.set_position(pos);
+    bar
 }

@@ -1,8 +1,8 @@
 //! Golden cases `froster_student_forward` (both projector variants) and `lr_schedule`.
-use froster_model::froster::{prompt_ids, BARE};
-use froster_model::golden::{self, assert_close, assert_equal_i64};
 use froster_model::weights::Weights;
 use froster_model::Tokenizer;
+use froster_model::{prompt_ids, BARE, CONTEXT};
+use froster_testkit::golden::{self, assert_close, assert_equal_i64};
 use froster_train::{build, distill, lr::LrSchedule};
 use tch::{Device, Kind, Tensor};
 
@@ -31,14 +31,22 @@ fn check_variant(variant: &str) {
     let template = j["template_index"].as_u64().unwrap() as usize;
     let obj = objective(&j);
     let tok = Tokenizer::new();
-    let ids = prompt_ids(&tok, &[template, BARE], &classes, 77).unwrap();
+    let ids = prompt_ids(&tok, &[template, BARE], &classes, CONTEXT).unwrap();
     assert_equal_i64("token_ids", &ids, &out["token_ids"]);
     let mut per_t = Vec::new();
     for t in [template, BARE] {
-        per_t.push(teacher.template_features(t, || prompt_ids(&tok, &[t], &classes, 77)).unwrap());
+        per_t.push(teacher.template_features(t, || prompt_ids(&tok, &[t], &classes, CONTEXT)).unwrap());
     }
     let teacher_text = Tensor::stack(&per_t, 0);
-    let f = distill::forward(&student, &teacher, &inp["video"], &inp["labels"], &ids, &teacher_text, obj);
+    let f = distill::forward(
+        &student,
+        &teacher,
+        &golden::reference_video(&inp["video"]),
+        &inp["labels"],
+        &ids,
+        &teacher_text,
+        obj,
+    );
     let fw = |name: &str, got: &Tensor| assert_close(&format!("{variant}/{name}"), got, &out[name], 1e-5, 1e-4);
     fw("student_image_features_raw", &f.student_image);
     fw("student_text_features_per_template_raw", &f.student_text_per_template);
@@ -161,13 +169,13 @@ fn golden_froster_student_forward_bf16() {
         j["class_names"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().into()).collect();
     let template = j["template_index"].as_u64().unwrap() as usize;
     let tok = Tokenizer::new();
-    let ids = prompt_ids(&tok, &[template, BARE], &classes, 77).unwrap().to_device(device);
+    let ids = prompt_ids(&tok, &[template, BARE], &classes, CONTEXT).unwrap().to_device(device);
     let per_t: Vec<Tensor> = [template, BARE]
         .iter()
-        .map(|&t| teacher.template_features(t, || prompt_ids(&tok, &[t], &classes, 77)).unwrap())
+        .map(|&t| teacher.template_features(t, || prompt_ids(&tok, &[t], &classes, CONTEXT)).unwrap())
         .collect();
     let teacher_text = Tensor::stack(&per_t, 0);
-    let video = inp["video"].to_device(device);
+    let video = golden::reference_video(&inp["video"]).to_device(device);
     let labels = inp["labels"].to_device(device);
     let f = distill::forward(&student, &teacher, &video, &labels, &ids, &teacher_text, objective(&j));
     for (name, got) in [

@@ -1,25 +1,16 @@
 //! A tiny CPU training run on a pack of the real test videos: the loss goes down, and kill -9 + --resume gives
 //! bit-identical weights to an uninterrupted run.
-use froster_loader::decode::DecodeOptions;
 use froster_loader::format::PixelFormat;
+use froster_loader::DecodeOptions;
 use froster_model::weights;
 use froster_pack::{BuildOptions, EncodeOptions, ListSet};
+use froster_testkit::{video_names, videos_dir};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn videos_dir() -> PathBuf {
-    std::env::var_os("FROSTER_DATA_VIDEOS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/videos"))
-}
-
 /// A pack whose `train` list names each real video 4 times, labels cycling over 3 classes.
 fn setup(tmp: &Path) -> (PathBuf, PathBuf) {
-    let mut names: Vec<String> = std::fs::read_dir(videos_dir())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .collect();
-    names.sort();
+    let names = video_names();
     let mut lines = String::new();
     for r in 0..4 {
         for (i, n) in names.iter().enumerate() {

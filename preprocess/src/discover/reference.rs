@@ -2,7 +2,7 @@
 use super::{missing, read_text, unlisted, videos_under, Dataset, Layout, Result};
 use crate::lists::{parse_lenient, NamedList};
 use froster_loader::format::Failure;
-use froster_loader::list::{list_name, parse_list};
+use froster_loader::{list_name, parse_list};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -1,25 +1,10 @@
 #![allow(dead_code)]
-use froster_loader::decode::DecodeOptions;
 use froster_loader::format::PixelFormat;
+use froster_loader::DecodeOptions;
 use froster_pack::{BuildOptions, EncodeOptions, ListSet};
 use std::path::{Path, PathBuf};
 
-/// The real test videos (FROSTER_DATA_VIDEOS, default ../shared/data/videos beside the checkout).
-pub fn videos_dir() -> PathBuf {
-    std::env::var_os("FROSTER_DATA_VIDEOS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/videos"))
-}
-
-pub fn video_names() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(videos_dir())
-        .expect("videos folder")
-        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().to_string()))
-        .filter(|n| [".mp4", ".avi", ".mkv", ".webm", ".mov"].iter().any(|x| n.ends_with(x)))
-        .collect();
-    v.sort();
-    v
-}
+pub use froster_testkit::{video_names, videos_dir};
 
 /// Writes a list `name.csv` of (path, label) lines into `dir`.
 pub fn write_list(dir: &Path, name: &str, items: &[(String, i64)]) -> PathBuf {

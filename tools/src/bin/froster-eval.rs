@@ -1,9 +1,10 @@
 //! froster-eval: top-1/top-5 over multi-view tests, and the paper's base-to-novel and cross-dataset protocols.
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use froster_loader::read_classes;
 use froster_loader::PackReader;
 use froster_tools::evaluate::{evaluate, harmonic_mean, mean_std, write_outputs, EvalOptions, EvalResult};
-use froster_train::config::read_classes;
+use froster_tools::run::{checkpoint_and_config, TestFlags};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -32,21 +33,16 @@ struct Common {
     /// Pack folder made by `froster-pack build`.
     #[arg(long)]
     packs: PathBuf,
-    /// Checkpoint: ours, FROSTER/Open-VCLIP .pth, OpenAI ViT-B-16.pt or safetensors.
+    /// Checkpoint: ours, FROSTER/Open-VCLIP .pth, OpenAI ViT-B-16.pt or safetensors; or a run folder (its newest
+    /// epoch checkpoint). A run's config.toml gives the test settings that no flag sets.
     #[arg(long)]
     checkpoint: PathBuf,
-    /// Temporal views per video (NUM_ENSEMBLE_VIEWS).
-    #[arg(long, default_value_t = 3)]
-    views: usize,
-    /// Spatial crops per view (NUM_SPATIAL_CROPS: 1 or 3).
-    #[arg(long, default_value_t = 1)]
-    crops: usize,
-    #[arg(long, default_value_t = 8)]
-    frames: usize,
-    #[arg(long, default_value_t = 16)]
-    sampling_rate: usize,
+    #[command(flatten)]
+    test: TestFlags,
+    /// Views per batch.
     #[arg(long, default_value_t = 8)]
     batch: usize,
+    /// Loader threads.
     #[arg(long, default_value_t = 2)]
     workers: usize,
     /// Weight patching: R * original CLIP (--clip) + (1 - R) * the checkpoint, on the fly.
@@ -55,11 +51,13 @@ struct Common {
     /// The original CLIP for --patch-ratio.
     #[arg(long)]
     clip: Option<PathBuf>,
+    /// cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "auto")]
     device: String,
     /// Output folder for CSVs, the chart and JSON.
     #[arg(long, default_value = "out/eval")]
     out: PathBuf,
+    /// Hide the progress bar.
     #[arg(long)]
     quiet: bool,
 }
@@ -92,8 +90,10 @@ enum Protocol {
         /// The protocol folder (e.g. zs_label_db/B2N_k400) holding train_rephrased.json and test_rephrased.json.
         #[arg(long)]
         protocol: PathBuf,
+        /// The pack list of the base classes.
         #[arg(long, default_value = "val")]
         base_list: String,
+        /// The pack list of the novel classes.
         #[arg(long, default_value = "test")]
         novel_list: String,
     },
@@ -129,28 +129,21 @@ struct Ctx {
 }
 
 fn context(c: &Common) -> Result<Ctx> {
-    let device = froster_tools::parse_device(&c.device)?;
+    let device = froster_model::parse_device(&c.device)?;
     let patch = match (c.patch_ratio, &c.clip) {
         (Some(r), Some(p)) => Some((p.as_path(), r)),
         _ => None,
     };
-    let (vs, clip) = froster_tools::eval_model(&c.checkpoint, patch, device)?;
+    let (checkpoint, run) = checkpoint_and_config(&c.checkpoint)?;
+    let settings = c.test.resolve(run.as_ref())?;
+    let (vs, clip) = froster_tools::eval_model(&checkpoint, patch, device)?;
     let reader = Arc::new(PackReader::open(&c.packs)?);
-    let opts = EvalOptions {
-        views: c.views,
-        crops: c.crops,
-        batch: c.batch,
-        workers: c.workers,
-        frames: c.frames,
-        sampling_rate: c.sampling_rate,
-        device,
-        progress: !c.quiet,
-    };
+    let opts = EvalOptions { settings, batch: c.batch, workers: c.workers, device, progress: !c.quiet };
     Ok(Ctx { reader, _vs: vs, clip, opts, out: c.out.clone() })
 }
 
 fn classes(p: &Path) -> Result<Vec<String>> {
-    read_classes(p).map_err(anyhow::Error::msg)
+    Ok(read_classes(p)?)
 }
 
 fn run(ctx: &Ctx, list: &str, classes: &[String], sub: &str) -> Result<EvalResult> {

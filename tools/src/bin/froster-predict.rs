@@ -1,10 +1,10 @@
 //! froster-predict: open-vocabulary recognition of your own videos with any class list.
 use anyhow::{bail, Result};
 use clap::Parser;
-use froster_loader::{ClipSource, LoaderConfig, Mode, SamplingConfig, VideoSource};
+use froster_loader::{read_classes, ClipSource, VideoSource};
 use froster_model::Tokenizer;
-use froster_tools::evaluate::score_views;
-use froster_train::config::read_classes;
+use froster_tools::evaluate::{score_views, test_loader};
+use froster_tools::run::{checkpoint_and_config, TestFlags};
 use froster_train::eval::{eval_classifier, Ensemble};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,21 +14,22 @@ use std::sync::Arc;
 struct Cli {
     /// A video file, or a folder of videos.
     input: PathBuf,
-    /// Checkpoint: ours, FROSTER .pth, OpenAI ViT-B-16.pt or safetensors.
+    /// Checkpoint: ours, FROSTER .pth, OpenAI ViT-B-16.pt or safetensors; or a run folder (its newest epoch
+    /// checkpoint). A run's config.toml gives the test settings that no flag sets.
     #[arg(long)]
     checkpoint: PathBuf,
     /// classes.txt (one per line) or a rephrased JSON ({"0": "Name: description"}).
     #[arg(long)]
     classes: PathBuf,
+    /// How many labels to print per video.
     #[arg(long, default_value_t = 5)]
     top_k: usize,
     /// One JSON line per video.
     #[arg(long)]
     json: bool,
-    #[arg(long, default_value_t = 3)]
-    views: usize,
-    #[arg(long, default_value_t = 8)]
-    frames: usize,
+    #[command(flatten)]
+    test: TestFlags,
+    /// cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "auto")]
     device: String,
 }
@@ -48,12 +49,11 @@ fn videos(input: &PathBuf) -> Result<Vec<PathBuf>> {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let device = froster_tools::parse_device(&cli.device)?;
-    let classes = read_classes(&cli.classes).map_err(anyhow::Error::msg)?;
-    if classes.is_empty() {
-        bail!("{}: no classes", cli.classes.display());
-    }
-    let (_vs, clip) = froster_tools::eval_model(&cli.checkpoint, None, device)?;
+    let device = froster_model::parse_device(&cli.device)?;
+    let classes = read_classes(&cli.classes)?;
+    let (checkpoint, run) = checkpoint_and_config(&cli.checkpoint)?;
+    let settings = cli.test.resolve(run.as_ref())?;
+    let (_vs, clip) = froster_tools::eval_model(&checkpoint, None, device)?;
     let (_, cls) = eval_classifier(&clip, &Tokenizer::new(), &classes, device)?;
     let crop = clip.config.image_resolution as usize;
     let mut failed = 0;
@@ -61,24 +61,17 @@ fn main() -> Result<()> {
         let (root, name) =
             (path.parent().unwrap().to_path_buf(), path.file_name().unwrap().to_string_lossy().to_string());
         let mut src = VideoSource::new(root, vec![(name, 0)]);
-        src.short_side = crop.max(1) as u32;
+        src.short_side = settings.crop.unwrap_or(crop).max(1) as u32;
         if let Err(e) = src.stream(0) {
             failed += 1;
             eprintln!("{}: error: {e}", path.display());
             continue;
         }
-        let cfg = LoaderConfig {
-            batch_size: cli.views,
-            workers: 1,
-            mode: Mode::Test { scale: crop },
-            crop,
-            sampling: SamplingConfig { num_frames: cli.frames, num_views: cli.views, ..Default::default() },
-            shuffle: false,
+        let cfg = froster_loader::LoaderConfig {
             strict: true,
-            ..Default::default()
+            ..test_loader(&settings, crop, settings.views * settings.crops, 1)
         };
-        let scored =
-            score_views(Arc::new(src), &clip, &cls, cli.frames, cfg, device, &indicatif::ProgressBar::hidden());
+        let scored = score_views(Arc::new(src), &clip, &cls, cfg, &indicatif::ProgressBar::hidden());
         let (ens, err) = match scored {
             Ok(e) => (e, None),
             Err(e) => (Ensemble::default(), Some(e)),

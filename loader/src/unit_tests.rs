@@ -1,14 +1,18 @@
-//! Sharding coverage, augmentation geometry and RNG determinism.
-use froster_loader::augment::*;
-use froster_loader::dist::{epoch_indices, Shard};
-use froster_loader::rng::Rng;
-use froster_loader::sampling::nearest_stored;
+//! Unit tests of the loader's internals: sharding coverage, augmentation geometry and RNG determinism.
+use crate::augment::*;
+use crate::dist::{epoch_indices, EpochOrder, Shard};
+use crate::rng::Rng;
+use crate::sampling::nearest_stored;
+
+fn order(epoch: u64, drop_last: bool) -> EpochOrder {
+    EpochOrder { seed: 7, epoch, shuffle: true, drop_last }
+}
 
 #[test]
 fn shards_are_disjoint_and_cover_the_dataset() {
     for (n, world) in [(10, 3), (17, 4), (8, 8), (5, 1)] {
         let parts: Vec<Vec<usize>> =
-            (0..world).map(|rank| epoch_indices(n, 7, 2, true, false, Shard { rank, world })).collect();
+            (0..world).map(|rank| epoch_indices(n, order(2, false), Shard { rank, world })).collect();
         let len = parts[0].len();
         assert!(parts.iter().all(|p| p.len() == len), "equal sizes with padding");
         let mut all: Vec<usize> = parts.concat();
@@ -18,7 +22,7 @@ fn shards_are_disjoint_and_cover_the_dataset() {
         assert_eq!(all, (0..n).collect::<Vec<_>>(), "coverage n={n} world={world}");
         // Without padding (drop_last) the sets are disjoint.
         let dropped: Vec<usize> =
-            (0..world).flat_map(|rank| epoch_indices(n, 7, 2, true, true, Shard { rank, world })).collect();
+            (0..world).flat_map(|rank| epoch_indices(n, order(2, true), Shard { rank, world })).collect();
         let mut d = dropped.clone();
         d.sort();
         d.dedup();
@@ -26,8 +30,8 @@ fn shards_are_disjoint_and_cover_the_dataset() {
         assert_eq!(dropped.len(), n / world * world);
     }
     assert_ne!(
-        epoch_indices(50, 1, 0, true, false, Shard::default()),
-        epoch_indices(50, 1, 1, true, false, Shard::default()),
+        epoch_indices(50, EpochOrder { seed: 1, ..order(0, false) }, Shard::default()),
+        epoch_indices(50, EpochOrder { seed: 1, ..order(1, false) }, Shard::default()),
         "reshuffled per epoch"
     );
 }

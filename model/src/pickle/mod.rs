@@ -1,13 +1,16 @@
 //! A restricted pickle reader for torch.save zips and TorchScript archives. It interprets, and never runs: it
 //! accepts tensor rebuilding, storages, OrderedDict/dict/list/tuple, plain scalars and strings, and TorchScript
 //! module objects as plain attribute bags. Any other global or opcode is refused, naming it.
+mod archive;
+mod op;
+
 use crate::error::{Error, Result};
+pub use archive::{check_plain_pickle, read_torch_zip};
 use std::collections::HashMap;
-use std::io::Read;
 use tch::{Kind, Tensor};
 
 #[derive(Debug)]
-enum V {
+pub(crate) enum V {
     None,
     Bool(bool),
     Int(i64),
@@ -76,8 +79,8 @@ fn storage_kind(name: &str) -> Option<Kind> {
 fn unsafe_(s: String) -> Error {
     Error::UnsafePickle(s)
 }
-fn bad(s: impl Into<String>) -> Error {
-    Error::Config(s.into())
+pub(crate) fn bad(s: impl Into<String>) -> Error {
+    Error::Pickle(s.into())
 }
 
 struct Unpickler<'a> {
@@ -130,57 +133,56 @@ impl<'a> Unpickler<'a> {
         loop {
             let op = self.u8()?;
             match op {
-                0x80 => {
+                op::PROTO => {
                     self.u8()?;
                 }
-                0x95 => {
+                op::FRAME => {
                     self.take(8)?;
                 }
-                b'.' => return self.pop(),
-                b'(' => self.stack.push(V::Mark),
-                b'}' => self.stack.push(V::Dict(Vec::new())),
-                b']' => self.stack.push(V::List(Vec::new())),
-                b')' => self.stack.push(V::Tuple(Vec::new())),
-                0x8f => self.stack.push(V::List(Vec::new())),
-                b't' => {
+                op::STOP => return self.pop(),
+                op::MARK => self.stack.push(V::Mark),
+                op::EMPTY_DICT => self.stack.push(V::Dict(Vec::new())),
+                op::EMPTY_LIST | op::EMPTY_SET => self.stack.push(V::List(Vec::new())),
+                op::EMPTY_TUPLE => self.stack.push(V::Tuple(Vec::new())),
+                op::TUPLE => {
                     let items = self.pop_mark()?;
                     self.stack.push(V::Tuple(items));
                 }
-                0x85..=0x87 => {
-                    let n = (op - 0x84) as usize;
+                op::TUPLE1 | op::TUPLE2 | op::TUPLE3 => {
+                    let n = (op - op::TUPLE1 + 1) as usize;
                     let at = self.stack.len().checked_sub(n).ok_or_else(|| bad("pickle stack underflow"))?;
                     let items = self.stack.split_off(at);
                     self.stack.push(V::Tuple(items));
                 }
-                b's' => {
+                op::SETITEM => {
                     let (v, k) = (self.pop()?, self.pop()?);
                     self.dict_insert(vec![k, v])?;
                 }
-                b'u' => {
+                op::SETITEMS => {
                     let items = self.pop_mark()?;
                     self.dict_insert(items)?;
                 }
-                b'a' => {
+                op::APPEND => {
                     let v = self.pop()?;
                     self.list_extend(vec![v])?;
                 }
-                b'e' | 0x90 => {
+                op::APPENDS | op::ADDITEMS => {
                     let items = self.pop_mark()?;
                     self.list_extend(items)?;
                 }
-                b'J' => {
+                op::BININT => {
                     let v = i32::from_le_bytes(self.take(4)?.try_into().unwrap());
                     self.stack.push(V::Int(v as i64));
                 }
-                b'K' => {
+                op::BININT1 => {
                     let v = self.u8()?;
                     self.stack.push(V::Int(v as i64));
                 }
-                b'M' => {
+                op::BININT2 => {
                     let v = u16::from_le_bytes(self.take(2)?.try_into().unwrap());
                     self.stack.push(V::Int(v as i64));
                 }
-                0x8a => {
+                op::LONG1 => {
                     let n = self.u8()? as usize;
                     let b = self.take(n)?;
                     let mut v: i64 = 0;
@@ -192,39 +194,39 @@ impl<'a> Unpickler<'a> {
                     }
                     self.stack.push(V::Int(v));
                 }
-                b'G' => {
+                op::BINFLOAT => {
                     let v = f64::from_be_bytes(self.take(8)?.try_into().unwrap());
                     self.stack.push(V::Float(v));
                 }
-                b'X' => {
+                op::BINUNICODE => {
                     let n = self.u32()? as usize;
                     let s = self.string(n)?;
                     self.stack.push(s);
                 }
-                0x8c => {
+                op::SHORT_BINUNICODE => {
                     let n = self.u8()? as usize;
                     let s = self.string(n)?;
                     self.stack.push(s);
                 }
-                0x8d => {
+                op::BINUNICODE8 => {
                     let n = u64::from_le_bytes(self.take(8)?.try_into().unwrap()) as usize;
                     let s = self.string(n)?;
                     self.stack.push(s);
                 }
-                b'B' | b'C' => {
-                    let n = if op == b'B' { self.u32()? as usize } else { self.u8()? as usize };
+                op::BINBYTES | op::SHORT_BINBYTES => {
+                    let n = if op == op::BINBYTES { self.u32()? as usize } else { self.u8()? as usize };
                     let b = self.take(n)?.to_vec();
                     self.stack.push(V::Bytes(b));
                 }
-                b'N' => self.stack.push(V::None),
-                0x88 => self.stack.push(V::Bool(true)),
-                0x89 => self.stack.push(V::Bool(false)),
-                b'c' => {
+                op::NONE => self.stack.push(V::None),
+                op::NEWTRUE => self.stack.push(V::Bool(true)),
+                op::NEWFALSE => self.stack.push(V::Bool(false)),
+                op::GLOBAL => {
                     let (m, n) = (self.line()?, self.line()?);
                     let g = self.global(m, n)?;
                     self.stack.push(g);
                 }
-                0x93 => {
+                op::STACK_GLOBAL => {
                     let (n, m) = (self.pop()?, self.pop()?);
                     let (V::Str(m), V::Str(n)) = (m, n) else {
                         return Err(bad("STACK_GLOBAL without strings"));
@@ -232,12 +234,12 @@ impl<'a> Unpickler<'a> {
                     let g = self.global(m, n)?;
                     self.stack.push(g);
                 }
-                b'R' | 0x81 => {
+                op::REDUCE | op::NEWOBJ => {
                     let (args, f) = (self.pop()?, self.pop()?);
                     let v = self.call(f, args)?;
                     self.stack.push(v);
                 }
-                b'b' => {
+                op::BUILD => {
                     let state = self.pop()?;
                     match self.stack.last_mut() {
                         Some(V::Object(_, s)) => **s = state,
@@ -245,29 +247,29 @@ impl<'a> Unpickler<'a> {
                         None => return Err(bad("BUILD on empty stack")),
                     }
                 }
-                b'Q' => {
+                op::BINPERSID => {
                     let pid = self.pop()?;
                     let v = self.persistent(pid)?;
                     self.stack.push(v);
                 }
-                b'q' => {
+                op::BINPUT => {
                     let k = self.u8()? as u32;
                     self.memoize(k)?;
                 }
-                b'r' => {
+                op::LONG_BINPUT => {
                     let k = self.u32()?;
                     self.memoize(k)?;
                 }
-                0x94 => {
+                op::MEMOIZE => {
                     let k = self.memo.len() as u32;
                     self.memoize(k)?;
                 }
-                b'h' | b'j' => {
-                    let k = if op == b'h' { self.u8()? as u32 } else { self.u32()? };
+                op::BINGET | op::LONG_BINGET => {
+                    let k = if op == op::BINGET { self.u8()? as u32 } else { self.u32()? };
                     let v = self.memo.get(&k).cloned().ok_or_else(|| bad(format!("memo {k} missing")))?;
                     self.stack.push(v);
                 }
-                b'0' => {
+                op::POP => {
                     self.pop()?;
                 }
                 other => return Err(unsafe_(format!("opcode {:?} (0x{other:02x}) is not allowed", other as char))),
@@ -353,7 +355,7 @@ fn rebuild_tensor(args: &[V]) -> Result<V> {
 }
 
 /// Collects the tensors of a parsed pickle by dotted path, descending into dicts, lists and objects.
-fn flatten(v: &V, prefix: &str, out: &mut HashMap<String, Tensor>) {
+pub(crate) fn flatten(v: &V, prefix: &str, out: &mut HashMap<String, Tensor>) {
     let join = |k: &str| {
         if prefix.is_empty() {
             k.to_string()
@@ -382,52 +384,6 @@ fn flatten(v: &V, prefix: &str, out: &mut HashMap<String, Tensor>) {
 }
 
 /// Parses a pickle whose storages come from `storage(key, kind)`.
-fn parse(data: &[u8], storage: &mut dyn FnMut(&str, Kind) -> Result<Tensor>) -> Result<V> {
+pub(crate) fn parse(data: &[u8], storage: &mut dyn FnMut(&str, Kind) -> Result<Tensor>) -> Result<V> {
     Unpickler { data, pos: 0, stack: Vec::new(), memo: HashMap::new(), storage }.run()
-}
-
-/// Reads a torch zip (torch.save or TorchScript) into name -> tensor. A checkpoint dict with `model_state`
-/// or `state_dict` yields that dict's tensors.
-pub fn read_torch_zip<R: Read + std::io::Seek>(archive: R) -> Result<HashMap<String, Tensor>> {
-    let mut zip = zip::ZipArchive::new(archive).map_err(|e| bad(format!("bad zip: {e}")))?;
-    let pkl = (0..zip.len())
-        .filter_map(|i| zip.by_index(i).ok().map(|f| f.name().to_string()))
-        .find(|n| n.ends_with("/data.pkl") && n.matches('/').count() == 1)
-        .ok_or_else(|| bad("no data.pkl in the archive"))?;
-    let root = pkl.trim_end_matches("data.pkl").to_string();
-    let mut data = Vec::new();
-    zip.by_name(&pkl).map_err(|e| bad(e.to_string()))?.read_to_end(&mut data).map_err(|e| bad(e.to_string()))?;
-    let mut cache: HashMap<String, Tensor> = HashMap::new();
-    let mut storage = |key: &str, kind: Kind| -> Result<Tensor> {
-        if let Some(t) = cache.get(key) {
-            return Ok(t.shallow_clone());
-        }
-        let mut raw = Vec::new();
-        let name = format!("{root}data/{key}");
-        zip.by_name(&name)
-            .map_err(|e| bad(format!("{name}: {e}")))?
-            .read_to_end(&mut raw)
-            .map_err(|e| bad(e.to_string()))?;
-        let n = raw.len() as i64 / kind.elt_size_in_bytes() as i64;
-        let t = Tensor::from_data_size(&raw, &[n], kind);
-        cache.insert(key.to_string(), t.shallow_clone());
-        Ok(t)
-    };
-    let top = parse(&data, &mut storage)?;
-    let state = match &top {
-        V::Dict(d) => d
-            .iter()
-            .find(|(k, _)| matches!(k, V::Str(s) if s == "model_state" || s == "state_dict"))
-            .map(|(_, v)| v.clone())
-            .unwrap_or(top.clone()),
-        _ => top.clone(),
-    };
-    let mut out = HashMap::new();
-    flatten(&state, "", &mut out);
-    Ok(out)
-}
-
-/// Parses a bare pickle with no storages (for tests of refusal).
-pub fn check_plain_pickle(data: &[u8]) -> Result<()> {
-    parse(data, &mut |_, _| Err(bad("no storages here"))).map(|_| ())
 }

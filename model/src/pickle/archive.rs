@@ -1,0 +1,52 @@
+//! torch.save zips and TorchScript archives: `<root>/data.pkl` plus one file per storage under `<root>/data/`.
+use super::{bad, flatten, parse, V};
+use crate::error::Result;
+use std::collections::HashMap;
+use std::io::Read;
+use tch::{Kind, Tensor};
+
+/// Reads a torch zip (torch.save or TorchScript) into name -> tensor. A checkpoint dict with `model_state`
+/// or `state_dict` yields that dict's tensors.
+pub fn read_torch_zip<R: Read + std::io::Seek>(archive: R) -> Result<HashMap<String, Tensor>> {
+    let mut zip = zip::ZipArchive::new(archive).map_err(|e| bad(format!("bad zip: {e}")))?;
+    let pkl = (0..zip.len())
+        .filter_map(|i| zip.by_index(i).ok().map(|f| f.name().to_string()))
+        .find(|n| n.ends_with("/data.pkl") && n.matches('/').count() == 1)
+        .ok_or_else(|| bad("no data.pkl in the archive"))?;
+    let root = pkl.trim_end_matches("data.pkl").to_string();
+    let mut data = Vec::new();
+    zip.by_name(&pkl).map_err(|e| bad(e.to_string()))?.read_to_end(&mut data).map_err(|e| bad(e.to_string()))?;
+    let mut cache: HashMap<String, Tensor> = HashMap::new();
+    let mut storage = |key: &str, kind: Kind| -> Result<Tensor> {
+        if let Some(t) = cache.get(key) {
+            return Ok(t.shallow_clone());
+        }
+        let mut raw = Vec::new();
+        let name = format!("{root}data/{key}");
+        zip.by_name(&name)
+            .map_err(|e| bad(format!("{name}: {e}")))?
+            .read_to_end(&mut raw)
+            .map_err(|e| bad(e.to_string()))?;
+        let n = raw.len() as i64 / kind.elt_size_in_bytes() as i64;
+        let t = Tensor::from_data_size(&raw, &[n], kind);
+        cache.insert(key.to_string(), t.shallow_clone());
+        Ok(t)
+    };
+    let top = parse(&data, &mut storage)?;
+    let state = match &top {
+        V::Dict(d) => d
+            .iter()
+            .find(|(k, _)| matches!(k, V::Str(s) if s == "model_state" || s == "state_dict"))
+            .map(|(_, v)| v.clone())
+            .unwrap_or(top.clone()),
+        _ => top.clone(),
+    };
+    let mut out = HashMap::new();
+    flatten(&state, "", &mut out);
+    Ok(out)
+}
+
+/// Parses a bare pickle with no storages (for tests of refusal).
+pub fn check_plain_pickle(data: &[u8]) -> Result<()> {
+    parse(data, &mut |_, _| Err(bad("no storages here"))).map(|_| ())
+}

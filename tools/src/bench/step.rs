@@ -1,0 +1,270 @@
+//! `froster-bench train-step` and `eval-step`: the trainer's own step ([`Learner::step`], or with `--packs`
+//! froster-train's whole loop, loader included) and the evaluation step ([`eval_step`]), timed.
+use super::peak_rss_mb;
+use crate::error::{io_err, Result};
+use froster_loader::{Batch, Loader, PackReader, PackSource};
+use froster_model::{prompt_ids, ClipConfig, Tokenizer, BARE, CONTEXT};
+use froster_train::config::{Config, ConfigArgs};
+use froster_train::eval::{eval_classifier, eval_step};
+use froster_train::input::Clips;
+use froster_train::step::{step_template, Learner};
+use froster_train::train::{initial_clip, learner_spec, Options, StepReport, Trainer};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+use tch::Device;
+
+/// What to time.
+#[derive(clap::Args, Debug, Clone)]
+pub struct StepArgs {
+    /// froster-train's config flags (the base config is ViT-B/16).
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Shortcut: --set MODEL.ARCH=ARCH (vit_b16, tiny, ...) with crops at the model's resolution.
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Shortcut: --set TRAIN.BATCH_SIZE=N --set TRAIN.ACCUM_STEPS=1.
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Shortcut: --set DATA.NUM_FRAMES=N.
+    #[arg(long)]
+    pub frames: Option<usize>,
+    /// Synthetic class names when DATA.CLASSES is not set.
+    #[arg(long, default_value_t = 200)]
+    pub classes: usize,
+    /// Timed steps.
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    /// Untimed steps first.
+    #[arg(long, default_value_t = 1)]
+    pub warmup: usize,
+    /// cpu, cuda, cuda:N or auto.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// The device's bf16 peak in TFLOP/s for MFU (default: 989 on CUDA (H100), none on CPU).
+    #[arg(long)]
+    pub peak_tflops: Option<f64>,
+    /// Feed real clips from this pack: train-step runs froster-train's own loop on it (loader, epochs cycling),
+    /// and reports the data-wait fraction. Without it the input is one synthetic batch.
+    #[arg(long)]
+    pub packs: Option<PathBuf>,
+    /// The run folder of --packs (default: a temporary one, removed after).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+impl StepArgs {
+    fn config(&self) -> Result<Config> {
+        let mut c = self.config.clone();
+        if let Some(a) = &self.arch {
+            let res = ClipConfig::preset(a)?.image_resolution;
+            c.sets.extend([format!("MODEL.ARCH={a}"), format!("DATA.TRAIN_CROP_SIZE={res}")]);
+            c.sets.extend([
+                format!("DATA.TEST_CROP_SIZE={res}"),
+                format!("DATA.TRAIN_JITTER_SCALES=[{res}, {}]", res * 8 / 7),
+            ]);
+        }
+        if let Some(b) = self.batch {
+            c.sets.extend([format!("TRAIN.BATCH_SIZE={b}"), "TRAIN.ACCUM_STEPS=1".into()]);
+        }
+        if let Some(f) = self.frames {
+            c.sets.push(format!("DATA.NUM_FRAMES={f}"));
+        }
+        Ok(c.load()?)
+    }
+}
+
+/// Synthetic class names, with prompts about as long as rephrased ones.
+fn synthetic_classes(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("Action number {i}: a person performs action {i} in this video")).collect()
+}
+
+/// Times optimizer steps and prints one JSON line.
+pub fn train(a: StepArgs) -> Result<()> {
+    let cfg = a.config()?;
+    let device = froster_model::parse_device(&a.device)?;
+    let timing = match &a.packs {
+        Some(p) => train_from_pack(&a, cfg.clone(), p, device)?,
+        None => train_synthetic(&a, &cfg, device)?,
+    };
+    report(&a, &cfg, device, "train-step", &timing)
+}
+
+/// Seconds of the timed steps, of which waiting for data, and every step's loss (training).
+struct Timing {
+    secs: f64,
+    wait: f64,
+    losses: Option<Vec<f64>>,
+}
+
+/// Synthetic input: one batch of random clips through [`Learner::step`].
+fn train_synthetic(a: &StepArgs, cfg: &Config, device: Device) -> Result<Timing> {
+    let (clip_cfg, w) = initial_clip(cfg, device)?;
+    let mut learner = Learner::new(learner_spec(cfg, &clip_cfg, &w, synthetic_classes(a.classes), device))?;
+    let micro = [Clips::from_batch(&synthetic_batch(cfg, cfg.data.train_crop_size, cfg.train.batch_size), device)];
+    let mut losses = Vec::new();
+    let mut timed = 0.0;
+    for i in 0..a.warmup + a.steps {
+        let t0 = Instant::now();
+        let parts = learner.step(&micro, step_template(cfg.rng_seed, 0, i), cfg.solver.base_lr)?;
+        losses.push(parts.loss); // the loss is read back: the step has finished on the device
+        if i >= a.warmup {
+            timed += t0.elapsed().as_secs_f64();
+        }
+    }
+    Ok(Timing { secs: timed, wait: 0.0, losses: Some(losses) })
+}
+
+/// Real clips: froster-train's loop on the pack, stopped after warmup + steps.
+fn train_from_pack(a: &StepArgs, mut cfg: Config, packs: &Path, device: Device) -> Result<Timing> {
+    let tmp = std::env::temp_dir().join(format!("froster-bench-run-{}", std::process::id()));
+    let out = a.out.clone().unwrap_or(tmp.clone());
+    std::fs::create_dir_all(&out).map_err(io_err(&out))?;
+    let reader = PackReader::open(packs)?;
+    if reader.list(&cfg.train.list).is_err() {
+        cfg.train.list = reader.manifest().lists.keys().next().cloned().unwrap_or_default();
+    }
+    if cfg.data.classes.is_empty() && cfg.classes_from_pack(packs).is_none() {
+        let file = out.join("bench_classes.json");
+        let map: serde_json::Map<String, serde_json::Value> =
+            synthetic_classes(a.classes).into_iter().enumerate().map(|(i, c)| (i.to_string(), c.into())).collect();
+        std::fs::write(&file, serde_json::Value::from(map).to_string()).map_err(io_err(&file))?;
+        cfg.data.classes = file.to_string_lossy().into_owned();
+    }
+    let total = a.warmup + a.steps;
+    let mut trainer = Trainer::new(cfg.clone(), trainer_options(packs, &out, device, total))?;
+    // A small pack runs out within a few steps: run as many epochs as the steps need.
+    let per_epoch = trainer.steps_per_epoch().max(1);
+    if per_epoch * cfg.solver.max_epoch < total {
+        cfg.solver.max_epoch = total.div_ceil(per_epoch);
+        trainer = Trainer::new(cfg, trainer_options(packs, &out, device, total))?;
+    }
+    let mut reports: Vec<StepReport> = Vec::new();
+    trainer.run_with(|r| reports.push(r.clone()))?;
+    if a.out.is_none() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    let timed = &reports[a.warmup.min(reports.len())..];
+    let secs = timed.iter().map(|r| r.seconds).sum();
+    let wait = timed.iter().map(|r| r.wait).sum();
+    Ok(Timing { secs, wait, losses: Some(reports.iter().map(|r| r.parts.loss).collect()) })
+}
+
+fn trainer_options(packs: &Path, out: &Path, device: Device, total: usize) -> Options {
+    Options {
+        packs: packs.into(),
+        out: out.into(),
+        resume: false,
+        device,
+        progress: false,
+        max_steps: Some(total),
+        checkpoints: false,
+    }
+}
+
+/// A batch of random uint8 clips in the loader's layout.
+fn synthetic_batch(cfg: &Config, crop: usize, batch: usize) -> Batch {
+    let shape = [batch, cfg.data.num_frames, crop, crop, 3];
+    let n: usize = shape.iter().product();
+    let mut rng = froster_loader::Rng::new(cfg.rng_seed);
+    let u8 = (0..n).map(|_| (rng.next_u64() >> 56) as u8).collect();
+    Batch {
+        u8,
+        shape,
+        labels: vec![0; batch],
+        videos: (0..batch).collect(),
+        views: vec![(0, 0); batch],
+        ..Default::default()
+    }
+}
+
+/// Times evaluation steps (classifier cached) and prints one JSON line.
+pub fn eval(a: StepArgs) -> Result<()> {
+    let cfg = a.config()?;
+    let device = froster_model::parse_device(&a.device)?;
+    let (clip_cfg, w) = initial_clip(&cfg, device)?;
+    let learner = Learner::new(learner_spec(&cfg, &clip_cfg, &w, synthetic_classes(a.classes), device))?;
+    let clip = &learner.student().clip;
+    let (_, cls) = eval_classifier(clip, &Tokenizer::new(), &synthetic_classes(a.classes), device)?;
+    let frames = cfg.data.num_frames as i64;
+    let batch = cfg.train.batch_size;
+    let mut loader = match &a.packs {
+        Some(p) => Some(eval_loader(p, &cfg, batch)?),
+        None => None,
+    };
+    let fixed = synthetic_batch(&cfg, cfg.data.test_crop_size, batch);
+    let (mut timed, mut wait) = (0.0, 0.0);
+    for i in 0..a.warmup + a.steps {
+        let t0 = Instant::now();
+        let b = match loader.as_mut() {
+            Some(l) => l.next().ok_or_else(|| froster_loader::Error::Stopped("the pack ran out of views".into()))??,
+            None => fixed.clone(),
+        };
+        let w = t0.elapsed().as_secs_f64();
+        let _ = eval_step(clip, frames, &b, &cls).double_value(&[0, 0]);
+        if i >= a.warmup {
+            timed += t0.elapsed().as_secs_f64();
+            wait += w;
+        }
+    }
+    report(&a, &cfg, device, "eval-step", &Timing { secs: timed, wait, losses: None })
+}
+
+/// Test views of the pack's first list, repeated as often as the benchmark needs.
+fn eval_loader(packs: &Path, cfg: &Config, batch: usize) -> Result<Loader> {
+    let reader = Arc::new(PackReader::open(packs)?);
+    let list = reader.manifest().lists.keys().next().cloned().unwrap_or_default();
+    let n = reader.list(&list)?.len();
+    let items: Vec<(u32, i64)> = reader.list(&list)?.iter().cycle().take(n.max(1) * 64).map(|&(v, _)| (v, 0)).collect();
+    let src = Arc::new(PackSource::with_items(reader, items));
+    let settings = crate::run::TestFlags::default().resolve(Some(cfg))?;
+    let lc = crate::evaluate::test_loader(&settings, cfg.data.test_crop_size, batch, super::cores());
+    Ok(Loader::new(src, lc)?)
+}
+
+/// One JSON line: clips/s, ms/step, data-wait, FLOPs and MFU, peak RSS.
+fn report(a: &StepArgs, cfg: &Config, device: Device, bench: &str, t: &Timing) -> Result<()> {
+    let clip = ClipConfig::preset(&cfg.model.arch)?;
+    let (batch, frames) = (cfg.train.batch_size as f64, cfg.data.num_frames as f64);
+    let per_step = t.secs / a.steps.max(1) as f64;
+    let flops = if t.losses.is_some() {
+        // student vision fwd+bwd (3x), teacher vision fwd, student text fwd+bwd over 2 templates (teacher cached)
+        let prompts = 2.0 * a.classes as f64;
+        3.0 * batch * frames * vision_flops(&clip, true)
+            + batch * frames * vision_flops(&clip, false)
+            + 3.0 * text_flops(&clip, prompts, text_tokens(a.classes)?)
+    } else {
+        batch * frames * vision_flops(&clip, true)
+    };
+    let peak = a.peak_tflops.or(if device.is_cuda() { Some(989.0) } else { None });
+    let (secs, wait, losses) = (t.secs, t.wait, &t.losses);
+    println!(
+        "{}",
+        json!({"bench": bench, "arch": cfg.model.arch, "device": format!("{device:?}"), "batch": batch,
+               "precision": if cfg.compute_kind(device).is_some() {"bf16"} else {"f32"},
+               "clips_per_s": batch / per_step, "ms_per_step": per_step * 1e3, "peak_rss_gb": peak_rss_mb() / 1024.0,
+               "tflop_per_step": flops / 1e12, "mfu": peak.map(|p| flops / per_step / (p * 1e12)),
+               "data_wait": if secs > 0.0 { wait / secs } else { 0.0 }, "losses": losses,
+               "input": if a.packs.is_some() {"packs"} else {"synthetic"}})
+    );
+    Ok(())
+}
+
+/// Tokens the text tower runs per prompt: up to the longest EOT (it cuts the sequence there).
+fn text_tokens(classes: usize) -> Result<f64> {
+    let ids = prompt_ids(&Tokenizer::new(), &[8, BARE], &synthetic_classes(classes), CONTEXT)?;
+    Ok((ids.argmax(-1, false).max().int64_value(&[]) + 1) as f64)
+}
+
+/// Forward FLOPs (2 per multiply-add) of one frame through a vision tower, with temporal keys (3L) or not.
+fn vision_flops(c: &ClipConfig, temporal: bool) -> f64 {
+    let (l, w) = ((c.grid() * c.grid() + 1) as f64, c.vision_width as f64);
+    let keys = if temporal { 3.0 * l } else { l };
+    c.vision_layers as f64 * (2.0 * l * 12.0 * w * w + 2.0 * 2.0 * l * keys * w)
+}
+
+fn text_flops(c: &ClipConfig, prompts: f64, tokens: f64) -> f64 {
+    let w = c.transformer_width as f64;
+    prompts * c.transformer_layers as f64 * (2.0 * tokens * 12.0 * w * w + 2.0 * 2.0 * tokens * tokens * w)
+}

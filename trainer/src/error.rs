@@ -1,0 +1,60 @@
+//! froster-train's errors. Each names the file, key or value it is about.
+use std::path::PathBuf;
+
+/// Errors of configuring, running and checkpointing a training run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configuration that cannot be used: the message names the keys.
+    #[error("config: {0}")]
+    Config(String),
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    /// A JSON file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Json { path: PathBuf, source: serde_json::Error },
+    /// The model crate failed (weights, tokenizer, device).
+    #[error(transparent)]
+    Model(#[from] froster_model::Error),
+    /// The loader failed (pack, list, classes).
+    #[error(transparent)]
+    Loader(#[from] froster_loader::Error),
+    /// libtorch failed.
+    #[error(transparent)]
+    Torch(#[from] tch::TchError),
+    /// The list to train on has no clip.
+    #[error("{}: list '{list}' is empty", pack.display())]
+    EmptyList { pack: PathBuf, list: String },
+    /// One optimizer step needs more clips than one epoch gives.
+    #[error("list '{list}' has fewer clips than one batch ({batch})")]
+    TooFewClips { list: String, batch: usize },
+    /// No class names were given and the pack has none.
+    #[error(
+        "DATA.CLASSES is not set and {} has no classes.json: give the training classes' rephrased JSON, \
+         e.g. --set DATA.CLASSES=train_rephrased.json",
+        pack.display()
+    )]
+    NoClasses { pack: PathBuf },
+    /// A video's label is not a class of the class file.
+    #[error("{}: video '{video}' has label {label}, but DATA.CLASSES has {classes} classes", pack.display())]
+    LabelOutOfRange { pack: PathBuf, video: String, label: i64, classes: usize },
+    /// The loss became NaN or infinite.
+    #[error(
+        "non-finite loss {loss} at step {step} (epoch {epoch}, iteration {iter}); the last good checkpoint is in {}",
+        checkpoints.display()
+    )]
+    NonFinite { loss: f64, step: usize, epoch: usize, iter: usize, checkpoints: PathBuf },
+    /// Optimizer state that does not fit the model's parameters.
+    #[error("optimizer state of the resume point: {0}")]
+    OptimizerState(String),
+    /// A resume point that does not fit the model.
+    #[error("{}: {reason}", path.display())]
+    Resume { path: PathBuf, reason: String },
+}
+
+/// froster-train's result.
+pub type Result<T> = std::result::Result<T, Error>;
+
+pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io { path: path.into(), source }
+}

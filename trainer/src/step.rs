@@ -1,0 +1,188 @@
+//! One optimizer step: the seam that `froster-train`, `froster-bench train-step` and the tests share.
+//! A [`Learner`] holds what a step touches (student, frozen teacher, AdamW, the class prompts and the teacher's
+//! cached text features); [`Learner::step`] runs the micro-batches, the shared classifier, backward, gradient
+//! clipping and AdamW.
+use crate::adamw::AdamW;
+use crate::distill::{self, Objective};
+use crate::error::Result;
+use crate::input::Clips;
+use froster_loader::Rng;
+use froster_model::layout::{optim_key, optim_state};
+use froster_model::weights::{self, Weights};
+use froster_model::{classifier, prompt_ids, ClipConfig, Student, Teacher, Tokenizer, BARE, CONTEXT, NUM_TEMPLATES};
+use tch::{nn, Device, Kind, Tensor};
+
+/// The mean loss and its parts over one optimizer step's micro-batches.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LossParts {
+    /// The total: `ce + distillation_ratio * (distill_image + distill_text)`.
+    pub loss: f64,
+    /// Cross-entropy of the student's logits.
+    pub ce: f64,
+    /// Visual distillation: 1 - cos(projected student image feature, teacher image feature).
+    pub distill_image: f64,
+    /// Text distillation: 1 - cos(projected student classifier, teacher classifier).
+    pub distill_text: f64,
+}
+
+impl LossParts {
+    /// Whether every part is finite.
+    pub fn is_finite(&self) -> bool {
+        [self.loss, self.ce, self.distill_image, self.distill_text].iter().all(|x| x.is_finite())
+    }
+}
+
+/// What a learner is made of.
+pub struct LearnerSpec<'a> {
+    /// The CLIP architecture.
+    pub clip: &'a ClipConfig,
+    /// CLIP weights (OpenAI keys) for the student and the teacher.
+    pub weights: &'a Weights,
+    /// Frames per clip.
+    pub frames: i64,
+    /// The training classes' rephrased names.
+    pub classes: Vec<String>,
+    /// Loss weights.
+    pub objective: Objective,
+    /// AdamW weight decay.
+    pub weight_decay: f64,
+    /// Gradient clipping (global L2 norm).
+    pub clip_grad_norm: f64,
+    /// Compute dtype of both towers (None: f32); master weights and optimizer state stay f32.
+    pub compute: Option<Kind>,
+    /// Seed of the projectors' initialisation.
+    pub seed: u64,
+    /// Where everything lives.
+    pub device: Device,
+}
+
+/// Everything one optimizer step touches.
+pub struct Learner {
+    vs: nn::VarStore,
+    student: Student,
+    teacher: Teacher,
+    opt: AdamW,
+    tok: Tokenizer,
+    classes: Vec<String>,
+    objective: Objective,
+    clip_grad_norm: f64,
+    device: Device,
+}
+
+impl Learner {
+    /// A student initialised from the CLIP weights (projectors as the reference's init), its frozen teacher, and
+    /// a fresh AdamW.
+    pub fn new(spec: LearnerSpec) -> Result<Self> {
+        tch::manual_seed(spec.seed as i64 + 1);
+        let (vs, mut student) = crate::build::student(spec.clip, spec.frames, spec.weights, None, spec.device)?;
+        let mut teacher = crate::build::teacher(spec.clip, spec.weights, spec.device)?;
+        student.clip.set_compute(spec.compute);
+        teacher.clip.set_compute(spec.compute);
+        let mut params: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+        params.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Learner {
+            opt: AdamW::new(params, spec.weight_decay),
+            vs,
+            student,
+            teacher,
+            tok: Tokenizer::new(),
+            classes: spec.classes,
+            objective: spec.objective,
+            clip_grad_norm: spec.clip_grad_norm,
+            device: spec.device,
+        })
+    }
+
+    /// One optimizer step over `micro` (their mean loss), with prompt template `template` and learning rate
+    /// `lr`. A non-finite loss leaves the weights untouched.
+    pub fn step(&mut self, micro: &[Clips], template: usize, lr: f64) -> Result<LossParts> {
+        let ids = prompt_ids(&self.tok, &[template, BARE], &self.classes, CONTEXT)?.to_device(self.device);
+        let teacher_text = self.teacher_text(template)?;
+        self.opt.zero_grad();
+        let parts = accumulate_gradients(&self.student, &self.teacher, micro, &ids, &teacher_text, self.objective);
+        if parts.is_finite() {
+            let _ = self.opt.clip_grad_norm(self.clip_grad_norm);
+            self.opt.step(lr);
+        }
+        Ok(parts)
+    }
+
+    /// The teacher's raw text features [2, C, D] for `template` and the bare names, cached per template.
+    fn teacher_text(&mut self, template: usize) -> Result<Tensor> {
+        let mut per = Vec::with_capacity(2);
+        for t in [template, BARE] {
+            let (tok, classes) = (&self.tok, &self.classes);
+            per.push(self.teacher.template_features(t, || prompt_ids(tok, &[t], classes, CONTEXT))?);
+        }
+        Ok(Tensor::stack(&per, 0))
+    }
+
+    /// The model state (`model.*`, `projector_*`), f32 on the CPU: the reference's `model_state`.
+    pub fn model_state(&self) -> Weights {
+        weights::snapshot(&self.vs)
+    }
+
+    /// The model state plus the AdamW moments (`optim.*`): a resume point's tensors.
+    pub fn resume_state(&self) -> Weights {
+        let mut state = self.model_state();
+        for (k, v) in self.opt.state() {
+            state.insert(optim_key(&k), v.detach().to_device(Device::Cpu));
+        }
+        state
+    }
+
+    /// Restores a resume point written by [`Learner::resume_state`] after `adam_steps` steps.
+    pub fn load_resume(&mut self, w: &Weights, adam_steps: i64) -> Result<()> {
+        weights::apply(&self.vs, w, "")?;
+        self.opt.load_state(&optim_state(w), adam_steps)
+    }
+
+    /// AdamW steps taken.
+    pub fn adam_steps(&self) -> i64 {
+        self.opt.steps()
+    }
+
+    /// The student.
+    pub fn student(&self) -> &Student {
+        &self.student
+    }
+
+    /// The device.
+    pub fn device(&self) -> Device {
+        self.device
+    }
+}
+
+/// The prompt template of a step: one of the 28, from a stream keyed by (seed, epoch, iteration), so that a
+/// resumed run and the benchmark draw the same ones.
+pub fn step_template(seed: u64, epoch: usize, iter: usize) -> usize {
+    Rng::keyed(seed, epoch as u64, (1 << 40) + iter as u64).below(NUM_TEMPLATES)
+}
+
+/// Gradients of the mean loss over micro-batches, accumulated into the student's `.grad`; returns the mean loss
+/// parts. The student's classifier is computed once: the micro-batches see a detached copy, and its accumulated
+/// gradient goes back through the text tower in one pass (the backward of sum(cls * g) is the vector-Jacobian
+/// product).
+pub fn accumulate_gradients(
+    student: &Student,
+    teacher: &Teacher,
+    micro: &[Clips],
+    ids: &Tensor,
+    teacher_text: &Tensor,
+    obj: Objective,
+) -> LossParts {
+    let (k, c) = (teacher_text.size()[0], teacher_text.size()[1]);
+    let cls = classifier(&student.clip.encode_text(ids).view([k, c, -1]));
+    let shared = cls.detach().set_requires_grad(true);
+    // The loss parts stay on the device: one host sync per optimizer step.
+    let mut parts = Tensor::zeros([4], (Kind::Float, ids.device()));
+    for m in micro {
+        let f = distill::forward_with_classifier(student, teacher, &m.video, &m.labels, &shared, teacher_text, obj);
+        (&f.loss / micro.len() as f64).backward();
+        let step = Tensor::stack(&[&f.loss, &f.loss_ce, &f.distill_image, &f.distill_text], 0).detach();
+        parts += step.to_kind(Kind::Float) / micro.len() as f64;
+    }
+    (&cls * shared.grad()).sum(Kind::Float).backward();
+    let v = Vec::<f64>::try_from(parts.to_kind(Kind::Double).to_device(Device::Cpu)).unwrap_or(vec![f64::NAN; 4]);
+    LossParts { loss: v[0], ce: v[1], distill_image: v[2], distill_text: v[3] }
+}
