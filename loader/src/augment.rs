@@ -163,16 +163,9 @@ fn blend(sc: &mut ResizeScratch, p: usize, a: usize, b: usize, w: u32) {
 
 /// Resizes and crops one frame (w x h) into `dst` (crop x crop x 3 RGB, HWC), flipping if asked: separable
 /// integer bilinear, straight from the stored pixels; I420 is converted to RGB at the output pixels only.
-pub fn apply(
-    src: Frame,
-    w: usize,
-    h: usize,
-    s: &Spatial,
-    xt: &Taps,
-    yt: &Taps,
-    dst: &mut [u8],
-    sc: &mut ResizeScratch,
-) {
+pub fn apply(src: Frame, plan: &Plan, dst: &mut [u8], sc: &mut ResizeScratch) {
+    let Plan { w, h, spatial: s, xt, yt } = plan;
+    let (w, h) = (*w, *h);
     let c = s.crop;
     sc.keys = [0; 6];
     for (oy, &(y0, y1, wy)) in yt.0.iter().enumerate().take(c) {
@@ -220,7 +213,20 @@ pub fn apply(
     }
 }
 
-/// The taps of a spatial transform for a w x h source.
-pub fn taps(w: usize, h: usize, s: &Spatial) -> (Taps, Taps) {
-    (Taps::new(w, s.scaled_w, s.x0, s.crop), Taps::new(h, s.scaled_h, s.y0, s.crop))
+/// A spatial transform of a w x h source and its resampling taps, computed once per clip.
+pub struct Plan {
+    w: usize,
+    h: usize,
+    spatial: Spatial,
+    xt: Taps,
+    yt: Taps,
+}
+
+impl Plan {
+    /// The plan of `spatial` for a w x h source.
+    pub fn new(w: usize, h: usize, spatial: Spatial) -> Self {
+        let xt = Taps::new(w, spatial.scaled_w, spatial.x0, spatial.crop);
+        let yt = Taps::new(h, spatial.scaled_h, spatial.y0, spatial.crop);
+        Plan { w, h, spatial, xt, yt }
+    }
 }

@@ -89,7 +89,7 @@ pub fn decode(
     pipeline.set_state(gst::State::Paused).map_err(|_| err(bus_error(&pipeline).unwrap_or("cannot start".into())))?;
     let seeking = opts.seek && range.is_some_and(|r| r.0 > 0);
     if let Some((first, _)) = range.filter(|_| seeking) {
-        wait_paused(&pipeline, opts.stall_timeout).map_err(|e| err(e))?;
+        wait_paused(&pipeline, opts.stall_timeout).map_err(err)?;
         let fps = current_fps(&sink).unwrap_or((30, 1));
         let t = (first as f64 - 0.5).max(0.0) * fps.1 as f64 / fps.0.max(1) as f64;
         pipeline

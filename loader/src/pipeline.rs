@@ -10,8 +10,8 @@ use crate::sampling::{sample, SamplingConfig, Start};
 use crate::source::{ClipSource, Scratch};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 /// CLIP's per-channel RGB mean (0..1 scale).
@@ -123,9 +123,12 @@ struct Work {
     crop: usize,
 }
 
+/// A finished clip: its pixels, video, (view, crop) and label.
+type Clip = (Vec<u8>, usize, (usize, usize), i64);
+
 struct Done {
     seq: usize,
-    clip: Option<(Vec<u8>, usize, (usize, usize), i64)>,
+    clip: Option<Clip>,
     err: Option<Error>,
 }
 
@@ -135,7 +138,7 @@ pub struct Loader {
     recycled: Sender<Batch>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
-    skipped: Arc<AtomicUsize>,
+    skipped: Arc<Mutex<Vec<String>>>,
 }
 
 impl Loader {
@@ -155,7 +158,7 @@ impl Loader {
         let (batch_tx, batch_rx) = bounded::<Result<Batch>>(cfg.prefetch.max(1));
         let (recycle_tx, recycle_rx) = bounded::<Batch>(cfg.prefetch.max(1) + 2);
         let stop = Arc::new(AtomicBool::new(false));
-        let skipped = Arc::new(AtomicUsize::new(0));
+        let skipped = Arc::new(Mutex::new(Vec::new()));
         let mut threads = Vec::new();
         let s = stop.clone();
         threads.push(std::thread::spawn(move || {
@@ -184,7 +187,12 @@ impl Loader {
 
     /// Clips skipped so far as bad (lenient mode).
     pub fn skipped(&self) -> usize {
-        self.skipped.load(Ordering::Relaxed)
+        self.skipped.lock().map(|v| v.len()).unwrap_or(0)
+    }
+
+    /// Why each skipped clip was skipped (the video and the error), in order.
+    pub fn skip_reasons(&self) -> Vec<String> {
+        self.skipped.lock().map(|v| v.clone()).unwrap_or_default()
     }
 }
 
@@ -278,7 +286,7 @@ fn make_clip(src: &dyn ClipSource, cfg: &LoaderConfig, w: &Work, s: &mut Scratch
             augment::test_spatial(fw, fh, scale, cfg.crop, idx)
         }
     };
-    let (xt, yt) = augment::taps(fw, fh, &spatial);
+    let plan = augment::Plan::new(fw, fh, spatial);
     let per = cfg.crop * cfg.crop * 3;
     out.resize(per * window.indices.len(), 0);
     for (k, frame) in s.frames.iter().take(window.indices.len()).enumerate() {
@@ -291,7 +299,7 @@ fn make_clip(src: &dyn ClipSource, cfg: &LoaderConfig, w: &Work, s: &mut Scratch
             PixelFormat::Rgb => Frame::Rgb(frame),
             PixelFormat::I420 => Frame::I420(frame),
         };
-        augment::apply(frame, fw, fh, &spatial, &xt, &yt, &mut out[k * per..(k + 1) * per], &mut s.resize);
+        augment::apply(frame, &plan, &mut out[k * per..(k + 1) * per], &mut s.resize);
     }
     Ok(())
 }
@@ -305,7 +313,7 @@ struct Chans {
     recycled: Receiver<Batch>,
 }
 
-fn batcher(ch: Chans, total: usize, cfg: &LoaderConfig, stop: &AtomicBool, skipped: &AtomicUsize) {
+fn batcher(ch: Chans, total: usize, cfg: &LoaderConfig, stop: &AtomicBool, skipped: &Mutex<Vec<String>>) {
     let Chans { rx, tx, pool, recycled } = ch;
     let mut pending = BTreeMap::new();
     let mut next = cfg.skip;
@@ -325,8 +333,10 @@ fn batcher(ch: Chans, total: usize, cfg: &LoaderConfig, stop: &AtomicBool, skipp
                     return;
                 }
                 (None, e) => {
-                    skipped.fetch_add(1, Ordering::Relaxed);
-                    eprintln!("froster-loader: skipping clip: {}", e.map(|e| e.to_string()).unwrap_or_default());
+                    let reason = e.map(|e| e.to_string()).unwrap_or_else(|| "no frames".into());
+                    if let Ok(mut v) = skipped.lock() {
+                        v.push(reason);
+                    }
                 }
             }
             if batch.labels.len() == cfg.batch_size

@@ -160,15 +160,16 @@ mod video {
             let path = self.path(i);
             let got = self.info[i].get_or_init(|| {
                 let c = crate::container::probe(&path);
-                let none = Some(&(|_| false) as &dyn Fn(usize) -> bool);
-                let first =
-                    decode(&path, &self.opts(), Some((0, 0)), none, |_, _, _, _| Ok(())).map_err(|e| e.to_string())?;
+                let keep_none = Some(&(|_| false) as &dyn Fn(usize) -> bool);
+                let first = decode(&path, &self.opts(), Some((0, 0)), keep_none, |_, _, _, _| Ok(()))
+                    .map_err(|e| e.to_string())?;
                 let fps = first.fps_num as f64 / first.fps_den.max(1) as f64;
                 let frames = match c.frames {
                     Some(n) => n as usize,
                     None => {
-                        decode(&path, &self.opts(), None, none, |_, _, _, _| Ok(())).map_err(|e| e.to_string())?.frames
-                            as usize
+                        decode(&path, &self.opts(), None, keep_none, |_, _, _, _| Ok(()))
+                            .map_err(|e| e.to_string())?
+                            .frames as usize
                     }
                 };
                 let info =

@@ -58,14 +58,13 @@ fn resize_of_a_constant_frame_is_constant_and_flip_mirrors() {
     let (w, h) = (40, 30);
     let src: Vec<u8> = (0..w * h).flat_map(|i| [(i % w) as u8 * 6, 100, 50]).collect();
     let s = Spatial { scaled_w: 40, scaled_h: 30, x0: 0, y0: 0, crop: 30, flip: false };
-    let (xt, yt) = taps(w, h, &s);
     let mut sc = ResizeScratch::default();
     let mut a = vec![0u8; 30 * 30 * 3];
-    apply(Frame::Rgb(&src), w, h, &s, &xt, &yt, &mut a, &mut sc);
+    apply(Frame::Rgb(&src), &Plan::new(w, h, s), &mut a, &mut sc);
     assert!(a.chunks(3).all(|p| p[1] == 100 && p[2] == 50));
     assert_eq!(a[0], 0);
     let mut b = vec![0u8; 30 * 30 * 3];
-    apply(Frame::Rgb(&src), w, h, &Spatial { flip: true, ..s }, &xt, &yt, &mut b, &mut sc);
+    apply(Frame::Rgb(&src), &Plan::new(w, h, Spatial { flip: true, ..s }), &mut b, &mut sc);
     assert_eq!(&b[29 * 3..29 * 3 + 3], &a[..3]);
 }
 

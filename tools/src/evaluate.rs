@@ -55,6 +55,8 @@ pub struct EvalResult {
     /// Per video.
     #[serde(skip)]
     pub predictions: Vec<VideoPrediction>,
+    /// Views the loader skipped as unreadable, with the reason.
+    pub skipped: Vec<String>,
 }
 
 /// The loader settings of the test views.
@@ -96,7 +98,7 @@ pub fn evaluate(
     let (_, cls) = eval_classifier(clip, &Tokenizer::new(), classes, o.device)?;
     let total = froster_loader::clips_per_epoch(src.as_ref(), &cfg);
     let bar = crate::progress(o.progress, total as u64, "views");
-    let ens = score_views(src.clone(), clip, &cls, cfg, &bar)?;
+    let (ens, skipped) = score_views(src.clone(), clip, &cls, cfg, &bar)?;
     bar.finish_and_clear();
     let (top1, top5) = ens.accuracy();
     let predictions: Vec<VideoPrediction> = ens
@@ -124,17 +126,19 @@ pub fn evaluate(
         views_per_video: o.settings.views * o.settings.crops,
         per_class_top1,
         predictions,
+        skipped,
     })
 }
 
-/// Runs every test view of `src` through `clip` and sums the per-view logits per video (the reference's test).
+/// Runs every test view of `src` through `clip` and sums the per-view logits per video (the reference's test);
+/// also returns why each skipped view was skipped.
 pub fn score_views(
     src: Arc<dyn ClipSource>,
     clip: &Clip,
     cls: &tch::Tensor,
     cfg: LoaderConfig,
     bar: &indicatif::ProgressBar,
-) -> Result<Ensemble> {
+) -> Result<(Ensemble, Vec<String>)> {
     let frames = cfg.sampling.num_frames as i64;
     let mut ens = Ensemble::default();
     let mut loader = Loader::new(src, cfg)?;
@@ -145,7 +149,7 @@ pub fn score_views(
         bar.inc(b.labels.len() as u64);
         loader.recycle(b);
     }
-    Ok(ens)
+    Ok((ens, loader.skip_reasons()))
 }
 
 /// "Name: description" -> "Name".

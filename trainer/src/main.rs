@@ -55,6 +55,9 @@ fn main() -> Result<()> {
     };
     let mut trainer = Trainer::new(cfg, opts)?;
     let s = trainer.run()?;
+    if !s.skipped.is_empty() {
+        eprintln!("skipped {} unreadable clips, e.g. {}", s.skipped.len(), s.skipped[0]);
+    }
     println!(
         "trained {} steps in {:.1} s: loss {:.4} -> {:.4}; checkpoints in {}",
         s.steps,

@@ -45,6 +45,8 @@ pub struct Summary {
     pub last_loss: f64,
     /// Wall time of this process's run.
     pub seconds: f64,
+    /// Clips the loader skipped as unreadable, with the reason.
+    pub skipped: Vec<String>,
 }
 
 /// One optimizer step as it happened.
@@ -155,6 +157,7 @@ impl Trainer {
         let mut log =
             std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(io_err(&log_path))?;
         let (mut first, mut last) = (f64::NAN, f64::NAN);
+        let mut skipped = Vec::new();
         for epoch in self.pos.epoch..self.cfg.solver.max_epoch {
             let skip = self.pos.iter * self.cfg.train.batch_size;
             let mut loader = Loader::new(self.source.clone(), self.loader_config(epoch, skip))?;
@@ -170,20 +173,19 @@ impl Trainer {
                 on_step(&r);
                 if self.stop_now()? {
                     bar.finish_and_clear();
-                    return Ok(Summary {
-                        steps: self.pos.step,
-                        first_loss: first,
-                        last_loss: last,
-                        seconds: t0.elapsed().as_secs_f64(),
-                    });
+                    skipped.extend(loader.skip_reasons());
+                    let seconds = t0.elapsed().as_secs_f64();
+                    return Ok(Summary { steps: self.pos.step, first_loss: first, last_loss: last, seconds, skipped });
                 }
             }
+            skipped.extend(loader.skip_reasons());
             drop(loader);
             self.pos = Position { epoch: epoch + 1, iter: 0, step: self.pos.step };
             self.end_epoch(epoch)?;
         }
         bar.finish_and_clear();
-        Ok(Summary { steps: self.pos.step, first_loss: first, last_loss: last, seconds: t0.elapsed().as_secs_f64() })
+        let seconds = t0.elapsed().as_secs_f64();
+        Ok(Summary { steps: self.pos.step, first_loss: first, last_loss: last, seconds, skipped })
     }
 
     /// Takes one optimizer step's micro-batches from `loader` and steps; None when the epoch ran out early.

@@ -40,7 +40,7 @@ pub fn kinetics_map(names: &BTreeSet<String>, min_share: f64) -> Option<(&'stati
         let keys: HashMap<String, usize> = classes.iter().enumerate().map(|(i, c)| (key(c), i)).collect();
         let all_in = names.iter().all(|n| keys.contains_key(&key(n)));
         let share = names.len() as f64 / classes.len() as f64;
-        (all_in && !names.is_empty() && share >= min_share).then(|| (*title, classes))
+        (all_in && !names.is_empty() && share >= min_share).then_some((*title, classes))
     })
 }
 

@@ -31,9 +31,6 @@ pub struct LoaderArgs {
     /// Also time train clips per video (1 thread), for the per-video comparison with the reference.
     #[arg(long)]
     pub per_video: bool,
-    /// One JSON line instead of pretty JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 const TRAIN: Mode = Mode::Train { min_scale: 224, max_scale: 256 };
@@ -55,8 +52,8 @@ fn rate(src: Arc<dyn ClipSource>, mode: Mode, threads: usize, clips: usize) -> R
     Ok(n as f64 / t0.elapsed().as_secs_f64())
 }
 
-/// Runs the measurement and prints its JSON.
-pub fn run(a: LoaderArgs) -> Result<()> {
+/// Runs the measurement; the numbers as JSON.
+pub fn run(a: LoaderArgs) -> Result<serde_json::Value> {
     let all = a.threads.unwrap_or_else(cores);
     let reader = Arc::new(PackReader::open(&a.packs)?);
     let name = match a.pack_list.or_else(|| reader.manifest().lists.keys().next().cloned()) {
@@ -90,10 +87,5 @@ pub fn run(a: LoaderArgs) -> Result<()> {
         out["pack_train_clips_per_s_1t_per_video"] = rows.into();
     }
     out["peak_rss_mb"] = peak_rss_mb().into();
-    if a.json {
-        println!("{out}");
-    } else {
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-    }
-    Ok(())
+    Ok(out)
 }

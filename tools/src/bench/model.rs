@@ -5,8 +5,8 @@ use serde_json::json;
 use std::time::Instant;
 use tch::{Device, Kind, Tensor};
 
-/// Encodes `batch` random frames and `batch` prompts with a random CLIP of `arch`, and prints items/s.
-pub fn run(arch: &str, batch: i64, device: Device) -> Result<()> {
+/// Encodes `batch` random frames and `batch` prompts with a random CLIP of `arch`: items/s as JSON.
+pub fn run(arch: &str, batch: i64, device: Device) -> Result<serde_json::Value> {
     let cfg = ClipConfig::preset(arch)?;
     let vs = tch::nn::VarStore::new(device);
     let clip = froster_model::Clip::new(&vs.root(), &cfg);
@@ -31,9 +31,7 @@ pub fn run(arch: &str, batch: i64, device: Device) -> Result<()> {
             let _ = clip.encode_text(&ids).sum(Kind::Float).double_value(&[]);
         })
     });
-    println!(
-        "{}",
-        json!({"arch": arch, "device": format!("{device:?}"), "batch": batch, "images_per_s": image, "texts_per_s": text})
-    );
-    Ok(())
+    Ok(
+        json!({"arch": arch, "device": format!("{device:?}"), "batch": batch, "images_per_s": image, "texts_per_s": text}),
+    )
 }

@@ -6,8 +6,8 @@ use froster_pack::{BuildOptions, EncodeOptions, ListSet, NamedList};
 use std::path::Path;
 use std::time::Instant;
 
-/// Builds a pack of every video in `videos` per option set, reads it back, and prints a table row each.
-pub fn run(videos: &Path, short_side: u32) -> Result<()> {
+/// Builds a pack of every video in `videos` per option set and reads it back: a Markdown table, a row each.
+pub fn run(videos: &Path, short_side: u32) -> Result<String> {
     let mut names: Vec<String> = std::fs::read_dir(videos)
         .map_err(io_err(videos))?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().to_string()))
@@ -15,10 +15,10 @@ pub fn run(videos: &Path, short_side: u32) -> Result<()> {
     names.sort();
     let list = NamedList { name: "all".into(), items: names.into_iter().map(|n| (n, 0)).collect() };
     let tmp = std::env::temp_dir().join(format!("froster-bench-{}", std::process::id()));
-    println!(
-        "| pixels | zstd | short side | bytes/frame | vs source | decode ms/frame | build videos/s | build frames/s |"
+    let mut table = String::from(
+        "| pixels | zstd | short side | bytes/frame | vs source | decode ms/frame | build videos/s | build frames/s |\n\
+         |---|---|---|---|---|---|---|---|\n",
     );
-    println!("|---|---|---|---|---|---|---|---|");
     for (pixel, level) in
         [(PixelFormat::I420, 1), (PixelFormat::I420, 3), (PixelFormat::I420, 9), (PixelFormat::Rgb, 3)]
     {
@@ -40,8 +40,8 @@ pub fn run(videos: &Path, short_side: u32) -> Result<()> {
             }
         }
         let ms = t0.elapsed().as_secs_f64() * 1e3 / s.frames.max(1) as f64;
-        println!(
-            "| {pixel:?} | {level} | {short_side} | {:.0} | {:.1}x | {ms:.3} | {:.2} | {:.0} |",
+        table += &format!(
+            "| {pixel:?} | {level} | {short_side} | {:.0} | {:.1}x | {ms:.3} | {:.2} | {:.0} |\n",
             s.pack_bytes as f64 / s.frames.max(1) as f64,
             s.pack_bytes as f64 / s.source_bytes.max(1) as f64,
             s.ok as f64 / s.seconds,
@@ -50,5 +50,5 @@ pub fn run(videos: &Path, short_side: u32) -> Result<()> {
         std::fs::remove_dir_all(&out).map_err(io_err(&out))?;
     }
     let _ = std::fs::remove_dir_all(&tmp);
-    Ok(())
+    Ok(table)
 }

@@ -80,8 +80,8 @@ fn synthetic_classes(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("Action number {i}: a person performs action {i} in this video")).collect()
 }
 
-/// Times optimizer steps and prints one JSON line.
-pub fn train(a: StepArgs) -> Result<()> {
+/// Times optimizer steps: the numbers as JSON.
+pub fn train(a: StepArgs) -> Result<serde_json::Value> {
     let cfg = a.config()?;
     let device = froster_model::parse_device(&a.device)?;
     let timing = match &a.packs {
@@ -179,8 +179,8 @@ fn synthetic_batch(cfg: &Config, crop: usize, batch: usize) -> Batch {
     }
 }
 
-/// Times evaluation steps (classifier cached) and prints one JSON line.
-pub fn eval(a: StepArgs) -> Result<()> {
+/// Times evaluation steps (classifier cached): the numbers as JSON.
+pub fn eval(a: StepArgs) -> Result<serde_json::Value> {
     let cfg = a.config()?;
     let device = froster_model::parse_device(&a.device)?;
     let (clip_cfg, w) = initial_clip(&cfg, device)?;
@@ -223,8 +223,8 @@ fn eval_loader(packs: &Path, cfg: &Config, batch: usize) -> Result<Loader> {
     Ok(Loader::new(src, lc)?)
 }
 
-/// One JSON line: clips/s, ms/step, data-wait, FLOPs and MFU, peak RSS.
-fn report(a: &StepArgs, cfg: &Config, device: Device, bench: &str, t: &Timing) -> Result<()> {
+/// clips/s, ms/step, data-wait, FLOPs and MFU, peak RSS.
+fn report(a: &StepArgs, cfg: &Config, device: Device, bench: &str, t: &Timing) -> Result<serde_json::Value> {
     let clip = ClipConfig::preset(&cfg.model.arch)?;
     let (batch, frames) = (cfg.train.batch_size as f64, cfg.data.num_frames as f64);
     let per_step = t.secs / a.steps.max(1) as f64;
@@ -239,16 +239,12 @@ fn report(a: &StepArgs, cfg: &Config, device: Device, bench: &str, t: &Timing) -
     };
     let peak = a.peak_tflops.or(if device.is_cuda() { Some(989.0) } else { None });
     let (secs, wait, losses) = (t.secs, t.wait, &t.losses);
-    println!(
-        "{}",
-        json!({"bench": bench, "arch": cfg.model.arch, "device": format!("{device:?}"), "batch": batch,
+    Ok(json!({"bench": bench, "arch": cfg.model.arch, "device": format!("{device:?}"), "batch": batch,
                "precision": if cfg.compute_kind(device).is_some() {"bf16"} else {"f32"},
                "clips_per_s": batch / per_step, "ms_per_step": per_step * 1e3, "peak_rss_gb": peak_rss_mb() / 1024.0,
                "tflop_per_step": flops / 1e12, "mfu": peak.map(|p| flops / per_step / (p * 1e12)),
                "data_wait": if secs > 0.0 { wait / secs } else { 0.0 }, "losses": losses,
-               "input": if a.packs.is_some() {"packs"} else {"synthetic"}})
-    );
-    Ok(())
+               "input": if a.packs.is_some() {"packs"} else {"synthetic"}}))
 }
 
 /// Tokens the text tower runs per prompt: up to the longest EOT (it cuts the sequence there).

@@ -46,12 +46,15 @@ enum Cmd {
 }
 
 fn main() -> Result<()> {
-    match Cli::parse().cmd {
-        Cmd::Loader(a) => bench::loader::run(a)?,
+    let json = match Cli::parse().cmd {
+        Cmd::Loader(a) => serde_json::to_string_pretty(&bench::loader::run(a)?)?,
         Cmd::Pack { videos, short_side } => bench::pack::run(&videos, short_side)?,
-        Cmd::Model { arch, batch, device } => bench::model::run(&arch, batch, froster_model::parse_device(&device)?)?,
-        Cmd::TrainStep(a) => bench::step::train(a)?,
-        Cmd::EvalStep(a) => bench::step::eval(a)?,
-    }
+        Cmd::Model { arch, batch, device } => {
+            bench::model::run(&arch, batch, froster_model::parse_device(&device)?)?.to_string()
+        }
+        Cmd::TrainStep(a) => bench::step::train(a)?.to_string(),
+        Cmd::EvalStep(a) => bench::step::eval(a)?.to_string(),
+    };
+    println!("{}", json.trim_end());
     Ok(())
 }

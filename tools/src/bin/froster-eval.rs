@@ -151,6 +151,9 @@ fn run(ctx: &Ctx, list: &str, classes: &[String], sub: &str) -> Result<EvalResul
         .with_context(|| format!("evaluating list '{list}'"))?;
     write_outputs(&ctx.out.join(sub), &r, classes)?;
     println!("{sub}: top-1 {:.2}  top-5 {:.2}  ({} videos x {} views)", r.top1, r.top5, r.videos, r.views_per_video);
+    if !r.skipped.is_empty() {
+        eprintln!("{sub}: skipped {} unreadable views, e.g. {}", r.skipped.len(), r.skipped[0]);
+    }
     Ok(r)
 }
 

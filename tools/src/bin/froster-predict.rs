@@ -73,7 +73,7 @@ fn main() -> Result<()> {
         };
         let scored = score_views(Arc::new(src), &clip, &cls, cfg, &indicatif::ProgressBar::hidden());
         let (ens, err) = match scored {
-            Ok(e) => (e, None),
+            Ok((e, _)) => (e, None),
             Err(e) => (Ensemble::default(), Some(e)),
         };
         let Some((sums, n, _)) = ens.sums.get(&0).filter(|_| err.is_none()) else {
