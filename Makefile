@@ -9,8 +9,10 @@ setup:
 build: setup
 	$(CARGO) build --workspace --release
 
-# All tests, in one workspace build (mixing -p and --workspace flips features and rebuilds tch).
+# Lints (with the declared rust-version), then all tests, in one workspace build (mixing -p and --workspace
+# flips features and rebuilds tch).
 test: setup
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace -- --test-threads=2
 
 # Pack, train, average, evaluate and predict on the embedded fixtures; prints the table.

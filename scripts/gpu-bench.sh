@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# GPU throughput measurement for one H100 (issue: train/eval step vs compiled PyTorch), in two halves:
-#   here (CPU machine, Rust + GStreamer):  bash scripts/gpu-bench.sh build
-#   on the GPU machine (torch 2.11.0+cu130 at /opt/torch/.venv, no Rust, no GStreamer), with .gpu carried:
-#                                          bash scripts/gpu-bench.sh run
+# GPU throughput measurement (train/eval step vs compiled PyTorch), in two halves:
+#   on a build machine (Rust + GStreamer):  bash scripts/gpu-bench.sh build
+#   on the GPU machine (torch 2.11.0 with CUDA installed, no Rust, no GStreamer), with .gpu copied there:
+#                                           bash scripts/gpu-bench.sh run   (TORCH_LIB=<torch>/lib if not found)
 # `run` prints one JSON line per measurement (clips/s, ms/step, MFU) and writes them, with the GPU memory trace,
 # to $OUT (or .gpu/out). `run --cpu` is a dry run of the same script on this machine with a tiny model.
 set -euo pipefail
@@ -32,8 +32,12 @@ case "${1:-}" in
   run)
     out=${OUT:-.gpu/out}; mkdir -p "$out"
     export LD_LIBRARY_PATH="$PWD/.gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    # The binaries' rpath finds /opt/torch/.venv's torch on the GPU machine; a dry run here uses the setup's torch.
-    [ -d .froster/libtorch/lib ] && export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$PWD/.froster/libtorch/lib"
+    # The GPU machine's own torch 2.11.0: TORCH_LIB, else the python that imports torch, else a search; a dry run
+    # here uses the setup's.
+    torch_lib=${TORCH_LIB:-$(python3 -c 'import os, torch; print(os.path.dirname(torch.__file__) + "/lib")' 2>/dev/null || true)}
+    [ -d "$torch_lib" ] || torch_lib=$(dirname "$(find / -name libtorch_cuda.so -path '*torch/lib/*' -print -quit 2>/dev/null)")
+    [ -d .froster/libtorch/lib ] && torch_lib=${TORCH_LIB:-$PWD/.froster/libtorch/lib}
+    export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$torch_lib"
     dev=cuda; arch=vit_b16; batches="8 16 32"; steps=10
     if [ "${2:-}" = "--cpu" ]; then dev=cpu; arch=tiny; batches="2"; steps=2; fi
     if command -v nvidia-smi >/dev/null; then

@@ -34,7 +34,22 @@ if ! [ -f "$venv/.complete" ]; then
 fi
 torch_dir=$("$venv/bin/python" -c 'import os, torch; print(os.path.dirname(torch.__file__))')
 
-# 3. A stable link that .cargo/config.toml and the rpath point through.
-mkdir -p "$root/.froster"
+# 3. A stable link to it, and the cargo config that points the build at it: LIBTORCH, and rpaths so that
+#    binaries and test binaries find libtorch without LD_LIBRARY_PATH ($ORIGIN-relative for target/<profile>/
+#    and target/<profile>/deps/, then this machine's torch). Written here, not committed: it names this machine.
+mkdir -p "$root/.froster" "$root/.cargo"
 ln -sfn "$torch_dir" "$root/.froster/libtorch"
+config="$root/.cargo/config.toml"
+want="# Written by scripts/setup.sh for this machine; rerun it rather than editing.
+[env]
+LIBTORCH = { value = \".froster/libtorch\", relative = true }
+
+[target.x86_64-unknown-linux-gnu]
+rustflags = [
+  \"-C\", \"link-arg=-Wl,-rpath,\$ORIGIN/../../.froster/libtorch/lib\",
+  \"-C\", \"link-arg=-Wl,-rpath,\$ORIGIN/../../../.froster/libtorch/lib\",
+  \"-C\", \"link-arg=-Wl,-rpath,$torch_dir/lib\",
+]"
+# Rewritten only when it changes: new rustflags rebuild everything.
+[ "$(cat "$config" 2>/dev/null)" = "$want" ] || printf '%s\n' "$want" > "$config"
 say "ok: libtorch at $torch_dir"
