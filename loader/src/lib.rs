@@ -43,7 +43,7 @@ pub use dist::{epoch_indices, EpochOrder, Shard};
 pub use error::{Error, Result};
 pub use list::{list_name, parse_list, read_list};
 pub use pipeline::{clips_per_epoch, Batch, Loader, LoaderConfig, Mode, Output, CLIP_MEAN, CLIP_STD};
-pub use reader::PackReader;
+pub use reader::{ListCounts, PackReader};
 pub use rng::Rng;
 pub use sampling::{
     get_start_end_idx, linspace_f32, nearest_stored, sample, sample_decode_all, temporal_indices, SamplingConfig,

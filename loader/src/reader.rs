@@ -5,6 +5,27 @@ use memmap2::Mmap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+/// What became of a list's videos when the pack was built.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ListCounts {
+    /// Videos the list named.
+    pub listed: usize,
+    /// Videos in the pack.
+    pub packed: usize,
+    /// The listed videos that are not (they failed to pack).
+    pub missing: Vec<String>,
+}
+
+impl std::fmt::Display for ListCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "{} of {} listed", self.packed, self.listed)?;
+        if !self.missing.is_empty() {
+            write!(f, " ({} in failed.csv, e.g. {})", self.missing.len(), self.missing[0])?;
+        }
+        Ok(())
+    }
+}
+
 /// An open pack: its manifest, and its shards memory-mapped. Frames are read zero-copy and checked against their crc32.
 pub struct PackReader {
     dir: PathBuf,
@@ -64,6 +85,17 @@ impl PackReader {
             name: name.into(),
             known: self.manifest.lists.keys().cloned().collect::<Vec<_>>().join(", "),
         })
+    }
+
+    /// How many videos a list named when the pack was built, and which of them are not in the pack (they failed
+    /// to pack, and are in failed.csv).
+    pub fn list_counts(&self, name: &str) -> Result<ListCounts> {
+        let packed = self.list(name)?.len();
+        let missing: Vec<String> = (self.manifest.failed.iter())
+            .filter(|f| f.lists.iter().any(|(l, _)| l == name))
+            .map(|f| f.path.clone())
+            .collect();
+        Ok(ListCounts { listed: packed + missing.len(), packed, missing })
     }
 
     fn record(&self, idx: usize) -> &[u8] {

@@ -42,7 +42,8 @@ fn bench_train_step_and_froster_train_take_the_same_steps() {
     let opts = Options {
         packs: pack.clone(),
         out: run_a.clone(),
-        resume: false,
+        start: froster_train::run_dir::Start::Fresh,
+        strict: false,
         device: tch::Device::Cpu,
         progress: false,
         max_steps: Some(STEPS),

@@ -47,6 +47,21 @@ pub enum Error {
     /// Optimizer state that does not fit the model's parameters.
     #[error("optimizer state of the resume point: {0}")]
     OptimizerState(String),
+    /// A fresh run into a folder that holds another run.
+    #[error(
+        "{} is not empty: pass --resume to continue the run in it, or --overwrite to empty it first",
+        out.display()
+    )]
+    RunExists { out: PathBuf },
+    /// --resume on a folder without a resume point.
+    #[error("{}: nothing to resume (no checkpoints/resume/latest.json); --overwrite starts afresh", out.display())]
+    NothingToResume { out: PathBuf },
+    /// --resume with config changes that would spoil the run.
+    #[error("{}: the config differs from the run's in ways a resume cannot take: {changes}; --force accepts them", out.display())]
+    ResumeChanges { out: PathBuf, changes: String },
+    /// --strict with listed videos that are not in the pack.
+    #[error("list '{list}': {counts} (--strict)")]
+    Missing { list: String, counts: froster_loader::ListCounts },
     /// A resume point that does not fit the model.
     #[error("{}: {reason}", path.display())]
     Resume { path: PathBuf, reason: String },

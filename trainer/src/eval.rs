@@ -2,7 +2,7 @@
 //! templates, per-view logits averaged over frames, and per-video scores that SUM the raw view logits
 //! (TestMeter, ensemble 'sum'; no softmax).
 use crate::input::Clips;
-use froster_loader::Batch;
+use froster_loader::{Batch, LoaderConfig, Mode, SamplingConfig};
 use froster_model::{classifier, frames_of, l2n, prompt_ids, Clip, Result, Tokenizer, TEMPLATES};
 use tch::{Kind, Tensor};
 
@@ -33,6 +33,20 @@ pub fn view_logits(clip: &Clip, frames: i64, video: &Tensor, cls: &Tensor) -> Te
         let per_frame = clip.logit_scale.exp() * img.matmul(&cls.to_kind(img.kind()).tr());
         per_frame.view([b, t, -1]).mean_dim([1i64].as_slice(), false, Kind::Float)
     })
+}
+
+/// The loader of test views: `sampling.num_views` x `sampling.num_crops` per video at short side `crop`, in
+/// list order.
+pub fn test_loader(sampling: SamplingConfig, crop: usize, batch: usize, workers: usize) -> LoaderConfig {
+    LoaderConfig {
+        batch_size: batch,
+        workers,
+        mode: Mode::Test { scale: crop },
+        crop,
+        sampling,
+        shuffle: false,
+        ..Default::default()
+    }
 }
 
 /// One evaluation step: a loader batch of views -> logits [B, C], through the same input seam as training.

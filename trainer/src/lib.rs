@@ -8,8 +8,15 @@ pub mod distill;
 mod error;
 pub mod eval;
 pub mod input;
+mod log;
 pub mod lr;
+pub mod prepare;
+pub mod run_dir;
 pub mod step;
+mod tensorboard;
 pub mod train;
+pub mod validate;
+
+pub use tensorboard::{crc32c, masked_crc};
 
 pub use error::{Error, Result};

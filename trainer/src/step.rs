@@ -142,6 +142,11 @@ impl Learner {
         self.opt.steps()
     }
 
+    /// The training classes' names.
+    pub fn classes(&self) -> &[String] {
+        &self.classes
+    }
+
     /// The student.
     pub fn student(&self) -> &Student {
         &self.student

@@ -1,29 +1,33 @@
-//! The train loop: packs -> loader -> [`Learner::step`] -> checkpoints, with exact resume.
+//! The train loop: packs -> loader -> [`Learner::step`] -> checkpoints, with exact resume, periodic validation
+//! and logs (JSONL, words, TensorBoard).
 use crate::checkpoint::{self, Position};
 use crate::config::Config;
-use crate::distill::Objective;
 use crate::error::{io_err, Error, Result};
 use crate::input::Clips;
-use crate::step::{step_template, Learner, LearnerSpec, LossParts};
-use froster_loader::{clips_per_epoch, read_classes, ClipSource, Loader, LoaderConfig, Mode, PackReader, PackSource};
-use froster_model::layout::{self, clip_only};
-use froster_model::weights::{self, Weights};
-use froster_model::ClipConfig;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use crate::log::RunLog;
+use crate::prepare::{learner_spec, teacher_weights, training_classes, write_data_json};
+use crate::run_dir::{self, Start};
+use crate::step::{step_template, Learner, LossParts};
+use crate::validate::{validate, Validation};
+use froster_loader::{clips_per_epoch, ClipSource, ListCounts, Loader, LoaderConfig, Mode, PackReader, PackSource};
+use froster_model::layout;
+use froster_model::weights::Weights;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
-use tch::{nn, Device};
+use tch::Device;
 
 /// How to run (the config says what to train).
 #[derive(Debug, Clone)]
 pub struct Options {
     /// The pack folder.
     pub packs: PathBuf,
-    /// The run folder: config.toml, train_log.jsonl, checkpoints/.
+    /// The run folder: config.toml, train_log.jsonl, train.log, tb/, checkpoints/.
     pub out: PathBuf,
-    /// Continue from the run folder's last resume point.
-    pub resume: bool,
+    /// Fresh, overwrite, or resume.
+    pub start: Start,
+    /// Refuse to train when listed videos are missing from the pack.
+    pub strict: bool,
     /// Where to compute.
     pub device: Device,
     /// Show a progress bar.
@@ -54,6 +58,8 @@ pub struct Summary {
 pub struct StepReport {
     /// Where the run stands after it.
     pub position: Position,
+    /// Steps of the whole run.
+    pub total_steps: usize,
     /// Its learning rate.
     pub lr: f64,
     /// Its loss parts.
@@ -62,6 +68,44 @@ pub struct StepReport {
     pub wait: f64,
     /// Seconds of the whole step, waiting included.
     pub seconds: f64,
+    /// Seconds this process has trained so far.
+    pub elapsed: f64,
+    /// Steps this process has taken so far.
+    pub steps_here: usize,
+}
+
+impl StepReport {
+    /// The step in words: position, loss parts, LR, speed, data-wait and ETA.
+    pub fn line(&self, batch: usize) -> String {
+        let p = &self.parts;
+        let left = self.total_steps.saturating_sub(self.position.step) as f64;
+        let eta = (left * self.elapsed / self.steps_here.max(1) as f64) as u64;
+        format!(
+            "step {}/{} epoch {} loss {:.4} (ce {:.4} distill image {:.4} text {:.4}) lr {:.3e} {:.1} clips/s \
+             data-wait {:.0}% ETA {}:{:02}:{:02}",
+            self.position.step,
+            self.total_steps,
+            self.position.epoch,
+            p.loss,
+            p.ce,
+            p.distill_image,
+            p.distill_text,
+            self.lr,
+            batch as f64 / self.seconds,
+            100.0 * self.wait / self.seconds,
+            eta / 3600,
+            eta / 60 % 60,
+            eta % 60
+        )
+    }
+}
+
+/// What the run reports as it goes.
+pub enum Event<'a> {
+    /// An optimizer step.
+    Step(&'a StepReport),
+    /// A validation after an epoch (its index).
+    Validated(&'a Validation, usize),
 }
 
 /// A training run.
@@ -71,58 +115,69 @@ pub struct Trainer {
     learner: Learner,
     pos: Position,
     source: Arc<PackSource>,
+    val_source: Option<Arc<PackSource>>,
+    counts: ListCounts,
+    notes: Vec<String>,
+    last_save: Instant,
 }
 
 impl Trainer {
-    /// Opens the pack, checks the classes, writes config.toml, and builds the learner from MODEL.CLIP (or the
-    /// run's resume point).
+    /// Checks everything that can be checked first (pack, lists, classes, batch against the list, the run
+    /// folder, a resume's config), then loads the weights, prepares the folder and writes config.toml.
     pub fn new(cfg: Config, opts: Options) -> Result<Self> {
         let reader = Arc::new(PackReader::open(&opts.packs)?);
-        let source = Arc::new(PackSource::new(reader, &cfg.train.list)?);
+        let source = Arc::new(PackSource::new(reader.clone(), &cfg.train.list)?);
         if source.is_empty() {
             return Err(Error::EmptyList { pack: opts.packs.clone(), list: cfg.train.list.clone() });
         }
+        let counts = reader.list_counts(&cfg.train.list)?;
+        if opts.strict && !counts.missing.is_empty() {
+            return Err(Error::Missing { list: cfg.train.list.clone(), counts });
+        }
         let classes = training_classes(&cfg, &opts.packs, source.as_ref())?;
+        let val_source = match cfg.train.eval_period {
+            0 => None,
+            _ => Some(Arc::new(PackSource::new(reader, &cfg.train.eval_list)?)),
+        };
+        if clips_per_epoch(source.as_ref(), &loader_config(&cfg, 0, 0)) < cfg.train.batch_size {
+            return Err(Error::TooFewClips { list: cfg.train.list.clone(), batch: cfg.train.batch_size });
+        }
+        let resumed = run_dir::check(&opts.out, opts.start, &cfg)?;
+        let (clip_cfg, clip_w) = teacher_weights(&cfg, &opts, resumed.is_some())?;
+        run_dir::prepare(&opts.out, opts.start)?;
         let ckpt_dir = layout::checkpoints_dir(&opts.out);
         std::fs::create_dir_all(&ckpt_dir).map_err(io_err(&ckpt_dir))?;
+        if resumed.is_none() {
+            checkpoint::save_atomic(&layout::teacher_file(&opts.out), &clip_w)?;
+        }
         let config_file = opts.out.join("config.toml");
         std::fs::write(&config_file, cfg.to_toml()).map_err(io_err(&config_file))?;
-        let resume = if opts.resume { checkpoint::load_resume(&opts.out)? } else { None };
-        let (clip_cfg, clip_w) = teacher_weights(&cfg, &opts, resume.is_some())?;
+        write_data_json(&opts.out, &cfg.train.list, &counts)?;
         let mut learner = Learner::new(learner_spec(&cfg, &clip_cfg, &clip_w, classes, opts.device))?;
-        let mut pos = Position::default();
-        if let Some((latest, w)) = resume {
-            learner.load_resume(&w, latest.adam_step)?;
-            pos = latest.position;
+        let (mut pos, mut notes) = (Position::default(), Vec::new());
+        if let Some(r) = resumed {
+            learner.load_resume(&r.state, r.latest.adam_step)?;
+            pos = r.latest.position;
+            run_dir::cut_log(&opts.out.join("train_log.jsonl"), pos.step)?;
+            notes.extend(r.changes.into_iter().map(|c| format!("resumed with a changed config: {c}")));
         }
-        Ok(Trainer { cfg, opts, learner, pos, source })
+        let last_save = Instant::now();
+        Ok(Trainer { cfg, opts, learner, pos, source, val_source, counts, notes, last_save })
     }
 
-    /// The loader of one epoch, starting after `skip` clips.
-    fn loader_config(&self, epoch: usize, skip: usize) -> LoaderConfig {
-        let d = &self.cfg.data;
-        LoaderConfig {
-            batch_size: self.cfg.train.batch_size / self.cfg.train.accum_steps,
-            workers: self.cfg.data_loader.num_workers,
-            seed: self.cfg.rng_seed,
-            epoch: epoch as u64,
-            mode: Mode::Train { min_scale: d.train_jitter_scales[0], max_scale: d.train_jitter_scales[1] },
-            crop: d.train_crop_size,
-            sampling: froster_loader::SamplingConfig {
-                num_frames: d.num_frames,
-                sampling_rate: d.sampling_rate,
-                target_fps: d.target_fps,
-                ..Default::default()
-            },
-            drop_last: true,
-            skip,
-            ..Default::default()
-        }
+    /// What the run's list gave: listed, packed, missing.
+    pub fn counts(&self) -> &ListCounts {
+        &self.counts
+    }
+
+    /// Things worth telling the user before the run starts (accepted config changes of a resume).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// Optimizer steps in one epoch.
     pub fn steps_per_epoch(&self) -> usize {
-        clips_per_epoch(self.source.as_ref(), &self.loader_config(0, 0)) / self.cfg.train.batch_size
+        clips_per_epoch(self.source.as_ref(), &loader_config(&self.cfg, 0, 0)) / self.cfg.train.batch_size
     }
 
     /// The model state as the reference's `model_state` keys.
@@ -135,7 +190,8 @@ impl Trainer {
         self.pos
     }
 
-    fn save_resume(&self) -> Result<()> {
+    fn save_resume(&mut self) -> Result<()> {
+        self.last_save = Instant::now();
         checkpoint::save_resume(&self.opts.out, &self.learner.resume_state(), self.pos, self.learner.adam_steps())
     }
 
@@ -144,33 +200,34 @@ impl Trainer {
         self.run_with(|_| {})
     }
 
-    /// Trains as [`Trainer::run`], calling `on_step` after every optimizer step.
-    pub fn run_with(&mut self, mut on_step: impl FnMut(&StepReport)) -> Result<Summary> {
+    /// Trains as [`Trainer::run`], calling `on_event` after every optimizer step and validation.
+    pub fn run_with(&mut self, mut on_event: impl FnMut(Event)) -> Result<Summary> {
         let t0 = Instant::now();
         let per_epoch = self.steps_per_epoch();
-        if per_epoch == 0 {
-            let (list, batch) = (self.cfg.train.list.clone(), self.cfg.train.batch_size);
-            return Err(Error::TooFewClips { list, batch });
-        }
-        let bar = progress(self.opts.progress, (per_epoch * self.cfg.solver.max_epoch) as u64, self.pos.step as u64);
-        let log_path = self.opts.out.join("train_log.jsonl");
-        let mut log =
-            std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(io_err(&log_path))?;
-        let (mut first, mut last) = (f64::NAN, f64::NAN);
+        let total = per_epoch * self.cfg.solver.max_epoch;
+        let bar = progress(self.opts.progress, total as u64, self.pos.step as u64);
+        let mut log = RunLog::open(&self.opts.out)?;
+        log.say(&format!(
+            "training on list '{}': {}; {} steps from step {}",
+            self.cfg.train.list, self.counts, total, self.pos.step
+        ))?;
+        let (mut first, mut last, mut here) = (f64::NAN, f64::NAN, 0);
         let mut skipped = Vec::new();
         for epoch in self.pos.epoch..self.cfg.solver.max_epoch {
             let skip = self.pos.iter * self.cfg.train.batch_size;
-            let mut loader = Loader::new(self.source.clone(), self.loader_config(epoch, skip))?;
+            let mut loader = Loader::new(self.source.clone(), loader_config(&self.cfg, epoch, skip))?;
             while self.pos.iter < per_epoch {
-                let Some(r) = self.train_step(&mut loader, epoch, per_epoch)? else {
+                let Some(mut r) = self.train_step(&mut loader, epoch, per_epoch)? else {
                     break; // bad clips skipped shortened the epoch
                 };
+                here += 1;
+                (r.total_steps, r.elapsed, r.steps_here) = (total, t0.elapsed().as_secs_f64(), here);
                 first = if first.is_nan() { r.parts.loss } else { first };
                 last = r.parts.loss;
-                writeln!(log, "{}", log_line(&r, self.cfg.train.batch_size)).map_err(io_err(&log_path))?;
+                log.step(&r, self.cfg.train.batch_size)?;
                 bar.set_position(self.pos.step as u64);
                 bar.set_message(format!("epoch {epoch} loss {:.4} lr {:.2e}", r.parts.loss, r.lr));
-                on_step(&r);
+                on_event(Event::Step(&r));
                 if self.stop_now()? {
                     bar.finish_and_clear();
                     skipped.extend(loader.skip_reasons());
@@ -182,6 +239,10 @@ impl Trainer {
             drop(loader);
             self.pos = Position { epoch: epoch + 1, iter: 0, step: self.pos.step };
             self.end_epoch(epoch)?;
+            if let Some(v) = self.validate_after(epoch)? {
+                log.validation(&v, self.pos.step, epoch)?;
+                on_event(Event::Validated(&v, epoch));
+            }
         }
         bar.finish_and_clear();
         let seconds = t0.elapsed().as_secs_f64();
@@ -217,23 +278,37 @@ impl Trainer {
         }
         self.pos.iter += 1;
         self.pos.step += 1;
-        Ok(Some(StepReport { position: self.pos, lr, parts, wait, seconds: t0.elapsed().as_secs_f64() }))
+        let seconds = t0.elapsed().as_secs_f64();
+        Ok(Some(StepReport {
+            position: self.pos,
+            total_steps: 0,
+            lr,
+            parts,
+            wait,
+            seconds,
+            elapsed: 0.0,
+            steps_here: 0,
+        }))
     }
 
-    /// Periodic resume points; at `max_steps`, a final one and true.
-    fn stop_now(&self) -> Result<bool> {
-        let every = self.cfg.train.checkpoint_every_steps;
+    /// Resume points every CHECKPOINT_EVERY_STEPS steps and CHECKPOINT_MINUTES minutes; at `max_steps`, a
+    /// final one and true.
+    fn stop_now(&mut self) -> Result<bool> {
         if self.opts.max_steps.is_some_and(|m| self.pos.step >= m) {
             self.save_resume()?;
             return Ok(true);
         }
-        if self.opts.checkpoints && every > 0 && self.pos.step % every == 0 {
+        let every = self.cfg.train.checkpoint_every_steps;
+        let minutes = self.cfg.train.checkpoint_minutes;
+        let by_steps = every > 0 && self.pos.step % every == 0;
+        let by_clock = minutes > 0.0 && self.last_save.elapsed().as_secs_f64() >= minutes * 60.0;
+        if self.opts.checkpoints && (by_steps || by_clock) {
             self.save_resume()?;
         }
         Ok(false)
     }
 
-    fn end_epoch(&self, epoch: usize) -> Result<()> {
+    fn end_epoch(&mut self, epoch: usize) -> Result<()> {
         if !self.opts.checkpoints {
             return Ok(());
         }
@@ -243,80 +318,39 @@ impl Trainer {
         }
         self.save_resume()
     }
+
+    /// TRAIN.EVAL_PERIOD: the student on TRAIN.EVAL_LIST after every so many epochs, and after the last.
+    fn validate_after(&self, epoch: usize) -> Result<Option<Validation>> {
+        let (period, done) = (self.cfg.train.eval_period, epoch + 1);
+        let Some(src) = self.val_source.clone().filter(|_| period > 0) else { return Ok(None) };
+        if done % period != 0 && done != self.cfg.solver.max_epoch {
+            return Ok(None);
+        }
+        let clip = &self.learner.student().clip;
+        Ok(Some(validate(clip, self.learner.classes(), src, &self.cfg.train.eval_list, &self.cfg)?))
+    }
 }
 
-/// A learner as the config says: frames, loss weights, AdamW, clipping, precision and seed.
-pub fn learner_spec<'a>(
-    cfg: &Config,
-    clip: &'a ClipConfig,
-    weights: &'a Weights,
-    classes: Vec<String>,
-    device: Device,
-) -> LearnerSpec<'a> {
-    LearnerSpec {
-        clip,
-        weights,
-        frames: cfg.data.num_frames as i64,
-        classes,
-        objective: Objective { distillation_ratio: cfg.model.distillation_ratio, alpha: cfg.model.projector_alpha },
-        weight_decay: cfg.solver.weight_decay,
-        clip_grad_norm: cfg.solver.clip_grad_l2norm,
-        compute: cfg.compute_kind(device),
+/// The loader of one training epoch, starting after `skip` clips.
+fn loader_config(cfg: &Config, epoch: usize, skip: usize) -> LoaderConfig {
+    let d = &cfg.data;
+    LoaderConfig {
+        batch_size: cfg.train.batch_size / cfg.train.accum_steps,
+        workers: cfg.data_loader.num_workers,
         seed: cfg.rng_seed,
-        device,
+        epoch: epoch as u64,
+        mode: Mode::Train { min_scale: d.train_jitter_scales[0], max_scale: d.train_jitter_scales[1] },
+        crop: d.train_crop_size,
+        sampling: froster_loader::SamplingConfig {
+            num_frames: d.num_frames,
+            sampling_rate: d.sampling_rate,
+            target_fps: d.target_fps,
+            ..Default::default()
+        },
+        drop_last: true,
+        skip,
+        ..Default::default()
     }
-}
-
-/// The step's line in train_log.jsonl.
-fn log_line(r: &StepReport, batch: usize) -> serde_json::Value {
-    let p = &r.parts;
-    serde_json::json!({
-        "step": r.position.step, "epoch": r.position.epoch, "iter": r.position.iter, "lr": r.lr,
-        "loss": p.loss, "loss_ce": p.ce, "distill_image": p.distill_image, "distill_text": p.distill_text,
-        "clips_per_s": batch as f64 / r.seconds, "data_wait": r.wait / r.seconds,
-        // tch exposes no CUDA allocator counters; null rather than a made-up number.
-        "gpu_mem_gb": serde_json::Value::Null,
-    })
-}
-
-/// The training classes (DATA.CLASSES), each pack label checked against them.
-fn training_classes(cfg: &Config, packs: &Path, source: &dyn ClipSource) -> Result<Vec<String>> {
-    if cfg.data.classes.is_empty() {
-        return Err(Error::NoClasses { pack: packs.into() });
-    }
-    let classes = read_classes(Path::new(&cfg.data.classes))?;
-    let bad = (0..source.len()).map(|i| (i, source.label(i))).find(|(_, l)| *l < 0 || *l as usize >= classes.len());
-    if let Some((i, label)) = bad {
-        let video = source.id(i).to_string();
-        return Err(Error::LabelOutOfRange { pack: packs.into(), video, label, classes: classes.len() });
-    }
-    Ok(classes)
-}
-
-/// The teacher CLIP: the run's saved copy when resuming, else MODEL.CLIP (saved into the run for averaging and
-/// patching).
-fn teacher_weights(cfg: &Config, opts: &Options, resuming: bool) -> Result<(ClipConfig, Weights)> {
-    let path = layout::teacher_file(&opts.out);
-    if resuming && path.exists() {
-        let w = weights::load(&path)?;
-        return Ok((ClipConfig::from_weights(&w)?, w));
-    }
-    let (cc, w) = initial_clip(cfg, opts.device)?;
-    checkpoint::save_atomic(&path, &w)?;
-    Ok((cc, w))
-}
-
-/// The student's initial CLIP weights and config: from MODEL.CLIP, or a seeded random init of MODEL.ARCH.
-pub fn initial_clip(cfg: &Config, device: Device) -> Result<(ClipConfig, Weights)> {
-    if cfg.model.clip.is_empty() {
-        let cc = ClipConfig::preset(&cfg.model.arch)?;
-        tch::manual_seed(cfg.rng_seed as i64);
-        let vs = nn::VarStore::new(device);
-        let _ = froster_model::Clip::new(&vs.root(), &cc);
-        return Ok((cc, weights::snapshot(&vs)));
-    }
-    let w = clip_only(&weights::load(Path::new(&cfg.model.clip))?);
-    Ok((ClipConfig::from_weights(&w)?, w))
 }
 
 /// The step progress bar (hidden when not wanted).

@@ -1,56 +1,9 @@
 //! A tiny CPU training run on a pack of the real test videos: the loss goes down, and kill -9 + --resume gives
 //! bit-identical weights to an uninterrupted run.
-use froster_loader::format::PixelFormat;
-use froster_loader::DecodeOptions;
+mod common;
+use common::*;
 use froster_model::weights;
-use froster_pack::{BuildOptions, EncodeOptions, ListSet};
-use froster_testkit::{video_names, videos_dir};
-use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// A pack whose `train` list names each real video 4 times, labels cycling over 3 classes.
-fn setup(tmp: &Path) -> (PathBuf, PathBuf) {
-    let names = video_names();
-    let mut lines = String::new();
-    for r in 0..4 {
-        for (i, n) in names.iter().enumerate() {
-            lines.push_str(&format!("{n},{}\n", (i + r) % 3));
-        }
-    }
-    std::fs::write(tmp.join("train.csv"), lines).unwrap();
-    let packs = tmp.join("pack");
-    let decode = DecodeOptions { short_side: 48, pixel: PixelFormat::I420, ..Default::default() };
-    let lists = ListSet::read(&[tmp.join("train.csv")]).unwrap();
-    let opts = BuildOptions {
-        encode: EncodeOptions { decode, keep_every: 1, zstd_level: 1 },
-        jobs: 2,
-        ..BuildOptions::new(videos_dir(), lists, &packs)
-    };
-    froster_pack::build(&opts).unwrap();
-    let classes = tmp.join("classes.json");
-    std::fs::write(
-        &classes,
-        r#"{"0": "Red circle: a red disc moves", "1": "Blue square: a square turns", "2": "Green bar: a bar slides"}"#,
-    )
-    .unwrap();
-    (packs, classes)
-}
-
-fn train(packs: &Path, classes: &Path, out: &Path, extra: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_froster-train"));
-    c.arg("--packs").arg(packs).arg("--out").arg(out).args(["--preset", "tiny", "--device", "cpu", "--quiet"]);
-    c.arg("--set").arg(format!("DATA.CLASSES=\"{}\"", classes.display()));
-    c.args(extra);
-    c
-}
-
-fn losses(out: &Path) -> Vec<f64> {
-    std::fs::read_to_string(out.join("train_log.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"].as_f64().unwrap())
-        .collect()
-}
 
 #[test]
 fn a_tiny_run_lowers_the_loss() {
@@ -97,6 +50,11 @@ fn kill_and_resume_gives_bit_identical_weights() {
     assert!(!killed.join(final_file).exists(), "the run finished before the kill; nothing was tested");
     let st = train(&packs, &classes, &killed, &[&args[..], &["--resume"]].concat()).output().unwrap();
     assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let steps = |run: &std::path::Path| -> Vec<u64> {
+        let log = std::fs::read_to_string(run.join("train_log.jsonl")).unwrap();
+        log.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_u64().unwrap()).collect()
+    };
+    assert_eq!(steps(&killed), steps(&clean), "the resumed log repeats or misses no step");
     let a = weights::load(&clean.join(final_file)).unwrap();
     let b = weights::load(&killed.join(final_file)).unwrap();
     assert_eq!(a.len(), b.len());
@@ -116,7 +74,7 @@ fn bad_config_is_a_clear_error() {
         .unwrap();
     assert!(String::from_utf8_lossy(&st.stderr).contains("unknown key 'SOLVER.NOPE'"));
     let st = Command::new(env!("CARGO_BIN_EXE_froster-train"))
-        .args(["--packs", "/nonexistent/pack"])
+        .args(["--packs", "/nonexistent/pack", "--preset", "tiny"])
         .arg("--out")
         .arg(tmp.path())
         .output()

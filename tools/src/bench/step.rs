@@ -7,8 +7,10 @@ use froster_model::{prompt_ids, ClipConfig, Tokenizer, BARE, CONTEXT};
 use froster_train::config::{Config, ConfigArgs};
 use froster_train::eval::{eval_classifier, eval_step};
 use froster_train::input::Clips;
+use froster_train::prepare::{initial_clip, learner_spec};
+use froster_train::run_dir::Start;
 use froster_train::step::{step_template, Learner};
-use froster_train::train::{initial_clip, learner_spec, Options, StepReport, Trainer};
+use froster_train::train::{Event, Options, StepReport, Trainer};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -57,6 +59,7 @@ pub struct StepArgs {
 impl StepArgs {
     fn config(&self) -> Result<Config> {
         let mut c = self.config.clone();
+        c.defaults.push("MODEL.CLIP=random".into());
         if let Some(a) = &self.arch {
             let res = ClipConfig::preset(a)?.image_resolution;
             c.sets.extend([format!("MODEL.ARCH={a}"), format!("DATA.TRAIN_CROP_SIZE={res}")]);
@@ -119,43 +122,47 @@ fn train_synthetic(a: &StepArgs, cfg: &Config, device: Device) -> Result<Timing>
 /// Real clips: froster-train's loop on the pack, stopped after warmup + steps.
 fn train_from_pack(a: &StepArgs, mut cfg: Config, packs: &Path, device: Device) -> Result<Timing> {
     let tmp = std::env::temp_dir().join(format!("froster-bench-run-{}", std::process::id()));
-    let out = a.out.clone().unwrap_or(tmp.clone());
-    std::fs::create_dir_all(&out).map_err(io_err(&out))?;
+    std::fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
+    let out = a.out.clone().unwrap_or(tmp.join("run"));
     let reader = PackReader::open(packs)?;
     if reader.list(&cfg.train.list).is_err() {
         cfg.train.list = reader.manifest().lists.keys().next().cloned().unwrap_or_default();
     }
     if cfg.data.classes.is_empty() && cfg.classes_from_pack(packs).is_none() {
-        let file = out.join("bench_classes.json");
+        let file = tmp.join("bench_classes.json");
         let map: serde_json::Map<String, serde_json::Value> =
             synthetic_classes(a.classes).into_iter().enumerate().map(|(i, c)| (i.to_string(), c.into())).collect();
         std::fs::write(&file, serde_json::Value::from(map).to_string()).map_err(io_err(&file))?;
         cfg.data.classes = file.to_string_lossy().into_owned();
     }
     let total = a.warmup + a.steps;
-    let mut trainer = Trainer::new(cfg.clone(), trainer_options(packs, &out, device, total))?;
+    // A fresh folder (a --out that holds another run is refused), which this benchmark then owns.
+    let mut trainer = Trainer::new(cfg.clone(), trainer_options(packs, &out, device, total, Start::Fresh))?;
     // A small pack runs out within a few steps: run as many epochs as the steps need.
     let per_epoch = trainer.steps_per_epoch().max(1);
     if per_epoch * cfg.solver.max_epoch < total {
         cfg.solver.max_epoch = total.div_ceil(per_epoch);
-        trainer = Trainer::new(cfg, trainer_options(packs, &out, device, total))?;
+        trainer = Trainer::new(cfg, trainer_options(packs, &out, device, total, Start::Overwrite))?;
     }
     let mut reports: Vec<StepReport> = Vec::new();
-    trainer.run_with(|r| reports.push(r.clone()))?;
-    if a.out.is_none() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
+    trainer.run_with(|e| {
+        if let Event::Step(r) = e {
+            reports.push(r.clone())
+        }
+    })?;
+    let _ = std::fs::remove_dir_all(&tmp);
     let timed = &reports[a.warmup.min(reports.len())..];
     let secs = timed.iter().map(|r| r.seconds).sum();
     let wait = timed.iter().map(|r| r.wait).sum();
     Ok(Timing { secs, wait, losses: Some(reports.iter().map(|r| r.parts.loss).collect()) })
 }
 
-fn trainer_options(packs: &Path, out: &Path, device: Device, total: usize) -> Options {
+fn trainer_options(packs: &Path, out: &Path, device: Device, total: usize, start: Start) -> Options {
     Options {
         packs: packs.into(),
         out: out.into(),
-        resume: false,
+        start,
+        strict: false,
         device,
         progress: false,
         max_steps: Some(total),

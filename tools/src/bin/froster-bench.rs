@@ -45,7 +45,18 @@ enum Cmd {
     EvalStep(StepArgs),
 }
 
-fn main() -> Result<()> {
+/// Errors as one line (`error: ...` with its causes), whatever RUST_BACKTRACE says, and exit code 1.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     let json = match Cli::parse().cmd {
         Cmd::Loader(a) => serde_json::to_string_pretty(&bench::loader::run(a)?)?,
         Cmd::Pack { videos, short_side } => bench::pack::run(&videos, short_side)?,

@@ -146,7 +146,7 @@ fn classes(p: &Path) -> Result<Vec<String>> {
     Ok(read_classes(p)?)
 }
 
-fn run(ctx: &Ctx, list: &str, classes: &[String], sub: &str) -> Result<EvalResult> {
+fn eval_list(ctx: &Ctx, list: &str, classes: &[String], sub: &str) -> Result<EvalResult> {
     let r = evaluate(ctx.reader.clone(), list, &ctx.clip, classes, &ctx.opts)
         .with_context(|| format!("evaluating list '{list}'"))?;
     write_outputs(&ctx.out.join(sub), &r, classes)?;
@@ -157,14 +157,25 @@ fn run(ctx: &Ctx, list: &str, classes: &[String], sub: &str) -> Result<EvalResul
     Ok(r)
 }
 
-fn main() -> Result<()> {
+/// Errors as one line (`error: ...` with its causes), whatever RUST_BACKTRACE says, and exit code 1.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     let protocol = std::env::args().nth(1).is_some_and(|a| a == "protocol");
     let (cmd, one) = if protocol { (Some(ProtocolCli::parse().cmd), None) } else { (None, Some(OneCli::parse().one)) };
     match (cmd, one) {
         (Some(Cmd::Protocol(Protocol::B2n { common, protocol, base_list, novel_list })), _) => {
             let ctx = context(&common)?;
-            let base = run(&ctx, &base_list, &classes(&protocol.join("train_rephrased.json"))?, "base")?;
-            let novel = run(&ctx, &novel_list, &classes(&protocol.join("test_rephrased.json"))?, "novel")?;
+            let base = eval_list(&ctx, &base_list, &classes(&protocol.join("train_rephrased.json"))?, "base")?;
+            let novel = eval_list(&ctx, &novel_list, &classes(&protocol.join("test_rephrased.json"))?, "novel")?;
             let hm = harmonic_mean(base.top1, novel.top1);
             println!(
                 "\n| protocol | Base | Novel | HM |\n|---|---|---|---|\n| base-to-novel | {:.2} | {:.2} | {hm:.2} |",
@@ -177,7 +188,7 @@ fn main() -> Result<()> {
             let ctx = context(&common)?;
             let all = classes(&cfile)?;
             let full_top1 = match &full {
-                Some(l) => Some(run(&ctx, l, &all, "full")?.top1),
+                Some(l) => Some(eval_list(&ctx, l, &all, "full")?.top1),
                 None => None,
             };
             let mut accs = Vec::new();
@@ -186,7 +197,7 @@ fn main() -> Result<()> {
                     Some(p) => classes(p)?,
                     None => all.clone(),
                 };
-                accs.push(run(&ctx, s, &cls, &format!("split{}", i + 1))?.top1);
+                accs.push(eval_list(&ctx, s, &cls, &format!("split{}", i + 1))?.top1);
             }
             let (m, sd) = mean_std(&accs);
             let full_s = full_top1.map(|f| format!("{f:.2}")).unwrap_or("-".into());
@@ -199,7 +210,7 @@ fn main() -> Result<()> {
         (_, Some(one)) => {
             let ctx = context(&one.common)?;
             let cls = classes(&one.classes)?;
-            run(&ctx, &one.list, &cls, "")?;
+            eval_list(&ctx, &one.list, &cls, "")?;
             println!("outputs in {}", ctx.out.display());
         }
         (None, None) => unreachable!("one of the two parsers ran"),

@@ -47,7 +47,18 @@ fn videos(input: &PathBuf) -> Result<Vec<PathBuf>> {
     }
 }
 
-fn main() -> Result<()> {
+/// Errors as one line (`error: ...` with its causes), whatever RUST_BACKTRACE says, and exit code 1.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     let cli = Cli::parse();
     let device = froster_model::parse_device(&cli.device)?;
     let classes = read_classes(&cli.classes)?;

@@ -56,7 +56,18 @@ enum Cmd {
     },
 }
 
-fn main() -> Result<()> {
+/// Errors as one line (`error: ...` with its causes), whatever RUST_BACKTRACE says, and exit code 1.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Convert { input, output } => {
             let w = weights::load(&input)?;

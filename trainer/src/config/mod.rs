@@ -2,6 +2,11 @@
 //! presets or files, overridable with `--set KEY=VALUE`. The effective config is saved beside the outputs.
 use crate::error::{Error, Result};
 use crate::lr::LrSchedule;
+pub use reference::Translation;
+pub use resume::Changes;
+
+mod reference;
+mod resume;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -15,8 +20,14 @@ pub struct Train {
     pub checkpoint_period: usize,
     /// Also checkpoint every N optimizer steps (0 = off).
     pub checkpoint_every_steps: usize,
+    /// Also a resume point every N minutes of wall clock (0 = off).
+    pub checkpoint_minutes: f64,
     /// The pack list to train on.
     pub list: String,
+    /// Validate every N epochs (0 = off).
+    pub eval_period: usize,
+    /// The pack list to validate on (the training classes' videos).
+    pub eval_list: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -103,14 +114,14 @@ pub struct Config {
     pub rng_seed: u64,
 }
 
-const BASE: &str = include_str!("../presets/base.toml");
+const BASE: &str = include_str!("../../presets/base.toml");
 
 /// Named presets: the paper's runs, and a tiny CPU one.
 pub fn preset(name: &str) -> Result<&'static str> {
     match name {
-        "b2n_k400" | "b2n_hmdb" | "b2n_ucf101" | "b2n_ssv2" => Ok(include_str!("../presets/b2n.toml")),
-        "k400_cross" => Ok(include_str!("../presets/k400_cross.toml")),
-        "tiny" => Ok(include_str!("../presets/tiny.toml")),
+        "b2n_k400" | "b2n_hmdb" | "b2n_ucf101" | "b2n_ssv2" => Ok(include_str!("../../presets/b2n.toml")),
+        "k400_cross" => Ok(include_str!("../../presets/k400_cross.toml")),
+        "tiny" => Ok(include_str!("../../presets/tiny.toml")),
         _ => Err(Error::Config(format!(
             "unknown preset '{name}' (b2n_k400, b2n_hmdb, b2n_ucf101, b2n_ssv2, k400_cross, tiny)"
         ))),
@@ -129,19 +140,42 @@ pub struct ConfigArgs {
     /// Override one key, e.g. --set SOLVER.BASE_LR=1e-5 --set MODEL.CLIP=ViT-B-16.pt (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
+    /// The reference's overrides, `KEY VALUE` pairs with its key names (after --config, before --set).
+    #[arg(long, num_args = 1.., value_name = "KEY VALUE")]
+    pub opts: Vec<String>,
+    /// Overrides a caller applies right after the preset, before everything the user gave (not a flag).
+    #[arg(skip)]
+    pub defaults: Vec<String>,
 }
 
 impl ConfigArgs {
     /// The base config, then the preset, the files and the overrides, validated.
     pub fn load(&self) -> Result<Config> {
+        Ok(self.load_noted()?.0)
+    }
+
+    /// As [`ConfigArgs::load`], with what the reference's YAML files and `--opts` said that has no key here.
+    /// TOML files apply in order after the preset; YAML files (the reference's) and `--opts` are translated to
+    /// overrides applied after them; `--set` comes last.
+    pub fn load_noted(&self) -> Result<(Config, Translation)> {
         let mut overlays = Vec::new();
         if let Some(p) = &self.preset {
             overlays.push(preset(p)?.to_string());
         }
+        let mut pairs = Vec::new();
         for c in &self.configs {
-            overlays.push(std::fs::read_to_string(c).map_err(crate::error::io_err(c))?);
+            if c.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                pairs.extend(reference::read_yaml(c)?);
+            } else {
+                overlays.push(std::fs::read_to_string(c).map_err(crate::error::io_err(c))?);
+            }
         }
-        Config::build(&overlays, &self.sets)
+        pairs.extend(reference::read_opts(&self.opts)?);
+        let mut t = reference::translate(&pairs)?;
+        let sets: Vec<String> = self.defaults.iter().chain(&t.sets).chain(&self.sets).cloned().collect();
+        let cfg = Config::build(&overlays, &sets)?;
+        t.sets = sets;
+        Ok((cfg, t))
     }
 }
 
@@ -195,6 +229,39 @@ impl Config {
         }
         if self.solver.cosine_end_lr > self.solver.base_lr {
             return Err("SOLVER.COSINE_END_LR must not exceed SOLVER.BASE_LR".into());
+        }
+        if self.solver.warmup_epochs >= self.solver.max_epoch as f64 {
+            return Err(format!(
+                "SOLVER.WARMUP_EPOCHS ({}) must be below SOLVER.MAX_EPOCH ({}): the learning rate would never leave \
+                 the warmup",
+                self.solver.warmup_epochs, self.solver.max_epoch
+            ));
+        }
+        let d = &self.data;
+        let positive = [
+            ("DATA.SAMPLING_RATE", d.sampling_rate),
+            ("DATA.TRAIN_CROP_SIZE", d.train_crop_size),
+            ("DATA.TEST_CROP_SIZE", d.test_crop_size),
+            ("DATA.TRAIN_JITTER_SCALES", d.train_jitter_scales[0]),
+            ("TEST.NUM_ENSEMBLE_VIEWS", self.test.num_ensemble_views),
+            ("TRAIN.CHECKPOINT_PERIOD", self.train.checkpoint_period),
+        ];
+        if let Some((k, _)) = positive.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("{k} must be positive"));
+        }
+        if d.train_jitter_scales[0] > d.train_jitter_scales[1] || d.train_crop_size > d.train_jitter_scales[0] {
+            return Err(format!(
+                "DATA.TRAIN_JITTER_SCALES {:?} must be ascending and at least DATA.TRAIN_CROP_SIZE ({})",
+                d.train_jitter_scales, d.train_crop_size
+            ));
+        }
+        if ![1, 3].contains(&self.test.num_spatial_crops) {
+            return Err(format!("TEST.NUM_SPATIAL_CROPS is {}: 1 or 3", self.test.num_spatial_crops));
+        }
+        if self.model.clip.is_empty() {
+            return Err("MODEL.CLIP is not set: give CLIP weights (OpenAI's ViT-B-16.pt, a FROSTER .pth or \
+                        safetensors), or MODEL.CLIP=random to train from random weights"
+                .into());
         }
         Ok(())
     }
@@ -273,12 +340,13 @@ mod tests {
     #[test]
     fn classes_default_to_the_packs_class_file_only_when_unset() {
         let tmp = tempfile::tempdir().unwrap();
-        let mut cfg = Config::build(&[], &[]).unwrap();
+        let random = ["MODEL.CLIP=random".to_string()];
+        let mut cfg = Config::build(&[], &random).unwrap();
         assert_eq!(cfg.classes_from_pack(tmp.path()), None, "no classes.json: nothing chosen");
         std::fs::write(tmp.path().join("classes.json"), r#"{"0": "jump"}"#).unwrap();
         let chosen = cfg.classes_from_pack(tmp.path()).unwrap();
         assert_eq!(cfg.data.classes, chosen.to_string_lossy());
-        let mut set = Config::build(&[], &["DATA.CLASSES=mine.json".into()]).unwrap();
+        let mut set = Config::build(&[], &[random[0].clone(), "DATA.CLASSES=mine.json".into()]).unwrap();
         assert_eq!(set.classes_from_pack(tmp.path()), None);
         assert_eq!(set.data.classes, "mine.json", "an explicit DATA.CLASSES wins");
     }
