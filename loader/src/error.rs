@@ -20,6 +20,9 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A folder without a manifest.
+    #[error("{}: not a pack (no manifest.json)", .0.display())]
+    NotAPack(PathBuf),
     /// A stored frame fails its checksum or does not decompress.
     #[error("pack video {video} frame {frame}: {reason}")]
     CorruptFrame {

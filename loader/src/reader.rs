@@ -38,6 +38,9 @@ impl PackReader {
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         let mpath = dir.join(MANIFEST);
+        if dir.is_dir() && !mpath.exists() {
+            return Err(Error::NotAPack(dir));
+        }
         let text = std::fs::read_to_string(&mpath).map_err(io_err(&mpath))?;
         let manifest: Manifest =
             serde_json::from_str(&text).map_err(|e| Error::BadPack { path: mpath.clone(), reason: e.to_string() })?;

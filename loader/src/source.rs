@@ -161,15 +161,14 @@ mod video {
             let got = self.info[i].get_or_init(|| {
                 let c = crate::container::probe(&path);
                 let keep_none = Some(&(|_| false) as &dyn Fn(usize) -> bool);
-                let first = decode(&path, &self.opts(), Some((0, 0)), keep_none, |_, _, _, _| Ok(()))
-                    .map_err(|e| e.to_string())?;
+                let first =
+                    decode(&path, &self.opts(), Some((0, 0)), keep_none, |_, _, _, _| Ok(())).map_err(reason_of)?;
                 let fps = first.fps_num as f64 / first.fps_den.max(1) as f64;
                 let frames = match c.frames {
                     Some(n) => n as usize,
                     None => {
-                        decode(&path, &self.opts(), None, keep_none, |_, _, _, _| Ok(()))
-                            .map_err(|e| e.to_string())?
-                            .frames as usize
+                        decode(&path, &self.opts(), None, keep_none, |_, _, _, _| Ok(())).map_err(reason_of)?.frames
+                            as usize
                     }
                 };
                 let info =
@@ -177,6 +176,14 @@ mod video {
                 Ok((info, c.seekable))
             });
             got.clone().map_err(|reason| Error::Decode { path, reason })
+        }
+    }
+
+    /// The reason alone: the error is wrapped again with the path.
+    fn reason_of(e: Error) -> String {
+        match e {
+            Error::Decode { reason, .. } => reason,
+            other => other.to_string(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! `froster-pack build`: lists -> parallel decode -> shards -> manifest (written last).
 use crate::encode::{encode_video, EncodeOptions};
 use crate::error::{io_err, json_err, Error, Result, VideoError};
-use crate::lists::ListSet;
+use crate::lists::{ListSet, NamedList};
 use crate::ops::write_manifest;
 use crate::writer::{completed_shards, write_atomic, ShardWriter};
 use froster_loader::format::*;
@@ -51,6 +51,8 @@ pub struct BuildSummary {
     pub pack_bytes: u64,
     pub source_bytes: u64,
     pub seconds: f64,
+    /// Lists of the pack's earlier build that this one did not name, and kept.
+    pub kept: Vec<String>,
 }
 
 impl std::fmt::Display for BuildSummary {
@@ -67,7 +69,11 @@ impl std::fmt::Display for BuildSummary {
             self.source_bytes as f64 / 1e6,
             ratio,
             self.seconds
-        )
+        )?;
+        if !self.kept.is_empty() {
+            write!(f, "; kept the earlier build's lists {}", self.kept.join(", "))?;
+        }
+        Ok(())
     }
 }
 
@@ -76,9 +82,10 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
     if !opts.root.is_dir() {
         return Err(Error::NotAFolder(opts.root.clone()));
     }
-    let lists = &opts.lists;
     std::fs::create_dir_all(&opts.out).map_err(io_err(&opts.out))?;
     check_options(&opts.out, &opts.encode)?;
+    let (merged, kept) = keep_earlier_lists(&opts.out, &opts.lists)?;
+    let lists = &merged;
     let _ = std::fs::remove_file(opts.out.join(MANIFEST));
     let done_shards = completed_shards(&opts.out)?;
     let mut entries: HashMap<String, VideoEntry> = HashMap::new();
@@ -144,7 +151,37 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
         pack_bytes,
         source_bytes: manifest.videos.iter().map(|v| v.source_bytes).sum(),
         seconds: t0.elapsed().as_secs_f64(),
+        kept,
     })
+}
+
+/// A rebuild that names fewer lists than the pack has keeps the others (their videos are in the shards already),
+/// with their failures: lists are only ever added or replaced. Returns the merged lists and the kept names.
+fn keep_earlier_lists(out: &Path, lists: &ListSet) -> Result<(ListSet, Vec<String>)> {
+    let path = out.join(MANIFEST);
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok((lists.clone(), vec![])) };
+    let old: Manifest = serde_json::from_str(&text).map_err(json_err(&path))?;
+    let mut named: Vec<NamedList> = lists
+        .lists
+        .iter()
+        .map(|(name, items)| NamedList {
+            name: name.clone(),
+            items: items.iter().map(|(i, l)| (lists.paths[*i].clone(), *l)).collect(),
+        })
+        .collect();
+    let mut failed = lists.failed.clone();
+    let mut kept = Vec::new();
+    for (name, items) in old.lists.iter().filter(|(n, _)| !lists.lists.contains_key(*n)) {
+        let items = items.iter().filter_map(|(v, l)| old.videos.get(*v as usize).map(|e| (e.id.clone(), *l))).collect();
+        named.push(NamedList { name: name.clone(), items });
+        for f in old.failed.iter().filter(|f| f.lists.iter().any(|(l, _)| l == name)) {
+            if !failed.iter().any(|g| g.path == f.path) {
+                failed.push(f.clone());
+            }
+        }
+        kept.push(name.clone());
+    }
+    Ok((ListSet::from_lists(named, failed), kept))
 }
 
 fn assemble(

@@ -33,8 +33,8 @@ enum Cmd {
         root: PathBuf,
         #[command(flatten)]
         lists: ListArgs,
-        /// Output pack folder [default: packs/<ROOT's folder name>].
-        #[arg(long)]
+        /// Output pack folder (--packs is the same) [default: packs/<ROOT's folder name>].
+        #[arg(long, visible_alias = "packs")]
         out: Option<PathBuf>,
         /// Downscale so the short side is this many pixels (0 keeps the native size).
         #[arg(long, default_value_t = 256)]
@@ -42,9 +42,9 @@ enum Cmd {
         /// Store only every Nth frame; the loader maps to the nearest stored frame.
         #[arg(long, default_value_t = 1)]
         keep_every: u32,
-        /// Parallel decoders (default: all cores).
-        #[arg(long)]
-        jobs: Option<usize>,
+        /// Parallel decoders [default: all cores].
+        #[arg(long, alias = "jobs")]
+        workers: Option<usize>,
         /// Start a new shard past this many bytes.
         #[arg(long, default_value_t = 1 << 30)]
         shard_size: u64,
@@ -66,15 +66,20 @@ enum Cmd {
         root: PathBuf,
         #[command(flatten)]
         lists: ListArgs,
-        /// Parallel decoders (default: all cores).
-        #[arg(long)]
-        jobs: Option<usize>,
+        /// Parallel decoders [default: all cores].
+        #[arg(long, alias = "jobs")]
+        workers: Option<usize>,
     },
     /// Check every checksum and that every frame decompresses; names the video and frame of each failure.
-    Verify { pack: PathBuf },
+    Verify {
+        #[command(flatten)]
+        pack: PackDir,
+    },
     /// Per-video frames, fps, size, stride and bytes, plus totals.
     Inspect {
-        pack: PathBuf,
+        #[command(flatten)]
+        pack: PackDir,
+        /// Print JSON (every video's entry, codec facts and totals).
         #[arg(long)]
         json: bool,
         /// Only this video.
@@ -85,9 +90,38 @@ enum Cmd {
         dump_frame: Option<Vec<String>>,
     },
     /// Re-decode NEW_FILE and atomically swap it in for VIDEO_ID (e.g. a corrupted download).
-    Replace { pack: PathBuf, video_id: String, new_file: PathBuf },
+    ///
+    /// `froster-pack replace PACK VIDEO_ID NEW_FILE`, or `froster-pack replace VIDEO_ID NEW_FILE --packs PACK`.
+    Replace {
+        /// The pack (unless --packs gives it), the video's id as listed, and the good copy: [PACK] VIDEO_ID NEW_FILE.
+        #[arg(num_args = 2..=3, value_names = ["PACK", "VIDEO_ID", "NEW_FILE"], required = true)]
+        args: Vec<String>,
+        /// The pack folder.
+        #[arg(long)]
+        packs: Option<PathBuf>,
+    },
     /// Rewrite live records into one shard, reclaiming the space of replaced videos.
-    Compact { pack: PathBuf },
+    Compact {
+        #[command(flatten)]
+        pack: PackDir,
+    },
+}
+
+/// The pack folder: `PACK`, or `--packs PACK` as every other tool names it.
+#[derive(clap::Args)]
+struct PackDir {
+    /// The pack folder.
+    #[arg(value_name = "PACK", required_unless_present = "packs", conflicts_with = "packs")]
+    pack: Option<PathBuf>,
+    /// The pack folder (the same as PACK).
+    #[arg(long)]
+    packs: Option<PathBuf>,
+}
+
+impl PackDir {
+    fn path(self) -> PathBuf {
+        self.pack.or(self.packs).unwrap_or_default()
+    }
 }
 
 #[derive(clap::Args)]
@@ -150,7 +184,7 @@ fn run() -> Result<()> {
     let cli = Cli::parse();
     let progress = !cli.quiet;
     match cli.cmd {
-        Cmd::Build { root, lists, out, short_side, keep_every, jobs, shard_size, pixel, zstd_level, strict } => {
+        Cmd::Build { root, lists, out, short_side, keep_every, workers, shard_size, pixel, zstd_level, strict } => {
             if keep_every == 0 || !(1..=22).contains(&zstd_level) {
                 bail!("--keep-every must be >= 1 and --zstd-level in 1..=22");
             }
@@ -167,7 +201,7 @@ fn run() -> Result<()> {
                 lists,
                 out: out.clone(),
                 encode,
-                jobs: jobs.unwrap_or_else(cores),
+                jobs: workers.unwrap_or_else(cores),
                 shard_size,
                 progress,
                 classes: found.as_ref().and_then(|d| d.classes.clone()),
@@ -186,9 +220,9 @@ fn run() -> Result<()> {
                 }
             }
         }
-        Cmd::Scan { root, lists, jobs } => {
+        Cmd::Scan { root, lists, workers } => {
             let (root, lists, _) = resolve(root, lists, true)?;
-            let (n, failed) = ops::scan(&root, &lists, jobs.unwrap_or_else(cores), progress)?;
+            let (n, failed) = ops::scan(&root, &lists, workers.unwrap_or_else(cores), progress)?;
             for f in &failed {
                 println!("{}: {}", f.path, f.reason);
             }
@@ -198,6 +232,7 @@ fn run() -> Result<()> {
             }
         }
         Cmd::Verify { pack } => {
+            let pack = pack.path();
             let problems = ops::verify(&pack, progress)?;
             for p in &problems {
                 println!("{p}");
@@ -208,6 +243,7 @@ fn run() -> Result<()> {
             println!("{}: all checksums and frames ok", pack.display());
         }
         Cmd::Inspect { pack, json, video, dump_frame } => {
+            let pack = pack.path();
             if let Some(d) = dump_frame {
                 let index: usize =
                     d[1].parse().map_err(|_| anyhow::anyhow!("frame index '{}' is not a number", d[1]))?;
@@ -222,7 +258,12 @@ fn run() -> Result<()> {
                 print_report(&r);
             }
         }
-        Cmd::Replace { pack, video_id, new_file } => {
+        Cmd::Replace { args, packs } => {
+            let (pack, video_id, new_file) = match (args.as_slice(), packs) {
+                ([p, v, f], None) => (PathBuf::from(p), v.clone(), PathBuf::from(f)),
+                ([v, f], Some(p)) => (p, v.clone(), PathBuf::from(f)),
+                _ => bail!("replace takes PACK VIDEO_ID NEW_FILE, or VIDEO_ID NEW_FILE with --packs PACK"),
+            };
             let dead = ops::replace(&pack, &video_id, &new_file)?;
             println!(
                 "replaced {video_id}; {:.1} MB now unused (run `froster-pack compact` to reclaim)",
@@ -230,6 +271,7 @@ fn run() -> Result<()> {
             );
         }
         Cmd::Compact { pack } => {
+            let pack = pack.path();
             let freed = ops::compact(&pack)?;
             println!("compacted {}: {:.1} MB reclaimed", pack.display(), freed as f64 / 1e6);
         }

@@ -36,7 +36,7 @@ fn pack_cli(cwd: &Path, args: &[&str]) -> Output {
 /// `froster-pack build ROOT` run bare in `cwd`: its stdout and the lists of `packs/<ROOT's name>` as
 /// list -> sorted (video id, label).
 fn build_bare(cwd: &Path, root: &Path, extra: &[&str]) -> (String, BTreeMap<String, Vec<(String, i64)>>) {
-    let mut args = vec!["build", root.to_str().unwrap(), "--short-side", "48", "--jobs", "2"];
+    let mut args = vec!["build", root.to_str().unwrap(), "--short-side", "48", "--workers", "2"];
     args.extend(extra);
     let out = pack_cli(cwd, &args);
     let text = String::from_utf8_lossy(&out.stdout).to_string();

@@ -253,3 +253,20 @@ fn inspect_reports_and_dumps_a_frame() {
     assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
     assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
 }
+
+#[test]
+fn a_rebuild_with_fewer_lists_keeps_the_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let names = video_names();
+    let train = write_list(tmp.path(), "train", &[(names[0].clone(), 1), (names[1].clone(), 2)]);
+    let val = write_list(tmp.path(), "val", &[(names[2].clone(), 3)]);
+    let out = tmp.path().join("pack");
+    froster_pack::build(&options(&videos_dir(), vec![train, val.clone()], &out, 64, PixelFormat::I420)).unwrap();
+    let s = froster_pack::build(&options(&videos_dir(), vec![val], &out, 64, PixelFormat::I420)).unwrap();
+    assert_eq!(s.kept, ["train"], "{s}");
+    assert!(s.to_string().contains("kept the earlier build's lists train"));
+    let r = PackReader::open(&out).unwrap();
+    assert_eq!(r.list("train").unwrap().len(), 2);
+    assert_eq!(r.list("val").unwrap().len(), 1);
+    assert_eq!(s.resumed, 3, "nothing decoded again");
+}

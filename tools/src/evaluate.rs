@@ -1,7 +1,7 @@
 //! Multi-view evaluation of a pack list, and the paper's protocol tables.
 use crate::error::{io_err, Error, Result};
 use crate::run::TestSettings;
-use froster_loader::{ClipSource, Loader, LoaderConfig, Mode, PackReader, PackSource, SamplingConfig};
+use froster_loader::{ClipSource, Loader, LoaderConfig, PackReader, PackSource, SamplingConfig};
 use froster_model::{Clip, Tokenizer};
 use froster_train::eval::{eval_classifier, eval_step, Ensemble};
 use serde::Serialize;
@@ -22,6 +22,8 @@ pub struct EvalOptions {
     pub device: Device,
     /// Show a progress bar.
     pub progress: bool,
+    /// Refuse a list whose videos did not all pack.
+    pub strict: bool,
 }
 
 /// One video's outcome.
@@ -46,8 +48,12 @@ pub struct EvalResult {
     pub top1: f64,
     /// Top-5 accuracy, percent.
     pub top5: f64,
+    /// Videos the list named when the pack was built.
+    pub listed: usize,
     /// Videos evaluated.
     pub videos: usize,
+    /// Listed videos that are not in the pack (failed.csv).
+    pub missing: Vec<String>,
     /// Views per video (temporal views x crops).
     pub views_per_video: usize,
     /// Per class: (id, short name, videos, top-1).
@@ -59,23 +65,30 @@ pub struct EvalResult {
     pub skipped: Vec<String>,
 }
 
-/// The loader settings of the test views.
+/// The loader settings of the test views (short side `crop` unless the settings give one).
 pub fn test_loader(s: &TestSettings, crop: usize, batch: usize, workers: usize) -> LoaderConfig {
-    let crop = s.crop.unwrap_or(crop);
-    LoaderConfig {
-        batch_size: batch,
-        workers,
-        mode: Mode::Test { scale: crop },
-        crop,
-        sampling: SamplingConfig {
-            num_frames: s.frames,
-            sampling_rate: s.sampling_rate,
-            num_views: s.views,
-            num_crops: s.crops,
-            ..Default::default()
-        },
-        shuffle: false,
+    let sampling = SamplingConfig {
+        num_frames: s.frames,
+        sampling_rate: s.sampling_rate,
+        num_views: s.views,
+        num_crops: s.crops,
         ..Default::default()
+    };
+    froster_train::eval::test_loader(sampling, s.crop.unwrap_or(crop), batch, workers)
+}
+
+impl EvalResult {
+    /// What was evaluated, against what was listed: "evaluated 3 of 5 listed (2 in failed.csv, e.g. ...)".
+    pub fn coverage(&self) -> String {
+        let mut s = format!("evaluated {} of {} listed", self.videos, self.listed);
+        if !self.missing.is_empty() {
+            s += &format!(" ({} in failed.csv, e.g. {})", self.missing.len(), self.missing[0]);
+        }
+        let unread = self.listed.saturating_sub(self.missing.len() + self.videos);
+        if unread > 0 {
+            s += &format!("; {unread} packed videos gave no readable view");
+        }
+        s
     }
 }
 
@@ -87,6 +100,10 @@ pub fn evaluate(
     classes: &[String],
     o: &EvalOptions,
 ) -> Result<EvalResult> {
+    let counts = reader.list_counts(list)?;
+    if o.strict && !counts.missing.is_empty() {
+        return Err(Error::Argument(format!("list '{list}': {counts} (--strict)")));
+    }
     let src = Arc::new(PackSource::new(reader, list)?);
     if src.is_empty() {
         return Err(Error::EmptyList(list.into()));
@@ -100,6 +117,9 @@ pub fn evaluate(
     let bar = crate::progress(o.progress, total as u64, "views");
     let (ens, skipped) = score_views(src.clone(), clip, &cls, cfg, &bar)?;
     bar.finish_and_clear();
+    if ens.sums.is_empty() {
+        return Err(Error::Argument(format!("list '{list}': no view could be read ({} skipped)", skipped.len())));
+    }
     let (top1, top5) = ens.accuracy();
     let predictions: Vec<VideoPrediction> = ens
         .sums
@@ -122,7 +142,9 @@ pub fn evaluate(
         list: list.into(),
         top1,
         top5,
+        listed: counts.listed,
         videos: predictions.len(),
+        missing: counts.missing,
         views_per_video: o.settings.views * o.settings.crops,
         per_class_top1,
         predictions,
@@ -183,7 +205,9 @@ pub fn write_outputs(dir: &Path, r: &EvalResult, classes: &[String]) -> Result<(
         c.push_str(&format!("{id},{},{n},{acc:.2}\n", csv(name)));
     }
     write("per_class.csv", c)?;
-    crate::chart::bar_chart(&dir.join("per_class.png"), &r.per_class_top1.iter().map(|x| x.3).collect::<Vec<_>>())?;
+    let rows: Vec<_> = r.per_class_top1.iter().map(|(_, name, n, acc)| (name.clone(), *acc, *n)).collect();
+    let title = format!("{}: top-1 {:.2}% over {} videos, {} classes", r.list, r.top1, r.videos, rows.len());
+    crate::chart::per_class(&dir.join("per_class.png"), &title, &rows)?;
     let mut j = serde_json::json!(r);
     j["classes"] = classes.len().into();
     write("summary.json", serde_json::to_string_pretty(&j).unwrap_or_default())

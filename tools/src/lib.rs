@@ -5,6 +5,7 @@ pub mod bench;
 pub mod chart;
 mod error;
 pub mod evaluate;
+pub mod plot;
 pub mod run;
 
 pub use error::{Error, Result};

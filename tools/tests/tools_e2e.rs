@@ -1,43 +1,9 @@
 //! froster-eval (single list and both protocols), froster-predict, and froster-tools average/patch/convert on
 //! fixture packs with tiny random weights.
-use froster_fixtures::{generate, FixtureConfig};
-use froster_loader::format::PixelFormat;
-use froster_loader::DecodeOptions;
+mod common;
+use common::*;
 use froster_model::{weights, Clip, ClipConfig};
-use froster_pack::{BuildOptions, EncodeOptions, ListSet};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn bin(name: &str) -> Command {
-    let dir = PathBuf::from(env!("CARGO_BIN_EXE_froster-eval")).parent().unwrap().to_path_buf();
-    Command::new(dir.join(name))
-}
-
-fn ok(o: Output) -> String {
-    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Fixtures, a pack of train/val/test, and a tiny random CLIP saved as a checkpoint.
-fn setup(tmp: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let cfg = FixtureConfig { train_per_class: 2, eval_per_class: 2, frames: 40, ..Default::default() };
-    let f = generate(&tmp.join("fx"), &cfg).unwrap();
-    let lists: Vec<PathBuf> = ["train", "val", "test"].iter().map(|n| f.protocol.join(format!("{n}.csv"))).collect();
-    let decode = DecodeOptions { short_side: 48, pixel: PixelFormat::I420, ..Default::default() };
-    let pack = tmp.join("pack");
-    let o = BuildOptions {
-        encode: EncodeOptions { decode, keep_every: 1, zstd_level: 1 },
-        jobs: 2,
-        ..BuildOptions::new(&f.videos, ListSet::read(&lists).unwrap(), &pack)
-    };
-    froster_pack::build(&o).unwrap();
-    tch::manual_seed(0);
-    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let _ = Clip::new(&vs.root(), &ClipConfig::tiny());
-    let ckpt = tmp.join("clip.safetensors");
-    weights::save(&ckpt, &weights::snapshot(&vs)).unwrap();
-    (pack, f.protocol, ckpt)
-}
+use std::process::Command;
 
 #[test]
 fn eval_protocols_predict_and_checkpoint_tools() {
@@ -121,10 +87,10 @@ fn eval_protocols_predict_and_checkpoint_tools() {
         .unwrap();
     let stdout = ok(o.clone());
     let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(lines.len(), 1, "{stdout}");
+    assert_eq!(lines.len(), 2, "a line per video, the failed one too: {stdout}");
     let p: f64 = lines[0]["top"].as_array().unwrap().iter().map(|t| t["probability"].as_f64().unwrap()).sum();
     assert!(p > 0.0 && p <= 1.0 + 1e-9);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("b.mp4: error"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(lines[1]["video"].as_str().unwrap().ends_with("b.mp4") && lines[1]["error"].is_string(), "{stdout}");
 }
 
 #[test]
@@ -169,7 +135,7 @@ fn average_patch_and_convert() {
         .arg(ck.join("teacher.safetensors"))
         .arg("--checkpoint")
         .arg(&avg)
-        .args(["--ratio", "0.25", "--out"])
+        .args(["--patch-ratio", "0.25", "--out"])
         .arg(&patched)
         .output()
         .unwrap());
@@ -182,7 +148,7 @@ fn average_patch_and_convert() {
         .arg(&avg)
         .arg("--checkpoint")
         .arg(&avg)
-        .args(["--ratio", "1.5", "--out"])
+        .args(["--patch-ratio", "1.5", "--out"])
         .arg(&patched)
         .output()
         .unwrap();

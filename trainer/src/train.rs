@@ -85,7 +85,7 @@ impl StepReport {
              data-wait {:.0}% ETA {}:{:02}:{:02}",
             self.position.step,
             self.total_steps,
-            self.position.epoch,
+            self.position.epoch + 1,
             p.loss,
             p.ce,
             p.distill_image,

@@ -22,9 +22,9 @@ pub struct LoaderArgs {
     /// A reference-format list of the videos under --videos.
     #[arg(long)]
     pub list: Option<PathBuf>,
-    /// Threads of the N-thread measurement (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    /// Loader workers of the N-worker measurement [default: all cores].
+    #[arg(long, alias = "threads")]
+    pub workers: Option<usize>,
     /// Clips per measurement.
     #[arg(long, default_value_t = 48)]
     pub clips: usize,
@@ -54,7 +54,7 @@ fn rate(src: Arc<dyn ClipSource>, mode: Mode, threads: usize, clips: usize) -> R
 
 /// Runs the measurement; the numbers as JSON.
 pub fn run(a: LoaderArgs) -> Result<serde_json::Value> {
-    let all = a.threads.unwrap_or_else(cores);
+    let all = a.workers.unwrap_or_else(cores);
     let reader = Arc::new(PackReader::open(&a.packs)?);
     let name = match a.pack_list.or_else(|| reader.manifest().lists.keys().next().cloned()) {
         Some(n) => n,

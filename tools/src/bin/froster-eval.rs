@@ -60,6 +60,9 @@ struct Common {
     /// Hide the progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Refuse a list whose videos did not all pack (they are in the pack's failed.csv).
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Args)]
@@ -138,7 +141,8 @@ fn context(c: &Common) -> Result<Ctx> {
     let settings = c.test.resolve(run.as_ref())?;
     let (vs, clip) = froster_tools::eval_model(&checkpoint, patch, device)?;
     let reader = Arc::new(PackReader::open(&c.packs)?);
-    let opts = EvalOptions { settings, batch: c.batch, workers: c.workers, device, progress: !c.quiet };
+    let opts =
+        EvalOptions { settings, batch: c.batch, workers: c.workers, device, progress: !c.quiet, strict: c.strict };
     Ok(Ctx { reader, _vs: vs, clip, opts, out: c.out.clone() })
 }
 
@@ -150,7 +154,9 @@ fn eval_list(ctx: &Ctx, list: &str, classes: &[String], sub: &str) -> Result<Eva
     let r = evaluate(ctx.reader.clone(), list, &ctx.clip, classes, &ctx.opts)
         .with_context(|| format!("evaluating list '{list}'"))?;
     write_outputs(&ctx.out.join(sub), &r, classes)?;
-    println!("{sub}: top-1 {:.2}  top-5 {:.2}  ({} videos x {} views)", r.top1, r.top5, r.videos, r.views_per_video);
+    let name = if sub.is_empty() { list } else { sub };
+    println!("{name}: {}", r.coverage());
+    println!("{name}: top-1 {:.2}  top-5 {:.2}  ({} videos x {} views)", r.top1, r.top5, r.videos, r.views_per_video);
     if !r.skipped.is_empty() {
         eprintln!("{sub}: skipped {} unreadable views, e.g. {}", r.skipped.len(), r.skipped[0]);
     }
@@ -169,6 +175,12 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> Result<()> {
+    if std::env::args().len() == 1 {
+        // No arguments: the help, which names both entry points (one list, and `protocol`).
+        use clap::CommandFactory;
+        OneCli::command().print_help()?;
+        std::process::exit(2);
+    }
     let protocol = std::env::args().nth(1).is_some_and(|a| a == "protocol");
     let (cmd, one) = if protocol { (Some(ProtocolCli::parse().cmd), None) } else { (None, Some(OneCli::parse().one)) };
     match (cmd, one) {

@@ -47,12 +47,20 @@ enum Cmd {
         /// The fine-tuned checkpoint.
         #[arg(long)]
         checkpoint: PathBuf,
-        /// R, the original's share, in [0, 1].
-        #[arg(long)]
-        ratio: f64,
+        /// R, the original's share, in [0, 1] (froster-eval's --patch-ratio).
+        #[arg(long, alias = "ratio")]
+        patch_ratio: f64,
         /// The patched safetensors file.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Draw a run's loss parts, learning rate and validation top-1 (from train_log.jsonl) as a PNG.
+    Plot {
+        /// The run folder (froster-train --out).
+        run: PathBuf,
+        /// The PNG to write [default: RUN/curves.png].
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -83,7 +91,12 @@ fn run() -> Result<()> {
             weights::save(&out, &avg)?;
             println!("averaged epochs {used:?} ({} tensors) into {}", avg.len(), out.display());
         }
-        Cmd::Patch { clip, checkpoint, ratio, out } => {
+        Cmd::Plot { run, out } => {
+            let out = out.unwrap_or_else(|| run.join("curves.png"));
+            let steps = froster_tools::plot::plot_run(&run, &out)?;
+            println!("drew {steps} steps into {}", out.display());
+        }
+        Cmd::Patch { clip, checkpoint, patch_ratio: ratio, out } => {
             let fine = weights::load(&checkpoint)?;
             let prefixed = fine.keys().any(|k| k.starts_with(layout::STUDENT));
             let orig = froster_tools::clip_weights(&clip)?;
