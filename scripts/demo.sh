@@ -40,7 +40,7 @@ run pack "$bin/froster-pack" build "$data" --list "$protocol/train.csv" --list "
   --out "$out/pack" --short-side "$short"
 
 stage "3/6 froster-train ($epochs epochs, teacher + distillation)" train
-run train "$bin/froster-train" --packs "$out/pack" --out "$out/train" "${train_args[@]}" \
+run train "$bin/froster-train" --packs "$out/pack" --out "$out/train" --overwrite "${train_args[@]}" \
   --set "SOLVER.MAX_EPOCH=$epochs" --set "DATA.CLASSES=\"$protocol/train_rephrased.json\""
 
 stage "4/6 froster-tools average (epochs 2..$epochs)" average
