@@ -56,11 +56,18 @@ fn a_second_run_into_a_used_folder_needs_resume_or_overwrite() {
     let other = ["--set", "TRAIN.BATCH_SIZE=2", "--resume"];
     let o = train(&packs, &classes, &out, &[&short[..], &other].concat()).output().unwrap();
     assert!(!o.status.success() && stderr(&o).contains("TRAIN.BATCH_SIZE: 4 -> 2"), "{}", stderr(&o));
+
     // A longer schedule is safe, and said.
     let longer = ["--set", "SOLVER.MAX_EPOCH=3", "--resume", "--max-steps", "3"];
     let o = train(&packs, &classes, &out, &longer).output().unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success() && text.contains("SOLVER.MAX_EPOCH: 2 -> 3"), "{text}\n{}", stderr(&o));
+    // --force takes what would be refused, and says so.
+    let forced =
+        ["--set", "SOLVER.MAX_EPOCH=3", "--set", "TRAIN.BATCH_SIZE=2", "--resume", "--force", "--max-steps", "4"];
+    let o = train(&packs, &classes, &out, &forced).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success() && text.contains("TRAIN.BATCH_SIZE: 4 -> 2"), "{text}\n{}", stderr(&o));
     // --overwrite empties the folder first.
     std::fs::write(out.join("stale.txt"), "old").unwrap();
     assert!(train(&packs, &classes, &out, &[&short[..], &["--overwrite"]].concat()).status().unwrap().success());
