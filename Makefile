@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: setup build test demo bench
+.PHONY: setup build test demo bench wheel
 setup:
 	@bash scripts/setup.sh
 
@@ -14,6 +14,12 @@ build: setup
 test: setup
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace -- --test-threads=2
+	bash scripts/python-tests.sh
+
+# The Python package (python/): an abi3 wheel in target/wheels, installed into the setup's venv.
+wheel: setup
+	.froster/venv/bin/maturin build --release -m python/Cargo.toml -o target/wheels
+	.froster/venv/bin/pip install --force-reinstall --no-deps target/wheels/froster_loader-*.whl
 
 # Pack, train, average, evaluate and predict on the embedded fixtures; prints the table.
 demo: setup

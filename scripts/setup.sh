@@ -32,13 +32,16 @@ if ! [ -f "$venv/.complete" ]; then
   "$venv/bin/pip" install -q --disable-pip-version-check "torch==$TORCH_VERSION"
   touch "$venv/.complete"
 fi
-torch_dir=$("$venv/bin/python" -c 'import os, torch; print(os.path.dirname(torch.__file__))')
+# maturin builds the Python wheel of the loader (python/).
+[ -x "$venv/bin/maturin" ] || "$venv/bin/pip" install -q --disable-pip-version-check "maturin>=1.5,<2"
+torch_dir=$("$venv/bin/python" -c 'import os, torch; print(os.path.dirname(torch.__file__))' 2>/dev/null)
 
 # 3. A stable link to it, and the cargo config that points the build at it: LIBTORCH, and rpaths so that
 #    binaries and test binaries find libtorch without LD_LIBRARY_PATH ($ORIGIN-relative for target/<profile>/
 #    and target/<profile>/deps/, then this machine's torch). Written here, not committed: it names this machine.
 mkdir -p "$root/.froster" "$root/.cargo"
 ln -sfn "$torch_dir" "$root/.froster/libtorch"
+ln -sfn "$venv" "$root/.froster/venv"
 config="$root/.cargo/config.toml"
 want="# Written by scripts/setup.sh for this machine; rerun it rather than editing.
 [env]

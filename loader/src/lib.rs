@@ -31,6 +31,7 @@ mod pipeline;
 mod reader;
 mod rng;
 mod sampling;
+mod settings;
 mod source;
 #[cfg(test)]
 mod unit_tests;
@@ -42,7 +43,7 @@ pub use decode::{decode, DecodeOptions, DecodedInfo};
 pub use dist::{epoch_indices, EpochOrder, Shard};
 pub use error::{Error, Result};
 pub use list::{list_name, parse_list, read_list};
-pub use pipeline::{clips_per_epoch, Batch, Loader, LoaderConfig, Mode, Output, CLIP_MEAN, CLIP_STD};
+pub use pipeline::{clips_per_epoch, Batch, Loader, LoaderConfig, Mode, Output, Recycler, Waited, CLIP_MEAN, CLIP_STD};
 pub use reader::{ListCounts, PackReader};
 pub use rng::Rng;
 pub use sampling::{

@@ -171,6 +171,14 @@ impl PackReader {
         Ok(())
     }
 
+    /// Stored frame `frame` of video `idx` as RGB24, checksum verified (a convenience: it allocates).
+    pub fn frame_rgb(&self, idx: usize, frame: usize) -> Result<Vec<u8>> {
+        let mut z = zstd::bulk::Decompressor::new().map_err(io_err(&self.dir))?;
+        let (mut scratch, mut rgb) = (Vec::new(), Vec::new());
+        self.read_rgb(idx, frame, true, &mut z, &mut scratch, &mut rgb)?;
+        Ok(rgb)
+    }
+
     /// Decodes one stored frame to RGB24 (w*h*3), using `scratch` for the stored pixels.
     pub fn read_rgb(
         &self,

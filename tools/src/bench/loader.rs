@@ -31,6 +31,43 @@ pub struct LoaderArgs {
     /// Also time train clips per video (1 thread), for the per-video comparison with the reference.
     #[arg(long)]
     pub per_video: bool,
+    /// Instead of timing: write the first training batch (train 8x16 at 224, scales 224-256, --batch clips, --seed,
+    /// --epoch) as raw uint8 to DUMP and its shape, labels and video indices to DUMP.json (the Python package's
+    /// tests compare against it).
+    #[arg(long)]
+    pub dump: Option<PathBuf>,
+    /// Clips per batch of --dump.
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+    /// Seed of --dump.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Epoch of --dump.
+    #[arg(long, default_value_t = 0)]
+    pub epoch: u64,
+}
+
+/// --dump: the first training batch, raw, and its facts beside it.
+fn dump(src: Arc<dyn ClipSource>, a: &LoaderArgs, path: &std::path::Path, workers: usize) -> Result<serde_json::Value> {
+    let cfg = LoaderConfig {
+        batch_size: a.batch,
+        workers,
+        seed: a.seed,
+        epoch: a.epoch,
+        mode: TRAIN,
+        crop: 224,
+        drop_last: true,
+        ..Default::default()
+    };
+    let b = match Loader::new(src, cfg)?.next() {
+        Some(b) => b?,
+        None => return Err(crate::Error::Argument("the list gives no batch".into())),
+    };
+    std::fs::write(path, &b.u8).map_err(crate::error::io_err(path))?;
+    let facts = json!({"shape": b.shape, "labels": b.labels, "index": b.videos});
+    let side = path.with_extension("json");
+    std::fs::write(&side, facts.to_string()).map_err(crate::error::io_err(&side))?;
+    Ok(facts)
 }
 
 const TRAIN: Mode = Mode::Train { min_scale: 224, max_scale: 256 };
@@ -56,11 +93,14 @@ fn rate(src: Arc<dyn ClipSource>, mode: Mode, threads: usize, clips: usize) -> R
 pub fn run(a: LoaderArgs) -> Result<serde_json::Value> {
     let all = a.workers.unwrap_or_else(cores);
     let reader = Arc::new(PackReader::open(&a.packs)?);
-    let name = match a.pack_list.or_else(|| reader.manifest().lists.keys().next().cloned()) {
+    let name = match a.pack_list.clone().or_else(|| reader.manifest().lists.keys().next().cloned()) {
         Some(n) => n,
         None => return Err(froster_loader::Error::UnknownList { name: "(any)".into(), known: String::new() }.into()),
     };
     let pack: Arc<dyn ClipSource> = Arc::new(PackSource::new(reader.clone(), &name)?);
+    if let Some(path) = &a.dump {
+        return dump(pack, &a, path, all);
+    }
     let mut out = json!({"threads": all});
     for (label, t) in [("1t", 1), ("nt", all)] {
         out[format!("pack_train_clips_per_s_{label}")] = rate(pack.clone(), TRAIN, t, a.clips)?.into();
