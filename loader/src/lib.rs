@@ -53,3 +53,24 @@ pub use sampling::{
 #[cfg(feature = "video")]
 pub use source::VideoSource;
 pub use source::{ClipSource, Layout, PackSource, Scratch};
+
+/// For the tools' `main`: `Ok` is exit code 0; an error is printed as one line (`error: ...` and each cause that
+/// its text does not already say, whatever RUST_BACKTRACE says) and exit code 1.
+pub fn exit_code<E>(result: std::result::Result<(), E>) -> std::process::ExitCode
+where
+    E: AsRef<dyn std::error::Error + Send + Sync + 'static>,
+{
+    let Err(e) = result else { return std::process::ExitCode::SUCCESS };
+    let e = e.as_ref();
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !line.contains(&text) {
+            line = format!("{line}: {text}");
+        }
+        cause = c.source();
+    }
+    eprintln!("error: {line}");
+    std::process::ExitCode::FAILURE
+}

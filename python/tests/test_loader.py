@@ -106,6 +106,9 @@ class LoaderTest(unittest.TestCase):
         def tasks():
             return len(os.listdir("/proc/self/task"))
 
+        import gc
+
+        gc.collect()  # loaders of earlier tests go (and join their threads) first
         before = tasks()
         # 54 test views, one per batch: more than the channels hold, so the workers are still running below.
         loader = Loader(PACK, batch_size=1, train=False, crop=64, views=3, crops=3, workers=4)
@@ -113,8 +116,6 @@ class LoaderTest(unittest.TestCase):
         next(it)
         self.assertGreater(tasks(), before)
         del it, loader
-        import gc
-
         gc.collect()
         self.assertEqual(tasks(), before)
         script = ("import froster_loader, sys\n"

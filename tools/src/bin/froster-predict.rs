@@ -110,15 +110,8 @@ fn without_path(e: &str, path: &Path) -> String {
     e.strip_prefix(&p).map(|r| r.trim_start_matches(':').trim().to_string()).unwrap_or_else(|| e.to_string())
 }
 
-/// Errors as one line (`error: ...` with its causes), whatever RUST_BACKTRACE says, and exit code 1.
 fn main() -> std::process::ExitCode {
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    froster_loader::exit_code(run())
 }
 
 fn run() -> Result<()> {

@@ -64,15 +64,8 @@ enum Cmd {
     },
 }
 
-/// Errors as one line (`error: ...` with its causes), whatever RUST_BACKTRACE says, and exit code 1.
 fn main() -> std::process::ExitCode {
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    froster_loader::exit_code(run())
 }
 
 fn run() -> Result<()> {
