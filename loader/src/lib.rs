@@ -35,6 +35,7 @@ mod settings;
 mod source;
 #[cfg(test)]
 mod unit_tests;
+mod validate;
 
 pub use classes::read_classes;
 pub use container::{probe, ContainerInfo};

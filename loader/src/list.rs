@@ -19,6 +19,12 @@ pub fn parse_list(text: &str) -> std::result::Result<Vec<(String, i64)>, (usize,
         }
         let (p, l) = line.rsplit_once(',').ok_or((i + 1, format!("expected 'path,label', got '{line}'")))?;
         let label = l.trim().parse::<i64>().map_err(|_| (i + 1, format!("label '{}' is not an integer", l.trim())))?;
+        if label < 0 {
+            return Err((i + 1, format!("label {label} is negative")));
+        }
+        if p.trim().is_empty() {
+            return Err((i + 1, "the path is empty".into()));
+        }
         out.push((p.trim().to_string(), label));
     }
     Ok(out)

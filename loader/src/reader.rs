@@ -53,6 +53,7 @@ impl PackReader {
                 ),
             });
         }
+        crate::validate::check_manifest(&manifest, &mpath)?;
         let shards = manifest.shards.iter().map(|s| map_shard(&dir.join(&s.file))).collect::<Result<_>>()?;
         let reader = PackReader { dir, manifest, shards };
         for i in 0..reader.manifest.videos.len() {
@@ -113,7 +114,8 @@ impl PackReader {
         let bad = |reason: String| Error::CorruptFrame { video: v.id.clone(), frame: 0, reason };
         let shard = self.shards.get(v.shard as usize).ok_or_else(|| bad(format!("shard {} missing", v.shard)))?;
         let table_len = RECORD_HEADER + v.frames as usize * ENTRY;
-        if (v.offset + v.bytes) as usize > shard.len() || (v.bytes as usize) < table_len {
+        let end = v.offset.saturating_add(v.bytes);
+        if end > shard.len() as u64 || (v.bytes as usize) < table_len {
             return Err(bad("record out of the shard's bounds (truncated shard?)".into()));
         }
         let rec = self.record(idx);

@@ -88,3 +88,10 @@ fn rng_streams_are_keyed() {
     let mean = u.iter().sum::<f64>() / 1000.0;
     assert!((mean - 0.5).abs() < 0.05);
 }
+
+#[test]
+fn list_lines_with_a_negative_label_or_an_empty_path_are_errors() {
+    assert_eq!(crate::parse_list("a.mp4,3\n").unwrap(), vec![("a.mp4".to_string(), 3)]);
+    assert!(crate::parse_list("a.mp4,-1").unwrap_err().1.contains("negative"));
+    assert!(crate::parse_list(" ,2").unwrap_err().1.contains("empty"));
+}

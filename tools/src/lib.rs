@@ -26,6 +26,11 @@ pub fn patch(original: &Weights, finetuned: &Weights, ratio: f64) -> Result<Weig
     if !(0.0..=1.0).contains(&ratio) {
         return Err(Error::Argument(format!("patch ratio {ratio} is outside [0, 1]")));
     }
+    if !finetuned.keys().any(|k| original.get(k).is_some_and(|o| o.size() == finetuned[k].size())) {
+        return Err(Error::Argument(
+            "the checkpoint and the original CLIP share no tensor: not a CLIP to patch".into(),
+        ));
+    }
     let mut out = Weights::new();
     for (k, f) in finetuned {
         let v = match original.get(k) {

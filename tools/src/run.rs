@@ -48,6 +48,9 @@ impl TestFlags {
             crops: self.crops.or(run.map(|c| c.test.num_spatial_crops)).unwrap_or(1),
             crop: run.map(|c| c.data.test_crop_size),
         };
+        if s.frames > 512 || s.views > 64 {
+            return Err(Error::Argument(format!("--frames ({}) over 512 or --views ({}) over 64", s.frames, s.views)));
+        }
         if s.frames == 0 || s.sampling_rate == 0 || s.views == 0 || !(s.crops == 1 || s.crops == 3) {
             return Err(Error::Argument(format!(
                 "--frames, --sampling-rate and --views must be positive and --crops 1 or 3 (got {s:?})"

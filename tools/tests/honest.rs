@@ -74,6 +74,8 @@ fn predict_reads_video_files_reports_each_failure_once_and_fails_when_nothing_re
         c.arg(input).arg("--checkpoint").arg(&ckpt).arg("--classes").arg(protocol.join("test_rephrased.json"));
         c.args(["--device", "cpu"]).args(extra).output().unwrap()
     };
+    let o = predict(&dir, &["--frames", "100000"]);
+    assert!(!o.status.success() && stderr(&o).contains("--frames"), "{}", stderr(&o));
     // Without --recursive only b.mp4 is found, and it does not read: a non-zero exit, the path named once.
     let o = predict(&dir, &[]);
     let e = stderr(&o);

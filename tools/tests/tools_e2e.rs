@@ -157,4 +157,25 @@ fn average_patch_and_convert() {
     let conv = tmp.path().join("conv.safetensors");
     ok(bin("froster-tools").arg("convert").arg(&avg).arg(&conv).output().unwrap());
     assert_eq!(weights::load(&conv).unwrap().len(), a.len());
+    // A file that is no CLIP is refused by patch, and an empty state dict by convert; nothing is written.
+    let other = tmp.path().join("other.safetensors");
+    let mut w = weights::Weights::new();
+    w.insert("foo".into(), tch::Tensor::ones([3], (tch::Kind::Float, tch::Device::Cpu)));
+    weights::save(&other, &w).unwrap();
+    let not_written = tmp.path().join("nope.safetensors");
+    let o = bin("froster-tools")
+        .args(["patch", "--clip"])
+        .arg(&avg)
+        .arg("--checkpoint")
+        .arg(&other)
+        .args(["--patch-ratio", "0.5", "--out"])
+        .arg(&not_written)
+        .output()
+        .unwrap();
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("not a CLIP"));
+    let empty = tmp.path().join("empty.safetensors");
+    weights::save(&empty, &weights::Weights::new()).unwrap();
+    let o = bin("froster-tools").arg("convert").arg(&empty).arg(&not_written).output().unwrap();
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("no tensor"));
+    assert!(!not_written.exists());
 }

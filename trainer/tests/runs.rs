@@ -32,6 +32,8 @@ fn refusals_come_before_anything_is_written() {
     assert!(stderr(&o).contains("fewer clips than one batch (64)"), "{}", stderr(&o));
     let o = train(&packs, &classes, &out, &["--set", "DATA.SAMPLING_RATE=0"]).output().unwrap();
     assert!(stderr(&o).contains("DATA.SAMPLING_RATE must be positive"), "{}", stderr(&o));
+    let o = train(&packs, &classes, &out, &["--set", "DATA.TRAIN_CROP_SIZE=100000"]).output().unwrap();
+    assert!(stderr(&o).contains("DATA.TRAIN_CROP_SIZE = 100000 is over"), "{}", stderr(&o));
     let o = train(&packs, &tmp.path().join("nope.json"), &out, &[]).output().unwrap();
     assert!(stderr(&o).contains("nope.json"), "{}", stderr(&o));
     assert!(!out.exists(), "a refused run wrote {}", out.display());

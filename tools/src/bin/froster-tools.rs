@@ -72,6 +72,9 @@ fn run() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Convert { input, output } => {
             let w = weights::load(&input)?;
+            if w.is_empty() {
+                anyhow::bail!("{}: no tensor in it (not a state dict); nothing written", input.display());
+            }
             weights::save(&output, &w)?;
             println!("wrote {} tensors to {}", w.len(), output.display());
         }

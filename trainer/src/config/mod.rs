@@ -249,6 +249,15 @@ impl Config {
         if let Some((k, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{k} must be positive"));
         }
+        let too_big = [
+            ("DATA.TRAIN_CROP_SIZE", d.train_crop_size, 1024),
+            ("DATA.TEST_CROP_SIZE", d.test_crop_size, 1024),
+            ("DATA.TRAIN_JITTER_SCALES", d.train_jitter_scales[1], 4096),
+            ("DATA.NUM_FRAMES", d.num_frames, 512),
+        ];
+        if let Some((k, v, max)) = too_big.iter().find(|(_, v, max)| v > max) {
+            return Err(format!("{k} = {v} is over {max}: a batch would not fit in memory"));
+        }
         if d.train_jitter_scales[0] > d.train_jitter_scales[1] || d.train_crop_size > d.train_jitter_scales[0] {
             return Err(format!(
                 "DATA.TRAIN_JITTER_SCALES {:?} must be ascending and at least DATA.TRAIN_CROP_SIZE ({})",
