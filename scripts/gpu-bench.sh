@@ -43,12 +43,19 @@ case "${1:-}" in
     if command -v nvidia-smi >/dev/null; then
       nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$out/gpu.txt"
       nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 > "$out/mem.csv" & smi=$!
+      trap 'kill "$smi" 2>/dev/null || true' EXIT  # nothing left in the background, whatever fails
     fi
     FROSTER_GOLDEN_DIR=$PWD/.gpu/golden timeout 120 .gpu/golden_train --test-threads=1 2>&1 | tail -n 3 | tee "$out/golden.txt"
     for b in $batches; do
       .gpu/froster-bench train-step --arch $arch --batch "$b" --frames 8 --classes 200 --steps $steps --device $dev | tee -a "$out/steps.jsonl"
     done
     .gpu/froster-bench eval-step --arch $arch --batch "${batches##* }" --frames 8 --classes 200 --steps $steps --device $dev | tee -a "$out/steps.jsonl"
+    # The process group's cost: the same train step as a world of 1 (NCCL on CUDA, Gloo on the CPU), with the
+    # all-reduce of every gradient timed on its own (allreduce_ms, grad_mb). Compare ms_per_step with the line above
+    # of the same batch.
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 29531)
+    RANK=0 WORLD_SIZE=1 LOCAL_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port timeout 180 \
+      .gpu/froster-bench train-step --arch $arch --batch "${batches##* }" --frames 8 --classes 200 --steps $steps --device $dev | tee -a "$out/steps.jsonl"
     # Real clips through the loader (all cores): the data-wait fraction.
     for bench in train-step eval-step; do
       .gpu/froster-bench $bench --arch $arch --batch "${batches##* }" --frames 8 --classes 200 --steps $steps --device $dev --packs .gpu/pack | tee -a "$out/steps.jsonl"

@@ -34,6 +34,12 @@ if ! [ -f "$venv/.complete" ]; then
 fi
 # maturin builds the Python wheel of the loader (python/).
 [ -x "$venv/bin/maturin" ] || "$venv/bin/pip" install -q --disable-pip-version-check "maturin>=1.5,<2"
+# froster-shim compiles ProcessGroupNCCL's header, which needs the CUDA 13.0 toolkit headers that the torch wheel
+# leaves out (crt/, nv/target): nvcc's packages, pinned to the CUDA 13.0 of torch's runtime.
+[ -f "$venv/.cuda-headers-13.0" ] || {
+  "$venv/bin/pip" install -q --disable-pip-version-check "nvidia-cuda-nvcc==13.0.88" "nvidia-cuda-crt==13.0.88" \
+    "nvidia-nvvm==13.0.88" "nvidia-cuda-cccl==13.0.85" && touch "$venv/.cuda-headers-13.0"
+}
 torch_dir=$("$venv/bin/python" -c 'import os, torch; print(os.path.dirname(torch.__file__))' 2>/dev/null)
 
 # 3. A stable link to it, and the cargo config that points the build at it: LIBTORCH, and rpaths so that

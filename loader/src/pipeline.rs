@@ -17,6 +17,9 @@ use std::thread::JoinHandle;
 
 struct Work {
     seq: usize,
+    /// The clip's place in the whole (unsharded) epoch: its augmentation stream, so that the ranks of a
+    /// data-parallel run draw exactly what one process would.
+    key: u64,
     video: usize,
     view: usize,
     crop: usize,
@@ -166,13 +169,20 @@ fn work_items(source: &dyn ClipSource, cfg: &LoaderConfig) -> Vec<Work> {
         shuffle: cfg.shuffle && train,
         drop_last: cfg.drop_last && train,
     };
-    let idx = epoch_indices(source.len(), order, cfg.shard);
+    let (rank, world) = (cfg.shard.rank, cfg.shard.world.max(1));
+    let idx = match train {
+        true => epoch_indices(source.len(), order, cfg.shard),
+        // Evaluation splits the videos without DistributedSampler's padding: a repeated video would be scored
+        // twice when the ranks' logits are summed.
+        false => (0..source.len()).skip(rank).step_by(world).collect(),
+    };
     let (views, crops) = if train { (1, 1) } else { (cfg.sampling.num_views.max(1), cfg.sampling.num_crops.max(1)) };
     let mut out = Vec::with_capacity(idx.len() * views * crops);
-    for video in idx {
+    for (j, video) in idx.into_iter().enumerate() {
         for view in 0..views {
             for crop in 0..crops {
-                out.push(Work { seq: out.len(), video, view, crop });
+                let key = (((j * world + rank) * views + view) * crops + crop) as u64;
+                out.push(Work { seq: out.len(), key, video, view, crop });
             }
         }
     }
@@ -206,7 +216,7 @@ fn worker(
 /// Samples, decodes and augments one clip into `out` as uint8 (T, crop, crop, 3).
 fn make_clip(src: &dyn ClipSource, cfg: &LoaderConfig, w: &Work, s: &mut Scratch, out: &mut Vec<u8>) -> Result<()> {
     let stream = src.stream(w.video)?;
-    let mut rng = Rng::keyed(cfg.seed, cfg.epoch, w.seq as u64);
+    let mut rng = Rng::keyed(cfg.seed, cfg.epoch, w.key);
     let start = match cfg.mode {
         Mode::Train { .. } => Start::Train(rng.uniform()),
         Mode::Test { .. } => Start::View(w.view),

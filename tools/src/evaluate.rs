@@ -3,6 +3,7 @@ use crate::error::{io_err, Error, Result};
 use crate::run::TestSettings;
 use froster_loader::{ClipSource, Loader, LoaderConfig, PackReader, PackSource, SamplingConfig};
 use froster_model::{Clip, Tokenizer};
+use froster_train::dist::World;
 use froster_train::eval::{eval_classifier, eval_step, Ensemble};
 use serde::Serialize;
 use std::path::Path;
@@ -24,6 +25,8 @@ pub struct EvalOptions {
     pub progress: bool,
     /// Refuse a list whose videos did not all pack.
     pub strict: bool,
+    /// The ranks that share the videos ([`World::single`] for one process); every rank gets the whole result.
+    pub world: Arc<World>,
 }
 
 /// One video's outcome.
@@ -111,12 +114,16 @@ pub fn evaluate(
     if let Some(label) = (0..src.len()).map(|i| src.label(i)).find(|l| *l < 0 || *l as usize >= classes.len()) {
         return Err(Error::LabelOutOfRange { list: list.into(), label, classes: classes.len() });
     }
-    let cfg = test_loader(&o.settings, clip.config.image_resolution as usize, o.batch, o.workers);
+    let mut cfg = test_loader(&o.settings, clip.config.image_resolution as usize, o.batch, o.workers);
+    cfg.shard = o.world.shard();
     let (_, cls) = eval_classifier(clip, &Tokenizer::new(), classes, o.device)?;
     let total = froster_loader::clips_per_epoch(src.as_ref(), &cfg);
-    let bar = crate::progress(o.progress, total as u64, "views");
+    let bar = crate::progress(o.progress && o.world.is_main(), total as u64, "views");
     let (ens, skipped) = score_views(src.clone(), clip, &cls, cfg, &bar)?;
     bar.finish_and_clear();
+    // Each rank scored its share of the videos: every rank gets all the sums, and every rank's skip reasons.
+    let ens = ens.gather(&o.world, src.len(), classes.len()).map_err(|e| Error::Argument(e.to_string()))?;
+    let skipped = gather_lines(&o.world, &format!("eval/{list}/skipped"), skipped)?;
     if ens.sums.is_empty() {
         return Err(Error::Argument(format!("list '{list}': no view could be read ({} skipped)", skipped.len())));
     }
@@ -172,6 +179,20 @@ pub fn score_views(
         loader.recycle(b);
     }
     Ok((ens, loader.skip_reasons()))
+}
+
+/// Every rank's lines, in rank order, through the group's store (the skip reasons of a sharded evaluation).
+fn gather_lines(world: &World, key: &str, lines: Vec<String>) -> Result<Vec<String>> {
+    let Some(g) = world.group() else { return Ok(lines) };
+    let dist = |e: froster_shim::Error| Error::Argument(format!("distributed evaluation: {e}"));
+    g.store_set(&format!("{key}/{}", world.rank), lines.join("\n").as_bytes()).map_err(dist)?;
+    g.barrier().map_err(dist)?;
+    let mut all = Vec::new();
+    for r in 0..world.size {
+        let text = g.store_get(&format!("{key}/{r}")).map_err(dist)?.unwrap_or_default();
+        all.extend(String::from_utf8_lossy(&text).lines().map(String::from));
+    }
+    Ok(all)
 }
 
 /// "Name: description" -> "Name".

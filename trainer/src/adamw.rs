@@ -24,6 +24,11 @@ impl AdamW {
         AdamW { params, exp_avg, exp_avg_sq, steps: 0, betas: (0.9, 0.999), eps: 1e-8, weight_decay }
     }
 
+    /// The parameters' defined gradients, in the same order on every rank.
+    pub fn grads(&self) -> Vec<Tensor> {
+        self.params.iter().map(|(_, p)| p.grad()).filter(|g| g.defined()).collect()
+    }
+
     fn decays(name: &str, p: &Tensor) -> bool {
         !(p.dim() == 1 || name.ends_with(".bias"))
     }

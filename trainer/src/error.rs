@@ -62,6 +62,15 @@ pub enum Error {
     /// --strict with listed videos that are not in the pack.
     #[error("list '{list}': {counts} (--strict)")]
     Missing { list: String, counts: froster_loader::ListCounts },
+    /// Another rank failed before this one could go on (its own message says why).
+    #[error("rank(s) {ranks:?} failed (see their messages); this rank stops too")]
+    PeerFailed { ranks: Vec<usize> },
+    /// A rank started by the built-in launcher failed.
+    #[error("rank {rank} {how}; the other ranks were stopped (--resume continues from the last checkpoint)")]
+    RankFailed { rank: usize, how: String },
+    /// The process group failed: a peer died or hung past the timeout.
+    #[error("distributed: {0}")]
+    Dist(#[from] froster_shim::Error),
     /// A resume point that does not fit the model.
     #[error("{}: {reason}", path.display())]
     Resume { path: PathBuf, reason: String },

@@ -1,6 +1,7 @@
 //! Test-time scoring as the reference's test_net: the student's temporal vision tower, a classifier from all 29
 //! templates, per-view logits averaged over frames, and per-video scores that SUM the raw view logits
 //! (TestMeter, ensemble 'sum'; no softmax).
+use crate::dist::World;
 use crate::input::Clips;
 use froster_loader::{Batch, LoaderConfig, Mode, SamplingConfig};
 use froster_model::{classifier, frames_of, l2n, prompt_ids, Clip, Result, Tokenizer, TEMPLATES};
@@ -73,6 +74,30 @@ impl Ensemble {
             }
             e.1 += 1;
         }
+    }
+
+    /// The per-video sums of every rank, on every rank: each rank scored its own videos of the `videos` in the
+    /// list, and one all-reduce of dense rows [sums, views, label + 1] adds the others' (zeros elsewhere, so the
+    /// sums are exactly one process's).
+    pub fn gather(self, world: &World, videos: usize, classes: usize) -> crate::Result<Ensemble> {
+        if !world.is_distributed() {
+            return Ok(self);
+        }
+        let width = classes + 2;
+        let mut dense = vec![0f32; videos * width];
+        for (&v, (sums, views, label)) in self.sums.iter().filter(|(&v, _)| v < videos) {
+            let row = &mut dense[v * width..(v + 1) * width];
+            row[..classes].copy_from_slice(&sums[..classes.min(sums.len())]);
+            (row[classes], row[classes + 1]) = (*views as f32, *label as f32 + 1.0);
+        }
+        let t = Tensor::from_slice(&dense);
+        world.sum(&t)?;
+        let dense = Vec::<f32>::try_from(&t).unwrap_or_default();
+        let mut out = Ensemble::default();
+        for (v, row) in dense.chunks_exact(width).enumerate().filter(|(_, r)| r[classes] > 0.0) {
+            out.sums.insert(v, (row[..classes].to_vec(), row[classes] as usize, row[classes + 1] as i64 - 1));
+        }
+        Ok(out)
     }
 
     /// Top-k class ids of a score row, highest first (ties: lower id first, as a stable sort).

@@ -1,12 +1,15 @@
 //! froster-train: fine-tune CLIP for video with FROSTER on packs.
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Parser;
 use froster_model::layout;
 use froster_train::config::ConfigArgs;
+use froster_train::dist::launch::{launch, LaunchArgs};
+use froster_train::dist::{DistOptions, World};
 use froster_train::run_dir::Start;
 use froster_train::train::{Event, Options, Trainer};
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
@@ -15,7 +18,9 @@ use std::time::{Duration, Instant};
     version,
     about = "Train FROSTER (student CLIP + temporal attention, frozen CLIP teacher, residual distillation) on packs",
     after_help = "The reference's YAML configs work as they are: --config configs/Kinetics/TemporalCLIP_vitb16_8x16_\
-                  STAdapter_K400.yaml --opts TRAIN.CLIP_ORI_PATH ViT-B-16.pt ... (see the README's key table)."
+                  STAdapter_K400.yaml --opts TRAIN.CLIP_ORI_PATH ViT-B-16.pt ... (see the README's key table).\n\n\
+                  Many GPUs: --nproc-per-node 8 (or torchrun --no-python --nproc-per-node 8 froster-train ...). \
+                  TRAIN.BATCH_SIZE is the global batch, split over the ranks; only rank 0 writes the run folder."
 )]
 struct Cli {
     /// Pack folder made by `froster-pack build`.
@@ -54,6 +59,22 @@ struct Cli {
     /// Without a terminal (nohup, SLURM), print a progress line every N steps (and at least every 30 s).
     #[arg(long, default_value_t = 10)]
     log_every: usize,
+    #[command(flatten)]
+    launch: LaunchArgs,
+    /// The collective engine of a many-rank run: nccl or gloo [default: nccl on CUDA, gloo on the CPU].
+    #[arg(long, value_parser = parse_backend)]
+    dist_backend: Option<froster_shim::Backend>,
+    /// Seconds a rank waits for a dead or hung peer before the run stops with an error.
+    #[arg(long, default_value_t = 300)]
+    dist_timeout: u64,
+}
+
+fn parse_backend(s: &str) -> Result<froster_shim::Backend, String> {
+    match s {
+        "nccl" => Ok(froster_shim::Backend::Nccl),
+        "gloo" => Ok(froster_shim::Backend::Gloo),
+        _ => Err(format!("'{s}' is not a backend: nccl or gloo")),
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -62,7 +83,7 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> Result<()> {
     let cli = Cli::parse();
-    let (mut cfg, notes) = cli.config.load_noted()?;
+    let (cfg, notes) = cli.config.load_noted()?;
     for n in &notes.notes {
         eprintln!("note: {n}");
     }
@@ -70,33 +91,60 @@ fn run() -> Result<()> {
         print!("{}", cfg.to_toml());
         return Ok(());
     }
-    let Some(packs) = cli.packs else { bail!("--packs is required") };
-    if let Some(classes) = cfg.classes_from_pack(&packs) {
+    let Some(packs) = cli.packs.clone() else { bail!("--packs is required") };
+    if cli.launch.wants_launch() {
+        let world = cli.launch.nproc_per_node.unwrap_or(1) * cli.launch.nnodes;
+        froster_train::prepare::per_rank_batch(&cfg, world)?;
+        return Ok(launch(&cli.launch, Duration::from_secs(10))?);
+    }
+    let dist = DistOptions { backend: cli.dist_backend, timeout: Duration::from_secs(cli.dist_timeout.max(1)) };
+    let (world, device) = World::from_env(froster_model::parse_device(&cli.device)?, dist)?;
+    let world = Arc::new(world);
+    let out = cli.out.clone().or(notes.out.map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("out/train"));
+    let (rank, size) = (world.rank, world.size);
+    let result = train(
+        &cli,
+        cfg,
+        Options {
+            packs,
+            out,
+            start: match (cli.resume, cli.overwrite) {
+                (true, _) => Start::Resume { force: cli.force },
+                (_, true) => Start::Overwrite,
+                _ => Start::Fresh,
+            },
+            strict: cli.strict,
+            device,
+            progress: !cli.quiet && std::io::stdout().is_terminal(),
+            max_steps: cli.max_steps,
+            checkpoints: true,
+            world,
+        },
+    );
+    match size {
+        1 => result,
+        n => result.with_context(|| format!("rank {rank} of {n}")),
+    }
+}
+
+/// Trains one rank (the only one, or one of a data-parallel run: only rank 0 prints).
+fn train(cli: &Cli, mut cfg: froster_train::config::Config, opts: Options) -> Result<()> {
+    let main = opts.world.is_main();
+    let ranks = if opts.world.size > 1 { format!(" on {} ranks", opts.world.size) } else { String::new() };
+    if let Some(classes) = cfg.classes_from_pack(&opts.packs).filter(|_| main) {
         println!(
             "DATA.CLASSES not set: using {} (class names from the dataset's folders or annotations)",
             classes.display()
         );
     }
-    let out = cli.out.or(notes.out.map(PathBuf::from)).unwrap_or_else(|| PathBuf::from("out/train"));
-    let start = match (cli.resume, cli.overwrite) {
-        (true, _) => Start::Resume { force: cli.force },
-        (_, true) => Start::Overwrite,
-        _ => Start::Fresh,
-    };
-    let terminal = std::io::stdout().is_terminal();
-    let opts = Options {
-        packs,
-        out: out.clone(),
-        start,
-        strict: cli.strict,
-        device: froster_model::parse_device(&cli.device)?,
-        progress: !cli.quiet && terminal,
-        max_steps: cli.max_steps,
-        checkpoints: true,
-    };
+    let (out, terminal) = (opts.out.clone(), std::io::stdout().is_terminal());
     let batch = cfg.train.batch_size;
     let mut trainer = Trainer::new(cfg, opts)?;
-    println!("training on {}; run folder {}", trainer.counts(), out.display());
+    if !main {
+        trainer.run()?;
+        return Ok(());
+    }
+    println!("training on {}{ranks}; run folder {}", trainer.counts(), out.display());
     for n in trainer.notes() {
         println!("{n}");
     }

@@ -1,8 +1,10 @@
 //! Everything a run needs before its first step, loaded and checked without writing: the classes, the CLIP
 //! weights, the learner's settings; and the run's data.json.
+use crate::checkpoint;
 use crate::config::Config;
 use crate::distill::Objective;
 use crate::error::{io_err, Error, Result};
+use crate::run_dir;
 use crate::step::LearnerSpec;
 use crate::train::Options;
 use froster_loader::{read_classes, ClipSource, ListCounts};
@@ -77,4 +79,38 @@ pub fn initial_clip(cfg: &Config, device: Device) -> Result<(ClipConfig, Weights
     }
     let w = clip_only(&weights::load(Path::new(&cfg.model.clip))?);
     Ok((ClipConfig::from_weights(&w)?, w))
+}
+
+/// The run folder of a fresh or resumed run: emptied if asked, the teacher saved (fresh runs), config.toml and
+/// data.json written.
+pub(crate) fn prepare_folder(
+    cfg: &Config,
+    opts: &Options,
+    counts: &ListCounts,
+    teacher: &Weights,
+    fresh: bool,
+) -> Result<()> {
+    run_dir::prepare(&opts.out, opts.start)?;
+    let ckpt_dir = layout::checkpoints_dir(&opts.out);
+    std::fs::create_dir_all(&ckpt_dir).map_err(io_err(&ckpt_dir))?;
+    if fresh {
+        checkpoint::save_atomic(&layout::teacher_file(&opts.out), teacher)?;
+    }
+    let config_file = opts.out.join("config.toml");
+    std::fs::write(&config_file, cfg.to_toml()).map_err(io_err(&config_file))?;
+    write_data_json(&opts.out, &cfg.train.list, counts)
+}
+
+/// TRAIN.BATCH_SIZE is the global batch: each rank takes its share, in TRAIN.ACCUM_STEPS micro-batches.
+pub fn per_rank_batch(cfg: &Config, world: usize) -> Result<usize> {
+    let b = cfg.train.batch_size;
+    if b % world != 0 || (b / world) % cfg.train.accum_steps != 0 {
+        return Err(Error::Config(format!(
+            "TRAIN.BATCH_SIZE {b} (the global batch) must divide by the {world} ranks, and each rank's {} by \
+             TRAIN.ACCUM_STEPS {}",
+            b as f64 / world as f64,
+            cfg.train.accum_steps
+        )));
+    }
+    Ok(b / world)
 }

@@ -3,6 +3,7 @@
 //! cached text features); [`Learner::step`] runs the micro-batches, the shared classifier, backward, gradient
 //! clipping and AdamW.
 use crate::adamw::AdamW;
+use crate::dist::World;
 use crate::distill::{self, Objective};
 use crate::error::Result;
 use crate::input::Clips;
@@ -10,6 +11,7 @@ use froster_loader::Rng;
 use froster_model::layout::{optim_key, optim_state};
 use froster_model::weights::{self, Weights};
 use froster_model::{classifier, prompt_ids, ClipConfig, Student, Teacher, Tokenizer, BARE, CONTEXT, NUM_TEMPLATES};
+use std::sync::Arc;
 use tch::{nn, Device, Kind, Tensor};
 
 /// The mean loss and its parts over one optimizer step's micro-batches.
@@ -26,6 +28,12 @@ pub struct LossParts {
 }
 
 impl LossParts {
+    /// From the device tensor [loss, ce, distill_image, distill_text] (one host sync).
+    fn from_tensor(parts: &Tensor) -> Self {
+        let v = Vec::<f64>::try_from(parts.to_kind(Kind::Double).to_device(Device::Cpu)).unwrap_or(vec![f64::NAN; 4]);
+        LossParts { loss: v[0], ce: v[1], distill_image: v[2], distill_text: v[3] }
+    }
+
     /// Whether every part is finite.
     pub fn is_finite(&self) -> bool {
         [self.loss, self.ce, self.distill_image, self.distill_text].iter().all(|x| x.is_finite())
@@ -67,6 +75,7 @@ pub struct Learner {
     objective: Objective,
     clip_grad_norm: f64,
     device: Device,
+    world: Arc<World>,
 }
 
 impl Learner {
@@ -90,7 +99,17 @@ impl Learner {
             objective: spec.objective,
             clip_grad_norm: spec.clip_grad_norm,
             device: spec.device,
+            world: Arc::new(World::single()),
         })
+    }
+
+    /// Trains as one of `world`'s ranks: rank 0's weights are broadcast now (as DDP's construction), and every
+    /// step averages the gradients and the loss parts over the ranks before clipping and AdamW.
+    pub fn join(&mut self, world: Arc<World>) -> Result<()> {
+        let params: Vec<Tensor> = self.opt.params().iter().map(|(_, p)| p.shallow_clone()).collect();
+        world.broadcast_from_main(&params)?;
+        self.world = world;
+        Ok(())
     }
 
     /// One optimizer step over `micro` (their mean loss), with prompt template `template` and learning rate
@@ -99,7 +118,11 @@ impl Learner {
         let ids = prompt_ids(&self.tok, &[template, BARE], &self.classes, CONTEXT)?.to_device(self.device);
         let teacher_text = self.teacher_text(template)?;
         self.opt.zero_grad();
-        let parts = accumulate_gradients(&self.student, &self.teacher, micro, &ids, &teacher_text, self.objective);
+        let (s, t) = (&self.student, &self.teacher);
+        let parts = accumulate_gradient_tensors(s, t, micro, &ids, &teacher_text, self.objective);
+        self.world.average(&self.opt.grads())?;
+        self.world.average(std::slice::from_ref(&parts))?;
+        let parts = LossParts::from_tensor(&parts);
         if parts.is_finite() {
             let _ = self.opt.clip_grad_norm(self.clip_grad_norm);
             self.opt.step(lr);
@@ -135,6 +158,11 @@ impl Learner {
     pub fn load_resume(&mut self, w: &Weights, adam_steps: i64) -> Result<()> {
         weights::apply(&self.vs, w, "")?;
         self.opt.load_state(&optim_state(w), adam_steps)
+    }
+
+    /// The parameters' gradients (as the last step left them), in the order every rank uses.
+    pub fn gradients(&self) -> Vec<Tensor> {
+        self.opt.grads()
     }
 
     /// AdamW steps taken.
@@ -176,6 +204,18 @@ pub fn accumulate_gradients(
     teacher_text: &Tensor,
     obj: Objective,
 ) -> LossParts {
+    LossParts::from_tensor(&accumulate_gradient_tensors(student, teacher, micro, ids, teacher_text, obj))
+}
+
+/// [`accumulate_gradients`] with the loss parts left on the device as [loss, ce, distill_image, distill_text].
+fn accumulate_gradient_tensors(
+    student: &Student,
+    teacher: &Teacher,
+    micro: &[Clips],
+    ids: &Tensor,
+    teacher_text: &Tensor,
+    obj: Objective,
+) -> Tensor {
     let (k, c) = (teacher_text.size()[0], teacher_text.size()[1]);
     let cls = classifier(&student.clip.encode_text(ids).view([k, c, -1]));
     let shared = cls.detach().set_requires_grad(true);
@@ -188,6 +228,5 @@ pub fn accumulate_gradients(
         parts += step.to_kind(Kind::Float) / micro.len() as f64;
     }
     (&cls * shared.grad()).sum(Kind::Float).backward();
-    let v = Vec::<f64>::try_from(parts.to_kind(Kind::Double).to_device(Device::Cpu)).unwrap_or(vec![f64::NAN; 4]);
-    LossParts { loss: v[0], ce: v[1], distill_image: v[2], distill_text: v[3] }
+    parts
 }

@@ -2,16 +2,19 @@
 //! and logs (JSONL, words, TensorBoard).
 use crate::checkpoint::{self, Position};
 use crate::config::Config;
-use crate::error::{io_err, Error, Result};
+use crate::dist::World;
+use crate::error::{Error, Result};
 use crate::input::Clips;
 use crate::log::RunLog;
-use crate::prepare::{learner_spec, teacher_weights, training_classes, write_data_json};
+use crate::prepare::{learner_spec, per_rank_batch, prepare_folder, teacher_weights, training_classes};
+pub use crate::report::{Event, StepReport, Summary};
 use crate::run_dir::{self, Start};
-use crate::step::{step_template, Learner, LossParts};
+use crate::step::{step_template, Learner};
 use crate::validate::{validate, Validation};
 use froster_loader::{clips_per_epoch, ClipSource, ListCounts, Loader, LoaderConfig, Mode, PackReader, PackSource};
 use froster_model::layout;
 use froster_model::weights::Weights;
+use froster_model::ClipConfig;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -36,76 +39,17 @@ pub struct Options {
     pub max_steps: Option<usize>,
     /// Write per-epoch checkpoints and periodic resume points (benchmarks turn them off).
     pub checkpoints: bool,
+    /// The ranks of a data-parallel run ([`World::single`] for one process). Only rank 0 writes the run folder.
+    pub world: Arc<World>,
 }
 
-/// What a finished run reports.
-#[derive(Debug, Clone)]
-pub struct Summary {
-    /// Optimizer steps done in all.
-    pub steps: usize,
-    /// The first step's loss in this process.
-    pub first_loss: f64,
-    /// The last step's loss.
-    pub last_loss: f64,
-    /// Wall time of this process's run.
-    pub seconds: f64,
-    /// Clips the loader skipped as unreadable, with the reason.
-    pub skipped: Vec<String>,
-}
-
-/// One optimizer step as it happened.
-#[derive(Debug, Clone)]
-pub struct StepReport {
-    /// Where the run stands after it.
-    pub position: Position,
-    /// Steps of the whole run.
-    pub total_steps: usize,
-    /// Its learning rate.
-    pub lr: f64,
-    /// Its loss parts.
-    pub parts: LossParts,
-    /// Seconds spent waiting for the loader.
-    pub wait: f64,
-    /// Seconds of the whole step, waiting included.
-    pub seconds: f64,
-    /// Seconds this process has trained so far.
-    pub elapsed: f64,
-    /// Steps this process has taken so far.
-    pub steps_here: usize,
-}
-
-impl StepReport {
-    /// The step in words: position, loss parts, LR, speed, data-wait and ETA.
-    pub fn line(&self, batch: usize) -> String {
-        let p = &self.parts;
-        let left = self.total_steps.saturating_sub(self.position.step) as f64;
-        let eta = (left * self.elapsed / self.steps_here.max(1) as f64) as u64;
-        format!(
-            "step {}/{} epoch {} loss {:.4} (ce {:.4} distill image {:.4} text {:.4}) lr {:.3e} {:.1} clips/s \
-             data-wait {:.0}% ETA {}:{:02}:{:02}",
-            self.position.step,
-            self.total_steps,
-            self.position.epoch + 1,
-            p.loss,
-            p.ce,
-            p.distill_image,
-            p.distill_text,
-            self.lr,
-            batch as f64 / self.seconds,
-            100.0 * self.wait / self.seconds,
-            eta / 3600,
-            eta / 60 % 60,
-            eta % 60
-        )
-    }
-}
-
-/// What the run reports as it goes.
-pub enum Event<'a> {
-    /// An optimizer step.
-    Step(&'a StepReport),
-    /// A validation after an epoch (its index).
-    Validated(&'a Validation, usize),
+/// What [`Trainer::check_and_prepare`] found.
+struct Checked {
+    source: Arc<PackSource>,
+    val_source: Option<Arc<PackSource>>,
+    counts: ListCounts,
+    classes: Vec<String>,
+    resumed: Option<run_dir::Resumed>,
 }
 
 /// A training run.
@@ -125,6 +69,28 @@ impl Trainer {
     /// Checks everything that can be checked first (pack, lists, classes, batch against the list, the run
     /// folder, a resume's config), then loads the weights, prepares the folder and writes config.toml.
     pub fn new(cfg: Config, opts: Options) -> Result<Self> {
+        let world = opts.world.clone();
+        let (checked, (clip_cfg, clip_w)) = world.agree(Self::check_and_prepare(&cfg, &opts))?;
+        let Checked { source, val_source, counts, classes, resumed } = checked;
+        let mut learner = Learner::new(learner_spec(&cfg, &clip_cfg, &clip_w, classes, opts.device))?;
+        let (mut pos, mut notes) = (Position::default(), Vec::new());
+        if let Some(r) = resumed {
+            learner.load_resume(&r.state, r.latest.adam_step)?;
+            pos = r.latest.position;
+            if world.is_main() {
+                run_dir::cut_log(&opts.out.join("train_log.jsonl"), pos.step)?;
+            }
+            notes.extend(r.changes.into_iter().map(|c| format!("resumed with a changed config: {c}")));
+        }
+        learner.join(world)?;
+        let last_save = Instant::now();
+        Ok(Trainer { cfg, opts, learner, pos, source, val_source, counts, notes, last_save })
+    }
+
+    /// Everything that can be checked first (pack, lists, classes, batch against the list and the world, the run
+    /// folder, a resume's config), then the weights; rank 0 prepares the folder and writes config.toml.
+    fn check_and_prepare(cfg: &Config, opts: &Options) -> Result<(Checked, (ClipConfig, Weights))> {
+        let world = &opts.world;
         let reader = Arc::new(PackReader::open(&opts.packs)?);
         let source = Arc::new(PackSource::new(reader.clone(), &cfg.train.list)?);
         if source.is_empty() {
@@ -134,35 +100,25 @@ impl Trainer {
         if opts.strict && !counts.missing.is_empty() {
             return Err(Error::Missing { list: cfg.train.list.clone(), counts });
         }
-        let classes = training_classes(&cfg, &opts.packs, source.as_ref())?;
+        let classes = training_classes(cfg, &opts.packs, source.as_ref())?;
         let val_source = match cfg.train.eval_period {
             0 => None,
             _ => Some(Arc::new(PackSource::new(reader, &cfg.train.eval_list)?)),
         };
-        if clips_per_epoch(source.as_ref(), &loader_config(&cfg, 0, 0)) < cfg.train.batch_size {
+        per_rank_batch(cfg, world.size)?;
+        if clips_per_epoch(source.as_ref(), &loader_config(cfg, world, 0, 0)) < per_rank_batch(cfg, world.size)? {
             return Err(Error::TooFewClips { list: cfg.train.list.clone(), batch: cfg.train.batch_size });
         }
-        let resumed = run_dir::check(&opts.out, opts.start, &cfg)?;
-        let (clip_cfg, clip_w) = teacher_weights(&cfg, &opts, resumed.is_some())?;
-        run_dir::prepare(&opts.out, opts.start)?;
-        let ckpt_dir = layout::checkpoints_dir(&opts.out);
-        std::fs::create_dir_all(&ckpt_dir).map_err(io_err(&ckpt_dir))?;
-        if resumed.is_none() {
-            checkpoint::save_atomic(&layout::teacher_file(&opts.out), &clip_w)?;
+        // Rank 0 judges the folder; the others only read a resume point from it.
+        let resumed = match (world.is_main(), opts.start) {
+            (true, _) | (false, Start::Resume { .. }) => run_dir::check(&opts.out, opts.start, cfg)?,
+            _ => None,
+        };
+        let (clip_cfg, clip_w) = teacher_weights(cfg, opts, resumed.is_some())?;
+        if world.is_main() {
+            prepare_folder(cfg, opts, &counts, &clip_w, resumed.is_none())?;
         }
-        let config_file = opts.out.join("config.toml");
-        std::fs::write(&config_file, cfg.to_toml()).map_err(io_err(&config_file))?;
-        write_data_json(&opts.out, &cfg.train.list, &counts)?;
-        let mut learner = Learner::new(learner_spec(&cfg, &clip_cfg, &clip_w, classes, opts.device))?;
-        let (mut pos, mut notes) = (Position::default(), Vec::new());
-        if let Some(r) = resumed {
-            learner.load_resume(&r.state, r.latest.adam_step)?;
-            pos = r.latest.position;
-            run_dir::cut_log(&opts.out.join("train_log.jsonl"), pos.step)?;
-            notes.extend(r.changes.into_iter().map(|c| format!("resumed with a changed config: {c}")));
-        }
-        let last_save = Instant::now();
-        Ok(Trainer { cfg, opts, learner, pos, source, val_source, counts, notes, last_save })
+        Ok((Checked { source, val_source, counts, classes, resumed }, (clip_cfg, clip_w)))
     }
 
     /// What the run's list gave: listed, packed, missing.
@@ -177,7 +133,8 @@ impl Trainer {
 
     /// Optimizer steps in one epoch.
     pub fn steps_per_epoch(&self) -> usize {
-        clips_per_epoch(self.source.as_ref(), &loader_config(&self.cfg, 0, 0)) / self.cfg.train.batch_size
+        let per_rank = self.cfg.train.batch_size / self.opts.world.size;
+        clips_per_epoch(self.source.as_ref(), &loader_config(&self.cfg, &self.opts.world, 0, 0)) / per_rank
     }
 
     /// The model state as the reference's `model_state` keys.
@@ -192,6 +149,9 @@ impl Trainer {
 
     fn save_resume(&mut self) -> Result<()> {
         self.last_save = Instant::now();
+        if !self.opts.world.is_main() {
+            return Ok(());
+        }
         checkpoint::save_resume(&self.opts.out, &self.learner.resume_state(), self.pos, self.learner.adam_steps())
     }
 
@@ -205,17 +165,25 @@ impl Trainer {
         let t0 = Instant::now();
         let per_epoch = self.steps_per_epoch();
         let total = per_epoch * self.cfg.solver.max_epoch;
-        let bar = progress(self.opts.progress, total as u64, self.pos.step as u64);
-        let mut log = RunLog::open(&self.opts.out)?;
-        log.say(&format!(
-            "training on list '{}': {}; {} steps from step {}",
-            self.cfg.train.list, self.counts, total, self.pos.step
-        ))?;
+        let main = self.opts.world.is_main();
+        let bar = progress(self.opts.progress && main, total as u64, self.pos.step as u64);
+        let mut log = if main { Some(RunLog::open(&self.opts.out)?) } else { None };
+        let ranks = match self.opts.world.size {
+            1 => String::new(),
+            n => format!(" on {n} ranks"),
+        };
+        if let Some(log) = log.as_mut() {
+            log.say(&format!(
+                "training on list '{}': {}; {} steps from step {}{ranks}",
+                self.cfg.train.list, self.counts, total, self.pos.step
+            ))?;
+        }
         let (mut first, mut last, mut here) = (f64::NAN, f64::NAN, 0);
         let mut skipped = Vec::new();
         for epoch in self.pos.epoch..self.cfg.solver.max_epoch {
-            let skip = self.pos.iter * self.cfg.train.batch_size;
-            let mut loader = Loader::new(self.source.clone(), loader_config(&self.cfg, epoch, skip))?;
+            let skip = self.pos.iter * (self.cfg.train.batch_size / self.opts.world.size);
+            let cfg = loader_config(&self.cfg, &self.opts.world, epoch, skip);
+            let mut loader = Loader::new(self.source.clone(), cfg)?;
             while self.pos.iter < per_epoch {
                 let Some(mut r) = self.train_step(&mut loader, epoch, per_epoch)? else {
                     break; // bad clips skipped shortened the epoch
@@ -224,7 +192,9 @@ impl Trainer {
                 (r.total_steps, r.elapsed, r.steps_here) = (total, t0.elapsed().as_secs_f64(), here);
                 first = if first.is_nan() { r.parts.loss } else { first };
                 last = r.parts.loss;
-                log.step(&r, self.cfg.train.batch_size)?;
+                if let Some(log) = log.as_mut() {
+                    log.step(&r, self.cfg.train.batch_size)?;
+                }
                 bar.set_position(self.pos.step as u64);
                 bar.set_message(format!("epoch {epoch} loss {:.4} lr {:.2e}", r.parts.loss, r.lr));
                 on_event(Event::Step(&r));
@@ -240,7 +210,9 @@ impl Trainer {
             self.pos = Position { epoch: epoch + 1, iter: 0, step: self.pos.step };
             self.end_epoch(epoch)?;
             if let Some(v) = self.validate_after(epoch)? {
-                log.validation(&v, self.pos.step, epoch)?;
+                if let Some(log) = log.as_mut() {
+                    log.validation(&v, self.pos.step, epoch)?;
+                }
                 on_event(Event::Validated(&v, epoch));
             }
         }
@@ -252,7 +224,7 @@ impl Trainer {
     /// Takes one optimizer step's micro-batches from `loader` and steps; None when the epoch ran out early.
     fn train_step(&mut self, loader: &mut Loader, epoch: usize, per_epoch: usize) -> Result<Option<StepReport>> {
         let t0 = Instant::now();
-        let micro_size = self.cfg.train.batch_size / self.cfg.train.accum_steps;
+        let micro_size = self.cfg.train.batch_size / self.opts.world.size / self.cfg.train.accum_steps;
         let mut batches = Vec::with_capacity(self.cfg.train.accum_steps);
         for _ in 0..self.cfg.train.accum_steps {
             match loader.next() {
@@ -260,7 +232,9 @@ impl Trainer {
                 None => break,
             }
         }
-        if batches.len() < self.cfg.train.accum_steps || batches.iter().any(|b| b.labels.len() < micro_size) {
+        let short = batches.len() < self.cfg.train.accum_steps || batches.iter().any(|b| b.labels.len() < micro_size);
+        // Ranks step together: when skipped clips end one rank's epoch early, all end it.
+        if self.opts.world.any(short)? {
             return Ok(None);
         }
         let wait = t0.elapsed().as_secs_f64();
@@ -309,7 +283,7 @@ impl Trainer {
     }
 
     fn end_epoch(&mut self, epoch: usize) -> Result<()> {
-        if !self.opts.checkpoints {
+        if !self.opts.checkpoints || !self.opts.world.is_main() {
             return Ok(());
         }
         let done = epoch + 1;
@@ -327,15 +301,17 @@ impl Trainer {
             return Ok(None);
         }
         let clip = &self.learner.student().clip;
-        Ok(Some(validate(clip, self.learner.classes(), src, &self.cfg.train.eval_list, &self.cfg)?))
+        let (classes, list) = (self.learner.classes(), &self.cfg.train.eval_list);
+        Ok(Some(validate(clip, classes, src, list, &self.cfg, &self.opts.world)?))
     }
 }
 
-/// The loader of one training epoch, starting after `skip` clips.
-fn loader_config(cfg: &Config, epoch: usize, skip: usize) -> LoaderConfig {
+/// The loader of one training epoch for this rank, starting after its first `skip` clips.
+fn loader_config(cfg: &Config, world: &World, epoch: usize, skip: usize) -> LoaderConfig {
     let d = &cfg.data;
     LoaderConfig {
-        batch_size: cfg.train.batch_size / cfg.train.accum_steps,
+        batch_size: cfg.train.batch_size / world.size / cfg.train.accum_steps,
+        shard: world.shard(),
         workers: cfg.data_loader.num_workers,
         seed: cfg.rng_seed,
         epoch: epoch as u64,

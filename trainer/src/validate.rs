@@ -1,11 +1,13 @@
 //! Validation during training (TRAIN.EVAL_PERIOD): the student scored on a pack list with the test views, as
 //! `froster-eval` scores it.
 use crate::config::Config;
+use crate::dist::World;
 use crate::error::Result;
 use crate::eval::{eval_classifier, eval_step, test_loader, Ensemble};
-use froster_loader::{Loader, PackSource, SamplingConfig};
+use froster_loader::{ClipSource, Loader, PackSource, SamplingConfig};
 use froster_model::{Clip, Tokenizer};
 use std::sync::Arc;
+use tch::Tensor;
 
 /// One validation's outcome.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -45,6 +47,7 @@ pub fn validate(
     source: Arc<PackSource>,
     list: &str,
     cfg: &Config,
+    world: &World,
 ) -> Result<Validation> {
     let device = clip.logit_scale.device();
     let (_, cls) = eval_classifier(clip, &Tokenizer::new(), classes, device)?;
@@ -56,7 +59,9 @@ pub fn validate(
         num_crops: cfg.test.num_spatial_crops,
         ..Default::default()
     };
-    let lc = test_loader(sampling, cfg.data.test_crop_size, cfg.train.batch_size, cfg.data_loader.num_workers);
+    let mut lc = test_loader(sampling, cfg.data.test_crop_size, cfg.train.batch_size, cfg.data_loader.num_workers);
+    lc.shard = world.shard();
+    let videos = source.len();
     let mut loader = Loader::new(source, lc)?;
     let mut ens = Ensemble::default();
     while let Some(b) = loader.next() {
@@ -64,6 +69,10 @@ pub fn validate(
         ens.add(&eval_step(clip, cfg.data.num_frames as i64, &b, &cls), &b.videos, &b.labels);
         loader.recycle(b);
     }
+    let ens = ens.gather(world, videos, classes.len())?;
+    let skipped = Tensor::from_slice(&[loader.skipped() as f64]);
+    world.sum(&skipped)?;
     let (top1, top5) = ens.accuracy();
-    Ok(Validation { list: list.into(), top1, top5, videos: ens.sums.len(), skipped: loader.skipped() })
+    let skipped = skipped.double_value(&[0]) as usize;
+    Ok(Validation { list: list.into(), top1, top5, videos: ens.sums.len(), skipped })
 }

@@ -5,6 +5,7 @@ use crate::error::{io_err, Result};
 use froster_loader::{Batch, Loader, PackReader, PackSource};
 use froster_model::{prompt_ids, ClipConfig, Tokenizer, BARE, CONTEXT};
 use froster_train::config::{Config, ConfigArgs};
+use froster_train::dist::{DistOptions, World};
 use froster_train::eval::{eval_classifier, eval_step};
 use froster_train::input::Clips;
 use froster_train::prepare::{initial_clip, learner_spec};
@@ -99,12 +100,19 @@ struct Timing {
     secs: f64,
     wait: f64,
     losses: Option<Vec<f64>>,
+    /// Under a process group: (ranks, backend's all-reduce of every gradient in ms, gradient MB).
+    dist: Option<(usize, f64, f64)>,
 }
 
 /// Synthetic input: one batch of random clips through [`Learner::step`].
 fn train_synthetic(a: &StepArgs, cfg: &Config, device: Device) -> Result<Timing> {
     let (clip_cfg, w) = initial_clip(cfg, device)?;
     let mut learner = Learner::new(learner_spec(cfg, &clip_cfg, &w, synthetic_classes(a.classes), device))?;
+    // Under torchrun (or RANK/WORLD_SIZE/MASTER_* set by hand) the step averages gradients over the ranks: a world
+    // of 1 measures what the process group costs.
+    let (world, _) = World::from_env(device, DistOptions::default())?;
+    let world = Arc::new(world);
+    learner.join(world.clone())?;
     let micro = [Clips::from_batch(&synthetic_batch(cfg, cfg.data.train_crop_size, cfg.train.batch_size), device)];
     let mut losses = Vec::new();
     let mut timed = 0.0;
@@ -116,7 +124,24 @@ fn train_synthetic(a: &StepArgs, cfg: &Config, device: Device) -> Result<Timing>
             timed += t0.elapsed().as_secs_f64();
         }
     }
-    Ok(Timing { secs: timed, wait: 0.0, losses: Some(losses) })
+    let dist = match world.is_distributed() {
+        true => Some(time_allreduce(&world, &learner, a.steps.max(1))?),
+        false => None,
+    };
+    Ok(Timing { secs: timed, wait: 0.0, losses: Some(losses), dist })
+}
+
+/// (ranks, ms of one bucketed all-reduce of every gradient, their MB): the communication of one step.
+fn time_allreduce(world: &World, learner: &Learner, reps: usize) -> Result<(usize, f64, f64)> {
+    let grads = learner.gradients();
+    let mb = grads.iter().map(|g| g.numel() * g.kind().elt_size_in_bytes()).sum::<usize>() as f64 / 1e6;
+    world.average(&grads)?;
+    let t0 = Instant::now();
+    for _ in 0..reps {
+        world.average(&grads)?;
+    }
+    let _ = grads.first().map(|g| g.sum(tch::Kind::Float).double_value(&[])); // wait for the device
+    Ok((world.size, t0.elapsed().as_secs_f64() * 1e3 / reps as f64, mb))
 }
 
 /// Real clips: froster-train's loop on the pack, stopped after warmup + steps.
@@ -154,7 +179,7 @@ fn train_from_pack(a: &StepArgs, mut cfg: Config, packs: &Path, device: Device) 
     let timed = &reports[a.warmup.min(reports.len())..];
     let secs = timed.iter().map(|r| r.seconds).sum();
     let wait = timed.iter().map(|r| r.wait).sum();
-    Ok(Timing { secs, wait, losses: Some(reports.iter().map(|r| r.parts.loss).collect()) })
+    Ok(Timing { secs, wait, losses: Some(reports.iter().map(|r| r.parts.loss).collect()), dist: None })
 }
 
 fn trainer_options(packs: &Path, out: &Path, device: Device, total: usize, start: Start) -> Options {
@@ -167,6 +192,7 @@ fn trainer_options(packs: &Path, out: &Path, device: Device, total: usize, start
         progress: false,
         max_steps: Some(total),
         checkpoints: false,
+        world: std::sync::Arc::new(froster_train::dist::World::single()),
     }
 }
 
@@ -215,7 +241,7 @@ pub fn eval(a: StepArgs) -> Result<serde_json::Value> {
             wait += w;
         }
     }
-    report(&a, &cfg, device, "eval-step", &Timing { secs: timed, wait, losses: None })
+    report(&a, &cfg, device, "eval-step", &Timing { secs: timed, wait, losses: None, dist: None })
 }
 
 /// Test views of the pack's first list, repeated as often as the benchmark needs.
@@ -251,7 +277,8 @@ fn report(a: &StepArgs, cfg: &Config, device: Device, bench: &str, t: &Timing) -
                "clips_per_s": batch / per_step, "ms_per_step": per_step * 1e3, "peak_rss_gb": peak_rss_mb() / 1024.0,
                "tflop_per_step": flops / 1e12, "mfu": peak.map(|p| flops / per_step / (p * 1e12)),
                "data_wait": if secs > 0.0 { wait / secs } else { 0.0 }, "losses": losses,
-               "input": if a.packs.is_some() {"packs"} else {"synthetic"}}))
+               "input": if a.packs.is_some() {"packs"} else {"synthetic"},
+               "ranks": t.dist.map(|d| d.0), "allreduce_ms": t.dist.map(|d| d.1), "grad_mb": t.dist.map(|d| d.2)}))
 }
 
 /// Tokens the text tower runs per prompt: up to the longest EOT (it cuts the sequence there).

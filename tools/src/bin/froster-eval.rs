@@ -5,8 +5,11 @@ use froster_loader::read_classes;
 use froster_loader::PackReader;
 use froster_tools::evaluate::{evaluate, harmonic_mean, mean_std, write_outputs, EvalOptions, EvalResult};
 use froster_tools::run::{checkpoint_and_config, TestFlags};
+use froster_train::dist::launch::{launch, LaunchArgs};
+use froster_train::dist::{DistOptions, World};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Two entry points: `froster-eval --packs ... --list ...` (one list) and `froster-eval protocol b2n|cross ...`.
 #[derive(Parser)]
@@ -63,6 +66,11 @@ struct Common {
     /// Refuse a list whose videos did not all pack (they are in the pack's failed.csv).
     #[arg(long)]
     strict: bool,
+    #[command(flatten)]
+    launch: LaunchArgs,
+    /// Seconds a rank waits for a dead or hung peer before the evaluation stops with an error.
+    #[arg(long, default_value_t = 300)]
+    dist_timeout: u64,
 }
 
 #[derive(Args)]
@@ -131,8 +139,15 @@ struct Ctx {
     out: PathBuf,
 }
 
-fn context(c: &Common) -> Result<Ctx> {
-    let device = froster_model::parse_device(&c.device)?;
+/// The model and settings of this rank (the only one, or one of a sharded evaluation); None when this process
+/// only launched the ranks.
+fn context(c: &Common) -> Result<Option<Ctx>> {
+    if c.launch.wants_launch() {
+        launch(&c.launch, Duration::from_secs(10))?;
+        return Ok(None);
+    }
+    let dist = DistOptions { backend: None, timeout: Duration::from_secs(c.dist_timeout.max(1)) };
+    let (world, device) = World::from_env(froster_model::parse_device(&c.device)?, dist)?;
     let patch = match (c.patch_ratio, &c.clip) {
         (Some(r), Some(p)) => Some((p.as_path(), r)),
         _ => None,
@@ -141,9 +156,9 @@ fn context(c: &Common) -> Result<Ctx> {
     let settings = c.test.resolve(run.as_ref())?;
     let (vs, clip) = froster_tools::eval_model(&checkpoint, patch, device)?;
     let reader = Arc::new(PackReader::open(&c.packs)?);
-    let opts =
-        EvalOptions { settings, batch: c.batch, workers: c.workers, device, progress: !c.quiet, strict: c.strict };
-    Ok(Ctx { reader, _vs: vs, clip, opts, out: c.out.clone() })
+    let (progress, strict, world) = (!c.quiet, c.strict, Arc::new(world));
+    let opts = EvalOptions { settings, batch: c.batch, workers: c.workers, device, progress, strict, world };
+    Ok(Some(Ctx { reader, _vs: vs, clip, opts, out: c.out.clone() }))
 }
 
 fn classes(p: &Path) -> Result<Vec<String>> {
@@ -153,6 +168,9 @@ fn classes(p: &Path) -> Result<Vec<String>> {
 fn eval_list(ctx: &Ctx, list: &str, classes: &[String], sub: &str) -> Result<EvalResult> {
     let r = evaluate(ctx.reader.clone(), list, &ctx.clip, classes, &ctx.opts)
         .with_context(|| format!("evaluating list '{list}'"))?;
+    if !ctx.opts.world.is_main() {
+        return Ok(r);
+    }
     write_outputs(&ctx.out.join(sub), &r, classes)?;
     let name = if sub.is_empty() { list } else { sub };
     println!("{name}: {}", r.coverage());
@@ -178,10 +196,13 @@ fn run() -> Result<()> {
     let (cmd, one) = if protocol { (Some(ProtocolCli::parse().cmd), None) } else { (None, Some(OneCli::parse().one)) };
     match (cmd, one) {
         (Some(Cmd::Protocol(Protocol::B2n { common, protocol, base_list, novel_list })), _) => {
-            let ctx = context(&common)?;
+            let Some(ctx) = context(&common)? else { return Ok(()) };
             let base = eval_list(&ctx, &base_list, &classes(&protocol.join("train_rephrased.json"))?, "base")?;
             let novel = eval_list(&ctx, &novel_list, &classes(&protocol.join("test_rephrased.json"))?, "novel")?;
             let hm = harmonic_mean(base.top1, novel.top1);
+            if !ctx.opts.world.is_main() {
+                return Ok(());
+            }
             println!(
                 "\n| protocol | Base | Novel | HM |\n|---|---|---|---|\n| base-to-novel | {:.2} | {:.2} | {hm:.2} |",
                 base.top1, novel.top1
@@ -190,7 +211,7 @@ fn run() -> Result<()> {
             std::fs::write(ctx.out.join("b2n.json"), serde_json::to_string_pretty(&j)?)?;
         }
         (Some(Cmd::Protocol(Protocol::Cross { common, name, classes: cfile, full, splits, split_classes })), _) => {
-            let ctx = context(&common)?;
+            let Some(ctx) = context(&common)? else { return Ok(()) };
             let all = classes(&cfile)?;
             let full_top1 = match &full {
                 Some(l) => Some(eval_list(&ctx, l, &all, "full")?.top1),
@@ -204,6 +225,9 @@ fn run() -> Result<()> {
                 };
                 accs.push(eval_list(&ctx, s, &cls, &format!("split{}", i + 1))?.top1);
             }
+            if !ctx.opts.world.is_main() {
+                return Ok(());
+            }
             let (m, sd) = mean_std(&accs);
             let full_s = full_top1.map(|f| format!("{f:.2}")).unwrap_or("-".into());
             println!(
@@ -213,10 +237,12 @@ fn run() -> Result<()> {
             std::fs::write(ctx.out.join(format!("cross_{name}.json")), serde_json::to_string_pretty(&j)?)?;
         }
         (_, Some(one)) => {
-            let ctx = context(&one.common)?;
+            let Some(ctx) = context(&one.common)? else { return Ok(()) };
             let cls = classes(&one.classes)?;
             eval_list(&ctx, &one.list, &cls, "")?;
-            println!("outputs in {}", ctx.out.display());
+            if ctx.opts.world.is_main() {
+                println!("outputs in {}", ctx.out.display());
+            }
         }
         (None, None) => unreachable!("one of the two parsers ran"),
     }

@@ -1,0 +1,38 @@
+// froster-shim: the C API over libtorch's own c10d (TCPStore, ProcessGroupGloo, ProcessGroupNCCL).
+// Tensors are passed as tch's handles, which are `at::Tensor*`: nothing is copied.
+// Every call that can fail returns 0 on success, or -1 with *err set to a malloc'd message (free with fs_free).
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fs_group fs_group;
+
+// Joins the TCPStore at master_addr:port (rank 0 hosts it when host_store is 1; torchrun's agent hosts it
+// otherwise), then makes the process group of `backend` ("gloo" or "nccl"). `timeout_ms` bounds the rendezvous
+// and every collective.
+fs_group* fs_group_new(const char* backend, const char* master_addr, int port, int rank, int world,
+                       int host_store, int64_t timeout_ms, char** err);
+void fs_group_free(fs_group* g);
+// 1 when this build can make NCCL groups.
+int fs_has_nccl(void);
+
+// In-place sum over ranks of each tensor; all are launched before any is waited for.
+int fs_allreduce_sum(fs_group* g, void* const* tensors, size_t n, char** err);
+// Rank `root`'s values into every rank's tensors, in place.
+int fs_broadcast(fs_group* g, void* const* tensors, size_t n, int root, char** err);
+int fs_barrier(fs_group* g, char** err);
+
+// The store shared by the group (heartbeats, small agreements).
+int fs_store_set(fs_group* g, const char* key, const uint8_t* data, size_t len, char** err);
+// Reads `key` if it is there: *found = 0 when it is not; *out is malloc'd (free with fs_free).
+int fs_store_try_get(fs_group* g, const char* key, uint8_t** out, size_t* len, int* found, char** err);
+
+void fs_free(void* p);
+
+#ifdef __cplusplus
+}
+#endif

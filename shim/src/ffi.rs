@@ -1,0 +1,48 @@
+//! The C API of cpp/shim.h.
+#![allow(non_camel_case_types, missing_docs)]
+use std::ffi::{c_char, c_int, c_void};
+
+#[repr(C)]
+pub struct fs_group {
+    _private: [u8; 0],
+}
+
+extern "C" {
+    pub fn fs_group_new(
+        backend: *const c_char,
+        master_addr: *const c_char,
+        port: c_int,
+        rank: c_int,
+        world: c_int,
+        host_store: c_int,
+        timeout_ms: i64,
+        err: *mut *mut c_char,
+    ) -> *mut fs_group;
+    pub fn fs_group_free(g: *mut fs_group);
+    pub fn fs_has_nccl() -> c_int;
+    pub fn fs_allreduce_sum(g: *mut fs_group, tensors: *const *mut c_void, n: usize, err: *mut *mut c_char) -> c_int;
+    pub fn fs_broadcast(
+        g: *mut fs_group,
+        tensors: *const *mut c_void,
+        n: usize,
+        root: c_int,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn fs_barrier(g: *mut fs_group, err: *mut *mut c_char) -> c_int;
+    pub fn fs_store_set(
+        g: *mut fs_group,
+        key: *const c_char,
+        data: *const u8,
+        len: usize,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn fs_store_try_get(
+        g: *mut fs_group,
+        key: *const c_char,
+        out: *mut *mut u8,
+        len: *mut usize,
+        found: *mut c_int,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn fs_free(p: *mut c_void);
+}

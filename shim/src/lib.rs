@@ -1,0 +1,206 @@
+//! froster-shim: what tch does not reach in the libtorch it links, through a small C++ shim (cpp/shim.h).
+//! Today: torch's own c10d process groups (TCPStore rendezvous, Gloo on CPU, NCCL on CUDA) for data-parallel
+//! training. The collectives are libtorch's; this crate only passes tch's tensor handles (`at::Tensor*`) to them.
+#![deny(missing_docs)]
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ptr::NonNull;
+use std::time::Duration;
+use tch::Tensor;
+
+mod ffi;
+
+/// What can go wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Joining the group failed (the store at `addr:port` unreachable, a timeout, a bad argument).
+    #[error("cannot join the {backend} process group at {addr}:{port} as rank {rank} of {world}: {message}")]
+    Join {
+        /// gloo or nccl.
+        backend: String,
+        /// The store's host.
+        addr: String,
+        /// The store's port.
+        port: u16,
+        /// This rank.
+        rank: usize,
+        /// The world size.
+        world: usize,
+        /// c10d's words.
+        message: String,
+    },
+    /// A collective or store operation failed: a peer died, hung past the timeout, or the tensors disagree.
+    #[error("{op} failed: {message} (a peer rank died, or hung past the timeout)")]
+    Op {
+        /// The operation.
+        op: &'static str,
+        /// c10d's words.
+        message: String,
+    },
+    /// A string with an interior NUL.
+    #[error("'{0}' contains a NUL byte")]
+    Nul(String),
+}
+
+/// A result of this crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// The collective engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Gloo: CPU tensors (and CUDA through host copies).
+    Gloo,
+    /// NCCL: CUDA tensors.
+    Nccl,
+}
+
+impl Backend {
+    /// Its name as torch spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Gloo => "gloo",
+            Backend::Nccl => "nccl",
+        }
+    }
+}
+
+/// Whether this build can make NCCL groups (the torch wheel's CUDA and NCCL headers were there at build time).
+pub fn has_nccl() -> bool {
+    unsafe { ffi::fs_has_nccl() == 1 }
+}
+
+/// A c10d process group of `world` ranks, joined through a TCPStore that rank 0 hosts.
+pub struct Group {
+    raw: NonNull<ffi::fs_group>,
+    rank: usize,
+    world: usize,
+}
+
+// c10d's backends and stores are used from many threads in torch itself; every call here is a blocking call into
+// them, with no Rust-side state.
+unsafe impl Send for Group {}
+unsafe impl Sync for Group {}
+
+impl Group {
+    /// Joins the store at `addr:port` and makes the group; `timeout` bounds the rendezvous and every collective.
+    /// Rank 0 hosts the store, unless torchrun's agent already does (TORCHELASTIC_USE_AGENT_STORE=True).
+    pub fn new(backend: Backend, addr: &str, port: u16, rank: usize, world: usize, timeout: Duration) -> Result<Self> {
+        let agent_store = std::env::var("TORCHELASTIC_USE_AGENT_STORE").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+        let c_backend = cstring(backend.name())?;
+        let c_addr = cstring(addr)?;
+        let mut err: *mut c_char = std::ptr::null_mut();
+        let ms = timeout.as_millis().min(i64::MAX as u128) as i64;
+        let (r, w) = (rank.min(c_int::MAX as usize) as c_int, world.min(c_int::MAX as usize) as c_int);
+        let raw = unsafe {
+            ffi::fs_group_new(
+                c_backend.as_ptr(),
+                c_addr.as_ptr(),
+                port as c_int,
+                r,
+                w,
+                !agent_store as c_int,
+                ms,
+                &mut err,
+            )
+        };
+        match NonNull::new(raw) {
+            Some(raw) => Ok(Group { raw, rank, world }),
+            None => Err(Error::Join {
+                backend: backend.name().into(),
+                addr: addr.into(),
+                port,
+                rank,
+                world,
+                message: take_err(err),
+            }),
+        }
+    }
+
+    /// This process's rank.
+    pub fn rank(&self) -> usize {
+        self.rank
+    }
+
+    /// The number of ranks.
+    pub fn world(&self) -> usize {
+        self.world
+    }
+
+    /// Sums each tensor over the ranks, in place; all are launched before any is waited for.
+    pub fn allreduce_sum(&self, tensors: &[&Tensor]) -> Result<()> {
+        let ptrs = handles(tensors);
+        let mut err = std::ptr::null_mut();
+        let rc = unsafe { ffi::fs_allreduce_sum(self.raw.as_ptr(), ptrs.as_ptr(), ptrs.len(), &mut err) };
+        check("all-reduce", rc, err)
+    }
+
+    /// Rank `root`'s values into every rank's tensors, in place.
+    pub fn broadcast(&self, tensors: &[&Tensor], root: usize) -> Result<()> {
+        let ptrs = handles(tensors);
+        let mut err = std::ptr::null_mut();
+        let root = root.min(c_int::MAX as usize) as c_int;
+        let rc = unsafe { ffi::fs_broadcast(self.raw.as_ptr(), ptrs.as_ptr(), ptrs.len(), root, &mut err) };
+        check("broadcast", rc, err)
+    }
+
+    /// Waits until every rank gets here.
+    pub fn barrier(&self) -> Result<()> {
+        let mut err = std::ptr::null_mut();
+        let rc = unsafe { ffi::fs_barrier(self.raw.as_ptr(), &mut err) };
+        check("barrier", rc, err)
+    }
+
+    /// Sets `key` in the group's store.
+    pub fn store_set(&self, key: &str, value: &[u8]) -> Result<()> {
+        let k = cstring(key)?;
+        let mut err = std::ptr::null_mut();
+        let rc = unsafe { ffi::fs_store_set(self.raw.as_ptr(), k.as_ptr(), value.as_ptr(), value.len(), &mut err) };
+        check("store set", rc, err)
+    }
+
+    /// Reads `key` from the group's store, None when it is not set.
+    pub fn store_get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let k = cstring(key)?;
+        let (mut out, mut len, mut found) = (std::ptr::null_mut(), 0usize, 0 as c_int);
+        let mut err = std::ptr::null_mut();
+        let rc =
+            unsafe { ffi::fs_store_try_get(self.raw.as_ptr(), k.as_ptr(), &mut out, &mut len, &mut found, &mut err) };
+        check("store get", rc, err)?;
+        if found == 0 || out.is_null() {
+            return Ok(None);
+        }
+        let v = unsafe { std::slice::from_raw_parts(out, len).to_vec() };
+        unsafe { ffi::fs_free(out as *mut c_void) };
+        Ok(Some(v))
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        unsafe { ffi::fs_group_free(self.raw.as_ptr()) }
+    }
+}
+
+fn handles(tensors: &[&Tensor]) -> Vec<*mut c_void> {
+    tensors.iter().map(|t| t.as_ptr() as *mut c_void).collect()
+}
+
+fn cstring(s: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| Error::Nul(s.into()))
+}
+
+fn check(op: &'static str, rc: c_int, err: *mut c_char) -> Result<()> {
+    match rc {
+        0 => Ok(()),
+        _ => Err(Error::Op { op, message: take_err(err) }),
+    }
+}
+
+/// The shim's message, freed.
+fn take_err(err: *mut c_char) -> String {
+    if err.is_null() {
+        return "no message".into();
+    }
+    let s = unsafe { CStr::from_ptr(err) }.to_string_lossy().trim().to_string();
+    unsafe { ffi::fs_free(err as *mut c_void) };
+    s
+}
