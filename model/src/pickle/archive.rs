@@ -1,5 +1,5 @@
 //! torch.save zips and TorchScript archives: `<root>/data.pkl` plus one file per storage under `<root>/data/`.
-use super::{bad, flatten, parse, V};
+use super::{bad, parse, V};
 use crate::error::Result;
 use std::collections::HashMap;
 use std::io::Read;
@@ -49,4 +49,33 @@ pub fn read_torch_zip<R: Read + std::io::Seek>(archive: R) -> Result<HashMap<Str
 /// Parses a bare pickle with no storages (for tests of refusal).
 pub fn check_plain_pickle(data: &[u8]) -> Result<()> {
     parse(data, &mut |_, _| Err(bad("no storages here"))).map(|_| ())
+}
+
+/// Collects the tensors of a parsed pickle by dotted path, descending into dicts, lists and objects.
+fn flatten(v: &V, prefix: &str, out: &mut HashMap<String, Tensor>) {
+    let join = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
+    match v {
+        V::Tensor(t) => {
+            out.insert(prefix.to_string(), t.shallow_clone());
+        }
+        V::Dict(d) => {
+            for (k, v) in d {
+                let key = match k {
+                    V::Str(s) => s.clone(),
+                    V::Int(i) => i.to_string(),
+                    _ => continue,
+                };
+                flatten(v, &join(&key), out);
+            }
+        }
+        V::List(l) | V::Tuple(l) => l.iter().enumerate().for_each(|(i, v)| flatten(v, &join(&i.to_string()), out)),
+        V::Object(_, s) => flatten(s, prefix, out),
+        _ => {}
+    }
 }

@@ -2,10 +2,12 @@
 //! accepts tensor rebuilding, storages, OrderedDict/dict/list/tuple, plain scalars and strings, and TorchScript
 //! module objects as plain attribute bags. Any other global or opcode is refused, naming it.
 mod archive;
+mod limits;
 mod op;
 
 use crate::error::{Error, Result};
 pub use archive::{check_plain_pickle, read_torch_zip};
+use limits::{in_storage, measure, MAX_COPIED, MAX_DEPTH};
 use std::collections::HashMap;
 use tch::{Kind, Tensor};
 
@@ -89,6 +91,8 @@ struct Unpickler<'a> {
     stack: Vec<V>,
     memo: HashMap<u32, V>,
     storage: &'a mut dyn FnMut(&str, Kind) -> Result<Tensor>,
+    /// Values copied out of the memo so far.
+    copied: usize,
 }
 
 impl<'a> Unpickler<'a> {
@@ -121,6 +125,14 @@ impl<'a> Unpickler<'a> {
     fn string(&mut self, n: usize) -> Result<V> {
         Ok(V::Str(String::from_utf8_lossy(self.take(n)?).into_owned()))
     }
+    /// Refuses values that would nest past [`MAX_DEPTH`] once put inside a container.
+    fn nestable(items: &[V]) -> Result<()> {
+        match items.iter().map(|v| measure(v).0).max() {
+            Some(d) if d >= MAX_DEPTH => Err(bad(format!("pickle nests deeper than {MAX_DEPTH} levels"))),
+            _ => Ok(()),
+        }
+    }
+
     fn global(&mut self, module: String, name: String) -> Result<V> {
         let full = format!("{module}.{name}");
         if !allowed_global(&full) {
@@ -146,12 +158,14 @@ impl<'a> Unpickler<'a> {
                 op::EMPTY_TUPLE => self.stack.push(V::Tuple(Vec::new())),
                 op::TUPLE => {
                     let items = self.pop_mark()?;
+                    Self::nestable(&items)?;
                     self.stack.push(V::Tuple(items));
                 }
                 op::TUPLE1 | op::TUPLE2 | op::TUPLE3 => {
                     let n = (op - op::TUPLE1 + 1) as usize;
                     let at = self.stack.len().checked_sub(n).ok_or_else(|| bad("pickle stack underflow"))?;
                     let items = self.stack.split_off(at);
+                    Self::nestable(&items)?;
                     self.stack.push(V::Tuple(items));
                 }
                 op::SETITEM => {
@@ -236,11 +250,13 @@ impl<'a> Unpickler<'a> {
                 }
                 op::REDUCE | op::NEWOBJ => {
                     let (args, f) = (self.pop()?, self.pop()?);
+                    Self::nestable(std::slice::from_ref(&args))?;
                     let v = self.call(f, args)?;
                     self.stack.push(v);
                 }
                 op::BUILD => {
                     let state = self.pop()?;
+                    Self::nestable(std::slice::from_ref(&state))?;
                     match self.stack.last_mut() {
                         Some(V::Object(_, s)) => **s = state,
                         Some(_) => {}
@@ -266,8 +282,12 @@ impl<'a> Unpickler<'a> {
                 }
                 op::BINGET | op::LONG_BINGET => {
                     let k = if op == op::BINGET { self.u8()? as u32 } else { self.u32()? };
-                    let v = self.memo.get(&k).cloned().ok_or_else(|| bad(format!("memo {k} missing")))?;
-                    self.stack.push(v);
+                    let v = self.memo.get(&k).ok_or_else(|| bad(format!("memo {k} missing")))?;
+                    self.copied += measure(v).1;
+                    if self.copied > MAX_COPIED {
+                        return Err(bad(format!("pickle expands past {MAX_COPIED} values through memo references")));
+                    }
+                    self.stack.push(v.clone());
                 }
                 op::POP => {
                     self.pop()?;
@@ -284,6 +304,7 @@ impl<'a> Unpickler<'a> {
     }
 
     fn dict_insert(&mut self, items: Vec<V>) -> Result<()> {
+        Self::nestable(&items)?;
         let Some(V::Dict(d)) = self.stack.last_mut() else {
             return Err(bad("SETITEM on a non-dict"));
         };
@@ -295,6 +316,7 @@ impl<'a> Unpickler<'a> {
     }
 
     fn list_extend(&mut self, items: Vec<V>) -> Result<()> {
+        Self::nestable(&items)?;
         match self.stack.last_mut() {
             Some(V::List(l)) => l.extend(items),
             _ => return Err(bad("APPEND on a non-list")),
@@ -351,39 +373,12 @@ fn rebuild_tensor(args: &[V]) -> Result<V> {
         return Err(bad("malformed _rebuild_tensor_v2"));
     };
     let (size, stride) = (ints(size)?, ints(stride)?);
-    Ok(V::Tensor(s.as_strided(size.as_slice(), stride.as_slice(), *offset).contiguous()))
-}
-
-/// Collects the tensors of a parsed pickle by dotted path, descending into dicts, lists and objects.
-pub(crate) fn flatten(v: &V, prefix: &str, out: &mut HashMap<String, Tensor>) {
-    let join = |k: &str| {
-        if prefix.is_empty() {
-            k.to_string()
-        } else {
-            format!("{prefix}.{k}")
-        }
-    };
-    match v {
-        V::Tensor(t) => {
-            out.insert(prefix.to_string(), t.shallow_clone());
-        }
-        V::Dict(d) => {
-            for (k, v) in d {
-                let key = match k {
-                    V::Str(s) => s.clone(),
-                    V::Int(i) => i.to_string(),
-                    _ => continue,
-                };
-                flatten(v, &join(&key), out);
-            }
-        }
-        V::List(l) | V::Tuple(l) => l.iter().enumerate().for_each(|(i, v)| flatten(v, &join(&i.to_string()), out)),
-        V::Object(_, s) => flatten(s, prefix, out),
-        _ => {}
-    }
+    in_storage(s.numel() as i64, *offset, &size, &stride)?;
+    let t = s.f_as_strided(size.as_slice(), stride.as_slice(), *offset).map_err(|e| bad(e.to_string()))?;
+    Ok(V::Tensor(t.contiguous()))
 }
 
 /// Parses a pickle whose storages come from `storage(key, kind)`.
 pub(crate) fn parse(data: &[u8], storage: &mut dyn FnMut(&str, Kind) -> Result<Tensor>) -> Result<V> {
-    Unpickler { data, pos: 0, stack: Vec::new(), memo: HashMap::new(), storage }.run()
+    Unpickler { data, pos: 0, stack: Vec::new(), memo: HashMap::new(), storage, copied: 0 }.run()
 }
