@@ -31,6 +31,15 @@ pub struct Latest {
     pub file: String,
     /// AdamW updates taken.
     pub adam_step: i64,
+    /// CRC-32 of the resume file's bytes: a flipped bit would otherwise resume silently into other weights
+    /// (absent in runs written before it existed, which resume unchecked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crc32: Option<u32>,
+}
+
+fn file_crc(path: &Path) -> Result<u32> {
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    Ok(crc32fast::hash(&bytes))
 }
 
 /// Saves safetensors through a temporary file and a rename.
@@ -48,7 +57,8 @@ pub fn save_resume(run: &Path, state: &Weights, position: Position, adam_step: i
     let dir = layout::resume_dir(run);
     let file = layout::resume_file_name(position.step);
     save_atomic(&dir.join(&file), state)?;
-    let latest = Latest { position, file: file.clone(), adam_step };
+    let crc32 = Some(file_crc(&dir.join(&file))?);
+    let latest = Latest { position, file: file.clone(), adam_step, crc32 };
     let path = layout::latest_file(run);
     let tmp = path.with_extension("json.tmp");
     let text = serde_json::to_vec_pretty(&latest).map_err(|source| Error::Json { path: path.clone(), source })?;
@@ -70,6 +80,17 @@ pub fn load_resume(run: &Path) -> Result<Option<(Latest, Weights)>> {
         return Ok(None);
     };
     let latest: Latest = serde_json::from_str(&text).map_err(|source| Error::Json { path: path.clone(), source })?;
-    let w = weights::load(&layout::resume_dir(run).join(&latest.file))?;
+    let file = layout::resume_dir(run).join(&latest.file);
+    if let Some(want) = latest.crc32 {
+        let got = file_crc(&file)?;
+        if got != want {
+            let reason = format!(
+                "checksum {got:08x} differs from {want:08x} recorded in latest.json: the file changed after it was \
+                 written; resume from an epoch checkpoint or start afresh with --overwrite"
+            );
+            return Err(Error::Resume { path: file, reason });
+        }
+    }
+    let w = weights::load(&file)?;
     Ok(Some((latest, w)))
 }
