@@ -211,6 +211,11 @@ fn bus_error(p: &gst::Pipeline) -> Option<String> {
     let bus = p.bus()?;
     while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
         if let gst::MessageView::Error(e) = msg.view() {
+            // Only video pads are linked, and a demuxer stops "not-linked" only when none of its streams is: the
+            // file has no video stream (audio only, subtitles, data).
+            if e.debug().is_some_and(|d| d.contains("not-linked")) {
+                return Some("no video stream (the file holds only other streams, e.g. audio)".into());
+            }
             return Some(e.error().to_string());
         }
     }

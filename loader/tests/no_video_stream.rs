@@ -1,0 +1,19 @@
+//! A file with no video stream (audio only) is named as such, not "Internal data stream error".
+use froster_loader::{decode, DecodeOptions};
+use std::process::Command;
+
+#[test]
+fn an_audio_only_file_says_it_has_no_video_stream() {
+    let dir = std::env::temp_dir().join(format!("froster-audio-only-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("audio_only.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=d=1", "-c:a", "aac"])
+        .arg(&path)
+        .status()
+        .expect("ffmpeg (installed by scripts/setup.sh)");
+    assert!(status.success());
+    let err = decode(&path, &DecodeOptions::default(), None, None, |_, _, _, _| Ok(())).unwrap_err().to_string();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(err.contains("no video stream") && err.contains("audio_only.mp4"), "{err}");
+}
