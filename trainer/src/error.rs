@@ -68,6 +68,9 @@ pub enum Error {
     /// A rank started by the built-in launcher failed.
     #[error("rank {rank} {how}; the other ranks were stopped (--resume continues from the last checkpoint)")]
     RankFailed { rank: usize, how: String },
+    /// A collective failed and the heartbeats name the ranks that died or hung.
+    #[error("rank(s) {ranks:?} {why} (dead or hung): {source}")]
+    PeerGone { ranks: Vec<usize>, why: String, source: Box<froster_shim::Error> },
     /// The process group failed: a peer died or hung past the timeout.
     #[error("distributed: {0}")]
     Dist(#[from] froster_shim::Error),

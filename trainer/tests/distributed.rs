@@ -80,16 +80,13 @@ fn a_batch_that_does_not_divide_over_the_ranks_is_refused_before_launch() {
     assert!(!err.contains("launched rank"), "{err}");
 }
 
-#[test]
-fn a_killed_rank_stops_the_run_naming_it_and_resume_finishes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (packs, classes) = setup(tmp.path());
-    let out = tmp.path().join("run");
-    // Enough epochs that the kill lands mid-run; a resume point after every step.
-    let args =
-        ["--set", "TRAIN.BATCH_SIZE=8", "--set", "SOLVER.MAX_EPOCH=6", "--set", "TRAIN.CHECKPOINT_EVERY_STEPS=1"];
-    let mut launcher = train(&packs, &classes, &out, &args)
-        .args(["--nproc-per-node", "2", "--dist-timeout", "60"])
+/// Starts a two-rank run through the launcher; returns it, its stderr and the ranks' pids.
+fn launch_two(
+    mut cmd: std::process::Command,
+    timeout: &str,
+) -> (std::process::Child, BufReader<std::process::ChildStderr>, Vec<String>) {
+    let mut launcher = cmd
+        .args(["--nproc-per-node", "2", "--dist-timeout", timeout])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -103,13 +100,48 @@ fn a_killed_rank_stops_the_run_naming_it_and_resume_finishes() {
         }
         line.clear();
     }
-    // Wait until training is under way (a resume point exists), then kill rank 1 outright.
-    let latest = out.join("checkpoints/resume/latest.json");
+    (launcher, err, pids)
+}
+
+fn wait_for(path: &Path) {
     let t0 = Instant::now();
-    while !latest.exists() && t0.elapsed() < Duration::from_secs(120) {
+    while !path.exists() && t0.elapsed() < Duration::from_secs(120) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(latest.exists(), "no resume point within 120 s");
+    assert!(path.exists(), "no {} within 120 s", path.display());
+}
+
+#[test]
+fn a_hung_rank_is_named_after_the_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (packs, classes) = setup(tmp.path());
+    let out = tmp.path().join("run");
+    let args =
+        ["--set", "TRAIN.BATCH_SIZE=8", "--set", "SOLVER.MAX_EPOCH=6", "--set", "TRAIN.CHECKPOINT_EVERY_STEPS=1"];
+    let (mut launcher, mut err, pids) = launch_two(train(&packs, &classes, &out, &args), "5");
+    wait_for(&out.join("checkpoints/resume/latest.json"));
+    std::process::Command::new("kill").args(["-STOP", &pids[1]]).status().unwrap();
+    let t0 = Instant::now();
+    let status = launcher.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    let _ = std::process::Command::new("kill").args(["-KILL", &pids[1]]).status();
+    assert!(!status.success(), "{rest}");
+    assert!(t0.elapsed() < Duration::from_secs(60), "took {:?}", t0.elapsed());
+    assert!(rest.contains("rank(s) [1] stopped responding"), "rank 0 names the hung rank: {rest}");
+}
+
+#[test]
+fn a_killed_rank_stops_the_run_naming_it_and_resume_finishes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (packs, classes) = setup(tmp.path());
+    let out = tmp.path().join("run");
+    // Enough epochs that the kill lands mid-run; a resume point after every step.
+    let args =
+        ["--set", "TRAIN.BATCH_SIZE=8", "--set", "SOLVER.MAX_EPOCH=6", "--set", "TRAIN.CHECKPOINT_EVERY_STEPS=1"];
+    let (mut launcher, mut err, pids) = launch_two(train(&packs, &classes, &out, &args), "60");
+    // Wait until training is under way (a resume point exists), then kill rank 1 outright.
+    wait_for(&out.join("checkpoints/resume/latest.json"));
     std::process::Command::new("kill").args(["-9", &pids[1]]).status().unwrap();
     let t_kill = Instant::now();
     let status = launcher.wait().unwrap();

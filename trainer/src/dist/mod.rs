@@ -1,11 +1,14 @@
 //! Data parallelism as the reference's DDP, over torch's own c10d (froster-shim): the world from torchrun's
 //! environment, rank 0's weights broadcast, gradients averaged in buckets, evaluation gathered; and a built-in
 //! launcher ([`launch`]) for those without Python.
+mod heartbeat;
 pub mod launch;
 
 use crate::error::{Error, Result};
 use froster_loader::Shard;
 use froster_shim::{Backend, Group};
+use heartbeat::Heartbeat;
+use std::sync::Arc;
 use std::time::Duration;
 use tch::{Device, Kind, Tensor};
 
@@ -36,7 +39,8 @@ pub struct World {
     pub size: usize,
     /// Its rank on this machine (the GPU it uses).
     pub local_rank: usize,
-    group: Option<Group>,
+    group: Option<Arc<Group>>,
+    _heartbeat: Option<Heartbeat>,
 }
 
 impl std::fmt::Debug for World {
@@ -48,7 +52,7 @@ impl std::fmt::Debug for World {
 impl World {
     /// One process, no group.
     pub fn single() -> Self {
-        World { rank: 0, size: 1, local_rank: 0, group: None }
+        World { rank: 0, size: 1, local_rank: 0, group: None, _heartbeat: None }
     }
 
     /// The world torchrun (or `--nproc-per-node`) describes in RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and
@@ -72,8 +76,9 @@ impl World {
             Device::Cuda(_) => Backend::Nccl,
             _ => Backend::Gloo,
         });
-        let group = Group::new(backend, &addr, port, rank, size, opts.timeout)?;
-        Ok((World { rank, size, local_rank, group: Some(group) }, device))
+        let group = Arc::new(Group::new(backend, &addr, port, rank, size, opts.timeout)?);
+        let heartbeat = Some(Heartbeat::start(group.clone()));
+        Ok((World { rank, size, local_rank, group: Some(group), _heartbeat: heartbeat }, device))
     }
 
     /// Whether this rank writes the run's files (checkpoints, logs, config.toml) and prints.
@@ -93,7 +98,19 @@ impl World {
 
     /// The process group, if any.
     pub fn group(&self) -> Option<&Group> {
-        self.group.as_ref()
+        self.group.as_deref()
+    }
+
+    /// A failed collective, with the ranks whose heartbeats stopped (dead or hung) named when there are any.
+    fn blame(&self, e: froster_shim::Error) -> Error {
+        let Some(g) = &self.group else { return Error::Dist(e) };
+        match heartbeat::silent_ranks(g) {
+            None => Error::PeerGone { ranks: vec![0], why: "its store is unreachable".into(), source: Box::new(e) },
+            Some(r) if !r.is_empty() => {
+                Error::PeerGone { ranks: r, why: "stopped responding".into(), source: Box::new(e) }
+            }
+            Some(_) => Error::Dist(e),
+        }
     }
 
     /// Every rank learns whether every rank got here with Ok: a rank that failed keeps its own error, the others
@@ -104,7 +121,7 @@ impl World {
         if r.is_err() {
             let _ = flags.get(self.rank as i64).fill_(1.0);
         }
-        g.allreduce_sum(&[&flags])?;
+        g.allreduce_sum(&[&flags]).map_err(|e| self.blame(e))?;
         let failed: Vec<usize> = Vec::<f32>::try_from(&flags)
             .unwrap_or_default()
             .iter()
@@ -123,7 +140,7 @@ impl World {
     pub fn any(&self, flag: bool) -> Result<bool> {
         let Some(g) = &self.group else { return Ok(flag) };
         let t = Tensor::from_slice(&[flag as i32 as f32]);
-        g.allreduce_sum(&[&t])?;
+        g.allreduce_sum(&[&t]).map_err(|e| self.blame(e))?;
         Ok(t.double_value(&[0]) > 0.0)
     }
 
@@ -133,7 +150,7 @@ impl World {
         tch::no_grad(|| -> Result<()> {
             for chunk in buckets(tensors) {
                 let flat = flatten(&chunk);
-                g.broadcast(&[&flat], 0)?;
+                g.broadcast(&[&flat], 0).map_err(|e| self.blame(e))?;
                 unflatten(&flat, &chunk);
             }
             Ok(())
@@ -146,7 +163,7 @@ impl World {
         tch::no_grad(|| -> Result<()> {
             let chunks = buckets(tensors);
             let flats: Vec<Tensor> = chunks.iter().map(|c| flatten(c)).collect();
-            g.allreduce_sum(&flats.iter().collect::<Vec<_>>())?;
+            g.allreduce_sum(&flats.iter().collect::<Vec<_>>()).map_err(|e| self.blame(e))?;
             for (flat, chunk) in flats.iter().zip(&chunks) {
                 unflatten(&(flat / self.size as f64), chunk);
             }
@@ -157,7 +174,7 @@ impl World {
     /// Sums a tensor over the ranks, in place.
     pub fn sum(&self, t: &Tensor) -> Result<()> {
         match &self.group {
-            Some(g) => Ok(g.allreduce_sum(&[t])?),
+            Some(g) => g.allreduce_sum(&[t]).map_err(|e| self.blame(e)),
             None => Ok(()),
         }
     }
