@@ -34,6 +34,11 @@ if ! [ -f "$venv/.complete" ]; then
 fi
 # maturin builds the Python wheel of the loader (python/).
 [ -x "$venv/bin/maturin" ] || "$venv/bin/pip" install -q --disable-pip-version-check "maturin>=1.5,<2"
+# The reference's data path (../shared/bench/reference_loader_bench.py: PyAV + numpy) for the sampling tests.
+[ -f "$venv/.reference-path" ] || {
+  "$venv/bin/pip" install -q --disable-pip-version-check --only-binary=:all: "av==18.1.0" "numpy==2.4.6" &&
+    touch "$venv/.reference-path"
+}
 # froster-shim compiles ProcessGroupNCCL's header, which needs the CUDA 13.0 toolkit headers that the torch wheel
 # leaves out (crt/, nv/target): nvcc's packages, pinned to the CUDA 13.0 of torch's runtime.
 [ -f "$venv/.cuda-headers-13.0" ] || {

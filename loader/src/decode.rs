@@ -77,8 +77,22 @@ pub fn decode(
     opts: &DecodeOptions,
     range: Option<(usize, usize)>,
     keep: Option<&dyn Fn(usize) -> bool>,
-    mut on_frame: impl FnMut(usize, &[u8], u32, u32) -> Result<()>,
+    on_frame: impl FnMut(usize, &[u8], u32, u32) -> Result<()>,
 ) -> Result<DecodedInfo> {
+    decode_timed(path, opts, range, keep, None, on_frame).map(|d| d.0)
+}
+
+/// [`decode`], also returning every decoded frame's stream time in nanoseconds (what ffprobe shows as its
+/// pts_time), in decode-output (presentation) order. With `times` (a whole decode's stream times), a seek numbers
+/// frames by finding their time in it, which holds on variable-frame-rate video; without, by time x fps.
+pub fn decode_timed(
+    path: &Path,
+    opts: &DecodeOptions,
+    range: Option<(usize, usize)>,
+    keep: Option<&dyn Fn(usize) -> bool>,
+    times: Option<&[u64]>,
+    mut on_frame: impl FnMut(usize, &[u8], u32, u32) -> Result<()>,
+) -> Result<(DecodedInfo, Vec<u64>)> {
     init()?;
     let err = |reason: String| Error::Decode { path: path.to_path_buf(), reason };
     if !path.is_file() {
@@ -104,6 +118,7 @@ pub fn decode(
     let mut tight = Vec::new();
     let mut last_progress = Instant::now();
     let mut count = 0usize;
+    let mut stamps = Vec::new();
     loop {
         let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_mseconds(100)) else {
             if let Some(e) = bus_error(&pipeline) {
@@ -119,10 +134,14 @@ pub fn decode(
         };
         last_progress = Instant::now();
         let (w, h, fps) = sample_info(&sample).map_err(err)?;
-        let index = match range {
-            Some((first, _)) if seeking => frame_index(&sample, fps).unwrap_or(first + count),
+        let time = stream_time_ns(&sample);
+        let index = match (range, times, time) {
+            (Some(_), Some(t), Some(ns)) if seeking => nearest_time(t, ns),
+            (Some((first, _)), _, _) if seeking => frame_index(&sample, fps).unwrap_or(first + count),
             _ => count,
         };
+        // A frame without a time gets its predecessor's (or 0): the table stays sorted.
+        stamps.push(time.unwrap_or(stamps.last().copied().unwrap_or(0)));
         count += 1;
         info = DecodedInfo { frames: count as u32, width: w, height: h, fps_num: fps.0, fps_den: fps.1 };
         if let Some((first, last)) = range {
@@ -146,7 +165,24 @@ pub fn decode(
     if count == 0 {
         return Err(err("no video frames decoded".into()));
     }
-    Ok(info)
+    Ok((info, stamps))
+}
+
+/// A sample's stream time (its segment's view of the buffer pts: ffprobe's pts_time), in nanoseconds.
+fn stream_time_ns(sample: &gst::Sample) -> Option<u64> {
+    let pts = sample.buffer()?.pts()?;
+    let seg = sample.segment()?.downcast_ref::<gst::ClockTime>()?;
+    Some(seg.to_stream_time(pts)?.nseconds())
+}
+
+/// The index of the time in a sorted table nearest to `ns`.
+fn nearest_time(table: &[u64], ns: u64) -> usize {
+    let i = table.partition_point(|&t| t < ns);
+    match (i.checked_sub(1), table.get(i)) {
+        (Some(p), Some(&next)) if ns - table[p] < next - ns => p,
+        (Some(p), None) => p,
+        _ => i,
+    }
 }
 
 struct StopOnDrop(gst::Pipeline);

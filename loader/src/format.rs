@@ -9,7 +9,7 @@ pub const CLASSES_FILE: &str = "classes.json";
 /// The manifest's `magic` field.
 pub const MANIFEST_MAGIC: &str = "FROSTER-PACK";
 /// The format version this crate reads and writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Magic at the start of every shard file.
 pub const SHARD_MAGIC: &[u8; 8] = b"FRPSHRD1";
 /// Magic at the start of every video record inside a shard.
@@ -18,6 +18,8 @@ pub const RECORD_MAGIC: &[u8; 4] = b"FRVD";
 pub const RECORD_HEADER: usize = 16;
 /// One frame-table entry: offset in shard (u64), compressed length (u32), crc32 of the compressed bytes (u32).
 pub const ENTRY: usize = 16;
+/// One presentation timestamp (i64 container ticks) per source frame, after the frame table.
+pub const PTS: usize = 8;
 
 /// How pixels are stored before zstd.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -51,8 +53,11 @@ pub struct VideoEntry {
     pub offset: u64,
     /// Frames stored (after --keep-every).
     pub frames: u32,
-    /// Frames the source has (in presentation order).
+    /// Frames the source has (in presentation order): the frames that decode.
     pub source_frames: u32,
+    /// Frames the container's header counts (the reference's `stream.frames`, which its sampling uses); more than
+    /// `source_frames` when the header over-counts.
+    pub header_frames: u32,
     /// Stored width in pixels.
     pub width: u32,
     /// Stored height in pixels.
@@ -69,11 +74,19 @@ pub struct VideoEntry {
     pub bytes: u64,
     /// Bytes of the source video file.
     pub source_bytes: u64,
-    /// crc32 of the record's frame table.
+    /// crc32 of the record's header, frame table and pts table.
     pub table_crc: u32,
+    /// Packed, but worth a look: e.g. a header that over-counts the frames that decode (also in `warnings.csv`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 impl VideoEntry {
+    /// Bytes of the record before its frames: header, frame table, pts table.
+    pub fn table_len(&self) -> usize {
+        RECORD_HEADER + self.frames as usize * ENTRY + self.source_frames as usize * PTS
+    }
+
     /// Frames per second of the source.
     pub fn fps(&self) -> f64 {
         self.fps_num as f64 / self.fps_den.max(1) as f64

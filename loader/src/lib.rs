@@ -40,7 +40,7 @@ mod validate;
 pub use classes::read_classes;
 pub use container::{probe, ContainerInfo};
 #[cfg(feature = "video")]
-pub use decode::{decode, DecodeOptions, DecodedInfo};
+pub use decode::{decode, decode_timed, DecodeOptions, DecodedInfo};
 pub use dist::{epoch_indices, EpochOrder, Shard};
 pub use error::{Error, Result};
 pub use list::{list_name, parse_list, read_list};

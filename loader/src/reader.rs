@@ -44,6 +44,14 @@ impl PackReader {
         let text = std::fs::read_to_string(&mpath).map_err(io_err(&mpath))?;
         let manifest: Manifest =
             serde_json::from_str(&text).map_err(|e| Error::BadPack { path: mpath.clone(), reason: e.to_string() })?;
+        if manifest.magic == MANIFEST_MAGIC && manifest.version < VERSION {
+            let reason = format!(
+                "made by an older froster-pack (pack format {}; this one reads {VERSION}, which adds each frame's \
+                 timestamp for variable-frame-rate sampling): rebuild it with `froster-pack build`",
+                manifest.version
+            );
+            return Err(Error::BadPack { path: mpath, reason });
+        }
         if manifest.magic != MANIFEST_MAGIC || manifest.version != VERSION {
             return Err(Error::BadPack {
                 path: mpath,
@@ -113,7 +121,7 @@ impl PackReader {
         let v = &self.manifest.videos[idx];
         let bad = |reason: String| Error::CorruptFrame { video: v.id.clone(), frame: 0, reason };
         let shard = self.shards.get(v.shard as usize).ok_or_else(|| bad(format!("shard {} missing", v.shard)))?;
-        let table_len = RECORD_HEADER + v.frames as usize * ENTRY;
+        let table_len = v.table_len();
         let end = v.offset.saturating_add(v.bytes);
         if end > shard.len() as u64 || (v.bytes as usize) < table_len {
             return Err(bad("record out of the shard's bounds (truncated shard?)".into()));
@@ -126,6 +134,14 @@ impl PackReader {
             return Err(bad("frame table checksum mismatch".into()));
         }
         Ok(())
+    }
+
+    /// Each source frame's presentation timestamp in container ticks (checked with the frame table on open).
+    pub fn pts(&self, idx: usize) -> Vec<i64> {
+        let v = &self.manifest.videos[idx];
+        let at = RECORD_HEADER + v.frames as usize * ENTRY;
+        let table = &self.record(idx)[at..at + v.source_frames as usize * PTS];
+        table.chunks_exact(PTS).map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes"))).collect()
     }
 
     /// The compressed bytes of one stored frame and their recorded crc32.

@@ -6,6 +6,10 @@
 //! is rounded in container ticks (`int(start * ticks_per_frame)`).
 //! One is not kept: the reference takes frames in decode order and ignores a non-zero first pts (AVI); frames
 //! here are always in presentation order, counted from the first.
+//!
+//! The window is cut by timestamps, as the reference's: with each frame's pts known ([`StreamInfo::pts`], from
+//! packs and from a video's first decode) a variable-frame-rate stream keeps the frames its timestamps put in the
+//! window; without, pts are assumed evenly spaced (`round(i * ticks_per_frame)`).
 use serde::{Deserialize, Serialize};
 
 /// The reference's temporal sampling settings (DATA.NUM_FRAMES, DATA.SAMPLING_RATE, ...).
@@ -39,14 +43,18 @@ impl Default for SamplingConfig {
 }
 
 /// What the sampler needs to know of a stream.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct StreamInfo {
-    /// Frames in the stream.
+    /// Frames in the stream as its header counts them (the reference's `stream.frames`; more than decode when the
+    /// header over-counts).
     pub frames: usize,
     /// Its frame rate.
     pub fps: f64,
     /// Container ticks per frame (stream duration / frames).
     pub ticks_per_frame: f64,
+    /// Each decodable frame's presentation timestamp in container ticks, in presentation order; None: evenly
+    /// spaced over `frames`.
+    pub pts: Option<std::sync::Arc<[i64]>>,
 }
 
 /// Where the window starts: a test view, or a training draw `u` in [0, 1) standing for `uniform(0, delta)`.
@@ -122,18 +130,26 @@ pub fn sample(stream: &StreamInfo, cfg: &SamplingConfig, start: Start) -> Window
     let tpf = stream.ticks_per_frame;
     let start_pts = (start_idx * tpf).floor() as i64;
     let end_pts = (end_idx * tpf).floor() as i64;
-    let pts = |i: usize| (i as f64 * tpf).round() as i64;
-    let first = (0..n).find(|&i| pts(i) >= start_pts).unwrap_or(n - 1);
-    let mut last = (first..n).take_while(|&i| pts(i) <= end_pts).last().unwrap_or(first);
-    // pyav_decode_stream keeps the first frame past the window too.
-    if last + 1 < n && pts(last) <= end_pts {
-        last += 1;
-    }
+    let (first, last) = match &stream.pts {
+        Some(p) if !p.is_empty() => kept_range(p.len(), |i| p[i], start_pts, end_pts),
+        _ => kept_range(n, |i| (i as f64 * tpf).round() as i64, start_pts, end_pts),
+    };
     let n_dec = last - first + 1;
     let clip2 = (sr * nf / cfg.target_fps * stream.fps).max(1.0);
     let (s2, e2, _) = get_start_end_idx(n_dec as f64, clip2, Start::View(0), 1, cfg.use_offset);
     let indices = temporal_indices(s2, e2, n_dec, cfg.num_frames).into_iter().map(|i| first + i).collect();
     Window { start_idx, end_idx, decoded: (first, last), indices }
+}
+
+/// The frames pyav_decode_stream keeps of `m` with timestamps `pts(i)`: from the first at or after `start_pts` to
+/// the last at or before `end_pts`, plus the first one past it.
+fn kept_range(m: usize, pts: impl Fn(usize) -> i64, start_pts: i64, end_pts: i64) -> (usize, usize) {
+    let first = (0..m).find(|&i| pts(i) >= start_pts).unwrap_or(m - 1);
+    let mut last = (first..m).take_while(|&i| pts(i) <= end_pts).last().unwrap_or(first);
+    if last + 1 < m && pts(last) <= end_pts {
+        last += 1;
+    }
+    (first, last)
 }
 
 /// The reference's decode-all path (the stream has no duration): the whole video is decoded.

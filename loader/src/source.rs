@@ -99,8 +99,10 @@ impl ClipSource for PackSource {
         self.items[i].1
     }
     fn stream(&self, i: usize) -> Result<StreamInfo> {
-        let v = self.reader.video(self.items[i].0 as usize);
-        Ok(StreamInfo { frames: v.source_frames as usize, fps: v.fps(), ticks_per_frame: v.ticks_per_frame })
+        let vi = self.items[i].0 as usize;
+        let v = self.reader.video(vi);
+        let pts = Some(self.reader.pts(vi).into());
+        Ok(StreamInfo { frames: v.header_frames as usize, fps: v.fps(), ticks_per_frame: v.ticks_per_frame, pts })
     }
     fn read(&self, i: usize, indices: &[usize], s: &mut Scratch) -> Result<Layout> {
         let vi = self.items[i].0 as usize;
@@ -127,7 +129,7 @@ pub use video::VideoSource;
 #[cfg(feature = "video")]
 mod video {
     use super::*;
-    use crate::decode::{decode, DecodeOptions};
+    use crate::decode::{decode_timed, DecodeOptions};
     use crate::error::Error;
     use crate::format::PixelFormat;
     use std::path::PathBuf;
@@ -137,8 +139,8 @@ mod video {
     pub struct VideoSource {
         root: PathBuf,
         items: Vec<(String, i64)>,
-        /// Per video: stream facts and whether seeking is exact (probed once).
-        info: Vec<OnceLock<std::result::Result<(StreamInfo, bool), String>>>,
+        /// Per video: stream facts, whether seeking is exact, and every frame's stream time (one decode, once).
+        info: Vec<OnceLock<std::result::Result<Probed, String>>>,
         /// Short side to decode at (0 = native, the default: the augmentation resizes anyway).
         pub short_side: u32,
     }
@@ -156,27 +158,34 @@ mod video {
             DecodeOptions { short_side: self.short_side, pixel: PixelFormat::I420, ..Default::default() }
         }
 
-        fn probe(&self, i: usize) -> Result<(StreamInfo, bool)> {
+        /// Stream facts as a pack would store them: one decode of the whole video (no pixels copied) gives every
+        /// frame's timestamp, so that sampling cuts the window by timestamps, as the reference does.
+        fn probe(&self, i: usize) -> Result<Probed> {
             let path = self.path(i);
             let got = self.info[i].get_or_init(|| {
                 let c = crate::container::probe(&path);
                 let keep_none = Some(&(|_| false) as &dyn Fn(usize) -> bool);
-                let first =
-                    decode(&path, &self.opts(), Some((0, 0)), keep_none, |_, _, _, _| Ok(())).map_err(reason_of)?;
-                let fps = first.fps_num as f64 / first.fps_den.max(1) as f64;
-                let frames = match c.frames {
-                    Some(n) => n as usize,
-                    None => {
-                        decode(&path, &self.opts(), None, keep_none, |_, _, _, _| Ok(())).map_err(reason_of)?.frames
-                            as usize
-                    }
-                };
-                let info =
-                    StreamInfo { frames, fps: if fps > 0.0 { fps } else { 30.0 }, ticks_per_frame: c.ticks_per_frame };
-                Ok((info, c.seekable))
+                let (all, times) =
+                    decode_timed(&path, &self.opts(), None, keep_none, None, |_, _, _, _| Ok(())).map_err(reason_of)?;
+                let decoder_fps = if all.fps_num > 0 { (all.fps_num, all.fps_den.max(1)) } else { (30, 1) };
+                let decoded = (all.frames as usize).min(c.frames.map(|n| n as usize).unwrap_or(usize::MAX));
+                let frames = c.frames.map(|n| n as usize).unwrap_or(decoded).max(decoded);
+                let pts = c.pts_ticks(&times, decoded, decoder_fps.0 as f64 / decoder_fps.1 as f64);
+                let t = c.timing(pts.len(), decoder_fps);
+                let fps = t.fps.0 as f64 / t.fps.1 as f64;
+                let stream = StreamInfo { frames, fps, ticks_per_frame: t.ticks_per_frame, pts: Some(pts.into()) };
+                Ok(Probed { stream, seekable: c.seekable, times: times.into() })
             });
             got.clone().map_err(|reason| Error::Decode { path, reason })
         }
+    }
+
+    /// What [`VideoSource`] learns of a video once.
+    #[derive(Clone)]
+    struct Probed {
+        stream: StreamInfo,
+        seekable: bool,
+        times: Arc<[u64]>,
     }
 
     /// The reason alone: the error is wrapped again with the path.
@@ -198,7 +207,7 @@ mod video {
             self.items[i].1
         }
         fn stream(&self, i: usize) -> Result<StreamInfo> {
-            self.probe(i).map(|p| p.0)
+            self.probe(i).map(|p| p.stream)
         }
         fn read(&self, i: usize, indices: &[usize], s: &mut Scratch) -> Result<Layout> {
             let (lo, hi) = (*indices.iter().min().unwrap_or(&0), *indices.iter().max().unwrap_or(&0));
@@ -206,8 +215,10 @@ mod video {
             s.frames.resize_with(indices.len(), Vec::new);
             let mut filled = vec![false; indices.len()];
             let wanted = |idx: usize| indices.contains(&idx);
-            let opts = DecodeOptions { seek: self.probe(i)?.1, ..self.opts() };
-            decode(&self.path(i), &opts, Some((lo, hi)), Some(&wanted), |idx, px, w, h| {
+            let probed = self.probe(i)?;
+            let opts = DecodeOptions { seek: probed.seekable, ..self.opts() };
+            let times = Some(&probed.times[..]);
+            decode_timed(&self.path(i), &opts, Some((lo, hi)), Some(&wanted), times, |idx, px, w, h| {
                 size = (w as usize, h as usize);
                 for (k, _) in indices.iter().enumerate().filter(|(_, &want)| want == idx) {
                     s.frames[k].clear();

@@ -28,6 +28,12 @@ pub fn check_manifest(m: &Manifest, path: &Path) -> Result<()> {
             let why = format!("{} (with source_frames {} and stride {})", v.frames, v.source_frames, v.stride);
             return Err(field("frames", why));
         }
+        if v.header_frames < v.source_frames || v.header_frames > v.source_frames.saturating_mul(2).saturating_add(2) {
+            return Err(field(
+                "header_frames",
+                format!("{} (with source_frames {})", v.header_frames, v.source_frames),
+            ));
+        }
         if v.fps_num == 0 || v.fps_den == 0 {
             return Err(field("fps", format!("{}/{}", v.fps_num, v.fps_den)));
         }

@@ -46,6 +46,8 @@ impl BuildOptions {
 pub struct BuildSummary {
     pub ok: usize,
     pub failed: usize,
+    /// Videos packed with a warning (in warnings.csv).
+    pub warned: usize,
     pub resumed: usize,
     pub frames: u64,
     pub pack_bytes: u64,
@@ -60,9 +62,11 @@ impl std::fmt::Display for BuildSummary {
         let ratio = self.pack_bytes as f64 / self.source_bytes.max(1) as f64;
         write!(
             f,
-            "videos ok {} (resumed {}), failed {}; frames {}; pack {:.1} MB vs source {:.1} MB ({:.2}x); {:.1} s",
+            "videos ok {} (resumed {}, with warnings {}), failed {}; frames {}; pack {:.1} MB vs source {:.1} MB \
+             ({:.2}x); {:.1} s",
             self.ok,
             self.resumed,
+            self.warned,
             self.failed,
             self.frames,
             self.pack_bytes as f64 / 1e6,
@@ -141,11 +145,13 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
         write_classes(&opts.out, classes)?;
     }
     write_failed_csv(&opts.out, &manifest.failed)?;
+    write_warnings_csv(&opts.out, &manifest.videos)?;
     write_manifest(&opts.out, &manifest)?;
     let pack_bytes: u64 = manifest.shards.iter().map(|s| s.bytes).sum();
     Ok(BuildSummary {
         ok: manifest.videos.len(),
         failed: manifest.failed.len(),
+        warned: manifest.videos.iter().filter(|v| v.warning.is_some()).count(),
         resumed,
         frames: manifest.videos.iter().map(|v| v.frames as u64).sum(),
         pack_bytes,
@@ -268,6 +274,17 @@ pub fn write_failed_csv(dir: &Path, failed: &[Failure]) -> Result<()> {
         s.push_str(&format!("{},{}\n", csv_field(&f.path), csv_field(&f.reason)));
     }
     write_atomic(&dir.join("failed.csv"), s.as_bytes())
+}
+
+/// `warnings.csv`: the packed videos worth a look (a header that over-counts its frames), beside failed.csv.
+pub fn write_warnings_csv(dir: &Path, videos: &[VideoEntry]) -> Result<()> {
+    let mut s = String::from("path,warning\n");
+    for v in videos {
+        if let Some(w) = &v.warning {
+            s.push_str(&format!("{},{}\n", csv_field(&v.id), csv_field(w)));
+        }
+    }
+    write_atomic(&dir.join("warnings.csv"), s.as_bytes())
 }
 
 fn csv_field(s: &str) -> String {

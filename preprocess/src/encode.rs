@@ -3,7 +3,7 @@ use crate::error::VideoError;
 use crate::writer::EncodedVideo;
 use froster_loader::format::VideoEntry;
 use froster_loader::probe;
-use froster_loader::{decode, DecodeOptions};
+use froster_loader::{decode_timed, DecodeOptions};
 use std::path::Path;
 
 /// How videos are stored: decoding (size, pixels), frames kept, compression.
@@ -36,7 +36,7 @@ pub fn encode_video(id: &str, path: &Path, opts: &EncodeOptions) -> Result<Encod
     // Some decoders emit one frame more than the container holds (packed-B-frame AVIs through avdec_mpeg4 repeat
     // the last picture at EOS); the container's count is what ffprobe and the reference see.
     let limit = cont.frames.map(|n| n as usize).unwrap_or(usize::MAX);
-    let info = decode(path, &opts.decode, None, None, |i, px, _, _| {
+    let (info, stamps) = decode_timed(path, &opts.decode, None, None, None, |i, px, _, _| {
         if i % keep == 0 && i < limit {
             let bytes = comp.compress(px).map_err(|source| froster_loader::Error::Io { path: path.into(), source })?;
             let crc = crc32fast::hash(&bytes);
@@ -48,28 +48,35 @@ pub fn encode_video(id: &str, path: &Path, opts: &EncodeOptions) -> Result<Encod
         froster_loader::Error::Decode { reason, .. } => VideoError::Decode(reason),
         other => VideoError::Decode(other.to_string()),
     })?;
-    if let Some(expected) = cont.frames {
-        // A truncated faststart mp4 ends cleanly after fewer frames than its index promises.
-        if info.frames + 2 < expected {
-            return Err(VideoError::Truncated { decoded: info.frames, expected });
-        }
+    let decoded = info.frames.min(limit as u32);
+    let header = cont.frames.unwrap_or(decoded).max(decoded);
+    // A header that over-counts (variable-frame-rate sources, a cut tail) is common and the reference trains on
+    // such videos: packed with the frames that decode, and reported. Less than half is a truncated file.
+    if decoded * 2 < header {
+        return Err(VideoError::Truncated { decoded, expected: header });
     }
-    let (fps_num, fps_den) = if info.fps_num > 0 { (info.fps_num, info.fps_den) } else { (30, 1) };
+    let warning = (header > decoded + 2).then(|| format!("header counts {header} frames, {decoded} decode"));
+    let decoder_fps = if info.fps_num > 0 { (info.fps_num, info.fps_den) } else { (30, 1) };
+    let pts = cont.pts_ticks(&stamps, decoded as usize, decoder_fps.0 as f64 / decoder_fps.1 as f64);
+    let timing = cont.timing(pts.len(), decoder_fps);
+    let (fps_num, fps_den) = timing.fps;
     let entry = VideoEntry {
         id: id.to_string(),
         shard: 0,
         offset: 0,
         frames: frames.len() as u32,
-        source_frames: info.frames.min(limit as u32),
+        source_frames: decoded,
+        header_frames: header,
         width: info.width,
         height: info.height,
         fps_num,
         fps_den,
-        ticks_per_frame: cont.ticks_per_frame,
+        ticks_per_frame: timing.ticks_per_frame,
         stride: keep as u32,
         bytes: 0,
         source_bytes,
         table_crc: 0,
+        warning,
     };
-    Ok(EncodedVideo { entry, frames })
+    Ok(EncodedVideo { entry, frames, pts })
 }

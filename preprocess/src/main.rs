@@ -206,6 +206,9 @@ fn run() -> Result<()> {
                 std::fs::write(out.join("unlisted.csv"), text).with_context(|| format!("writing {}", out.display()))?;
                 println!("{} videos on disk are in no list: {}", d.unlisted.len(), out.join("unlisted.csv").display());
             }
+            if s.warned > 0 {
+                println!("videos packed with warnings are listed in {}", out.join("warnings.csv").display());
+            }
             if s.failed > 0 {
                 println!("failed videos are listed in {}", out.join("failed.csv").display());
                 if strict {
@@ -215,11 +218,19 @@ fn run() -> Result<()> {
         }
         Cmd::Scan { root, lists, workers } => {
             let (root, lists, _) = resolve(root, lists, true)?;
-            let (n, failed) = ops::scan(&root, &lists, workers.unwrap_or_else(cores), progress)?;
-            for f in &failed {
+            let r = ops::scan(&root, &lists, workers.unwrap_or_else(cores), progress)?;
+            let (n, failed) = (r.videos, &r.failed);
+            for f in failed {
                 println!("{}: {}", f.path, f.reason);
             }
-            println!("scanned {n} videos: {} ok, {} failed", n - failed.len(), failed.len());
+            for (path, w) in &r.warnings {
+                println!("{path}: warning: {w}");
+            }
+            let warned = match r.warnings.len() {
+                0 => String::new(),
+                w => format!("; {w} would pack with a warning"),
+            };
+            println!("scanned {n} videos: {} ok, {} failed{warned}", n - failed.len(), failed.len());
             if !failed.is_empty() {
                 std::process::exit(1);
             }
@@ -298,5 +309,8 @@ fn print_report(r: &ops::PackReport) {
     );
     for (name, n) in &r.lists {
         println!("list {name}: {n} clips");
+    }
+    for v in r.videos.iter().filter(|v| v.warning.is_some()) {
+        println!("warning: {}: {}", v.id, v.warning.as_deref().unwrap_or_default());
     }
 }

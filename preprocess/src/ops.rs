@@ -11,19 +11,31 @@ use std::path::Path;
 
 /// Decode check of every listed video, no pack written: how many were checked, and the failures (the lists'
 /// own failures first, then each video that does not decode, with the reason).
-pub fn scan(root: &Path, lists: &ListSet, jobs: usize, progress: bool) -> Result<(usize, Vec<Failure>)> {
+pub fn scan(root: &Path, lists: &ListSet, jobs: usize, progress: bool) -> Result<ScanReport> {
     let paths = lists.paths.clone();
     let bar = progress_bar(progress, paths.len() as u64, 0);
     let opts = EncodeOptions { zstd_level: 1, ..Default::default() };
-    let mut failed = lists.failed.clone();
+    let (mut failed, mut warnings) = (lists.failed.clone(), Vec::new());
     for r in parallel_encode(root, paths.clone(), opts, jobs) {
-        if let Err((path, reason)) = r {
-            failed.push(Failure { path, reason: reason.to_string(), lists: vec![] });
+        match r {
+            Err((path, reason)) => failed.push(Failure { path, reason: reason.to_string(), lists: vec![] }),
+            Ok(v) => warnings.extend(v.entry.warning.map(|w| (v.entry.id.clone(), w))),
         }
         bar.inc(1);
     }
     bar.finish_and_clear();
-    Ok((paths.len() + lists.failed.len(), failed))
+    Ok(ScanReport { videos: paths.len() + lists.failed.len(), failed, warnings })
+}
+
+/// What `scan` found: videos checked, those that would fail (`failed.csv`) and those that would pack with a
+/// warning (`warnings.csv`).
+pub struct ScanReport {
+    /// Videos checked.
+    pub videos: usize,
+    /// Would fail.
+    pub failed: Vec<Failure>,
+    /// Would pack with a warning: (path, warning).
+    pub warnings: Vec<(String, String)>,
 }
 
 /// Every checksum and every frame: the failures, naming video and frame.
@@ -50,12 +62,16 @@ pub struct VideoReport {
     pub id: String,
     pub frames: u32,
     pub source_frames: u32,
+    /// The container header's count (more than `source_frames` when it over-counts).
+    pub header_frames: u32,
     pub fps: String,
     pub width: u32,
     pub height: u32,
     pub stride: u32,
     pub bytes: u64,
     pub source_bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -69,6 +85,8 @@ pub struct PackReport {
     pub pixel: PixelFormat,
     pub lists: Vec<(String, usize)>,
     pub failed: usize,
+    /// Videos packed with a warning (warnings.csv).
+    pub warnings: usize,
 }
 
 pub fn inspect(dir: &Path, only: Option<&str>) -> Result<PackReport> {
@@ -82,12 +100,14 @@ pub fn inspect(dir: &Path, only: Option<&str>) -> Result<PackReport> {
             id: v.id.clone(),
             frames: v.frames,
             source_frames: v.source_frames,
+            header_frames: v.header_frames,
             fps: format!("{}/{}", v.fps_num, v.fps_den),
             width: v.width,
             height: v.height,
             stride: v.stride,
             bytes: v.bytes,
             source_bytes: v.source_bytes,
+            warning: v.warning.clone(),
         })
         .collect();
     if let Some(id) = only {
@@ -105,6 +125,7 @@ pub fn inspect(dir: &Path, only: Option<&str>) -> Result<PackReport> {
         pixel: m.pixel,
         lists: m.lists.iter().map(|(k, v)| (k.clone(), v.len())).collect(),
         failed: m.failed.len(),
+        warnings: m.videos.iter().filter(|v| v.warning.is_some()).count(),
     })
 }
 
@@ -158,6 +179,7 @@ pub fn replace(dir: &Path, id: &str, file: &Path) -> Result<u64> {
     }
     m.failed.retain(|f| f.path != id);
     crate::build::write_failed_csv(dir, &m.failed)?;
+    crate::build::write_warnings_csv(dir, &m.videos)?;
     write_manifest(dir, &m)?;
     Ok(dead_bytes(&m))
 }
@@ -187,7 +209,8 @@ pub fn compact(dir: &Path) -> Result<u64> {
         let frames = (0..v.frames as usize)
             .map(|f| reader.frame_bytes(i, f).map(|(b, c)| (b.to_vec(), c)))
             .collect::<froster_loader::Result<Vec<_>>>()?;
-        let e = w.append(crate::writer::EncodedVideo { entry: v.clone(), frames })?;
+        let pts = reader.pts(i);
+        let e = w.append(crate::writer::EncodedVideo { entry: v.clone(), frames, pts })?;
         *v = VideoEntry { shard: 0, ..e };
     }
     w.finish()?;

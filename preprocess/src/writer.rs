@@ -13,6 +13,8 @@ pub struct EncodedVideo {
     pub entry: VideoEntry,
     /// Compressed frames and the crc32 of each.
     pub frames: Vec<(Vec<u8>, u32)>,
+    /// Every source frame's presentation timestamp in container ticks (`entry.source_frames` of them).
+    pub pts: Vec<i64>,
 }
 
 const SHARD_PREFIX: &str = "shard-";
@@ -70,10 +72,12 @@ impl ShardWriter {
         self.entries.is_empty()
     }
 
-    /// Appends one video record: header, frame table (absolute offsets), frames.
+    /// Appends one video record: header, frame table (absolute offsets), pts table, frames.
     pub fn append(&mut self, mut v: EncodedVideo) -> Result<VideoEntry> {
         let n = v.frames.len();
-        let table_len = RECORD_HEADER + n * ENTRY;
+        v.entry.frames = n as u32;
+        v.entry.source_frames = v.pts.len() as u32;
+        let table_len = v.entry.table_len();
         let mut table = Vec::with_capacity(table_len);
         table.extend_from_slice(RECORD_MAGIC);
         for x in [n as u32, v.entry.width, v.entry.height] {
@@ -83,6 +87,9 @@ impl ShardWriter {
         for (bytes, crc) in &v.frames {
             table.extend_from_slice(&encode_entry(at, bytes.len() as u32, *crc));
             at += bytes.len() as u64;
+        }
+        for p in &v.pts {
+            table.extend_from_slice(&p.to_le_bytes());
         }
         let tmp = self.dir.join(format!("{}.tmp", shard_name(self.id)));
         self.file.write_all(&table).map_err(io_err(&tmp))?;

@@ -72,7 +72,7 @@ fn a_corrupt_frame_is_an_error_in_strict_mode_and_skipped_otherwise() {
     let r = PackReader::open(&out).unwrap();
     let v = r.video(0).clone();
     let shard = out.join(&r.manifest().shards[v.shard as usize].file);
-    let table = v.offset as usize + froster_loader::format::RECORD_HEADER + v.frames as usize * 16;
+    let table = v.offset as usize + v.table_len();
     drop(r);
     let mut bytes = std::fs::read(&shard).unwrap();
     for b in &mut bytes[table..(v.offset + v.bytes) as usize] {

@@ -42,7 +42,8 @@ fn open_and_read(pack: &Path) -> Result<(), String> {
 fn out_of_range_fields_are_errors_naming_them() {
     let tmp = tempfile::tempdir().unwrap();
     let pack = small_pack(tmp.path());
-    let cases: [(&str, Value, &str); 9] = [
+    let cases: [(&str, Value, &str); 10] = [
+        ("header_frames", Value::from(4_000_000_000u64), "header_frames"),
         ("offset", Value::from(u64::MAX - 3), "offset + bytes"),
         ("width", Value::from(1u64 << 31), "width x height"),
         ("height", Value::from(0), "width x height"),
@@ -65,6 +66,10 @@ fn out_of_range_fields_are_errors_naming_them() {
     with_manifest(&pack, |m| *m = original);
     let original = with_manifest(&pack, |m| m["videos"][1]["id"] = m["videos"][0]["id"].clone());
     assert!(open_and_read(&pack).expect_err("duplicate id").contains("appears twice"));
+    with_manifest(&pack, |m| *m = original);
+    let original = with_manifest(&pack, |m| m["version"] = Value::from(1));
+    let err = open_and_read(&pack).expect_err("an older pack");
+    assert!(err.contains("older froster-pack") && err.contains("rebuild"), "{err}");
     with_manifest(&pack, |m| *m = original);
     open_and_read(&pack).expect("the restored manifest opens");
 }

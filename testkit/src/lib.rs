@@ -20,6 +20,19 @@ pub fn videos_dir() -> PathBuf {
     std::env::var_os("FROSTER_DATA_VIDEOS").map(PathBuf::from).unwrap_or_else(|| shared("data/videos"))
 }
 
+/// The reference's data path reimplemented (`reference_loader_bench.py`): `FROSTER_REFERENCE_BENCH`, default
+/// `../shared/bench`.
+pub fn reference_bench_dir() -> PathBuf {
+    std::env::var_os("FROSTER_REFERENCE_BENCH").map(PathBuf::from).unwrap_or_else(|| shared("bench"))
+}
+
+/// The setup's Python (torch, av, numpy): `.froster/venv/bin/python` of the checkout.
+pub fn venv_python() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.froster/venv/bin/python");
+    assert!(p.exists(), "{} is missing: run scripts/setup.sh", p.display());
+    p
+}
+
 /// A golden JSON file (relative to the golden folder).
 pub fn golden_json(rel: &str) -> serde_json::Value {
     let p = golden_dir().join(rel);
