@@ -55,6 +55,9 @@ pub struct StreamInfo {
     /// Each decodable frame's presentation timestamp in container ticks, in presentation order; None: evenly
     /// spaced over `frames`.
     pub pts: Option<std::sync::Arc<[i64]>>,
+    /// Whether the container's header counts the frames (MP4, AVI). Without a count (Matroska, WebM) the
+    /// reference decodes the whole video and samples over the frames it got ([`sample_decode_all`]).
+    pub uncounted: bool,
 }
 
 /// Where the window starts: a test view, or a training draw `u` in [0, 1) standing for `uniform(0, delta)`.
@@ -122,6 +125,10 @@ pub fn temporal_indices(start: f64, end: f64, available: usize, num_samples: usi
 
 /// The reference's selective decode (the stream has a duration): the normal path.
 pub fn sample(stream: &StreamInfo, cfg: &SamplingConfig, start: Start) -> Window {
+    if stream.uncounted {
+        let n = stream.pts.as_ref().map(|p| p.len()).unwrap_or(stream.frames);
+        return sample_decode_all(n, stream.fps, cfg, start, cfg.use_offset);
+    }
     let n = stream.frames.max(1);
     let (sr, nf) = (cfg.sampling_rate as f64, cfg.num_frames as f64);
     let clip_size = (sr * (nf - 1.0) / cfg.target_fps * stream.fps).ceil().max(1.0);

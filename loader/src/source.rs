@@ -102,7 +102,11 @@ impl ClipSource for PackSource {
         let vi = self.items[i].0 as usize;
         let v = self.reader.video(vi);
         let pts = Some(self.reader.pts(vi).into());
-        Ok(StreamInfo { frames: v.header_frames as usize, fps: v.fps(), ticks_per_frame: v.ticks_per_frame, pts })
+        let (frames, uncounted) = match v.header_frames {
+            0 => (v.source_frames as usize, true),
+            n => (n as usize, false),
+        };
+        Ok(StreamInfo { frames, fps: v.fps(), ticks_per_frame: v.ticks_per_frame, pts, uncounted })
     }
     fn read(&self, i: usize, indices: &[usize], s: &mut Scratch) -> Result<Layout> {
         let vi = self.items[i].0 as usize;
@@ -173,7 +177,8 @@ mod video {
                 let pts = c.pts_ticks(&times, decoded, decoder_fps.0 as f64 / decoder_fps.1 as f64);
                 let t = c.timing(pts.len(), decoder_fps);
                 let fps = t.fps.0 as f64 / t.fps.1 as f64;
-                let stream = StreamInfo { frames, fps, ticks_per_frame: t.ticks_per_frame, pts: Some(pts.into()) };
+                let (tpf, pts, uncounted) = (t.ticks_per_frame, Some(pts.into()), c.frames.is_none());
+                let stream = StreamInfo { frames, fps, ticks_per_frame: tpf, pts, uncounted };
                 Ok(Probed { stream, seekable: c.seekable, times: times.into() })
             });
             got.clone().map_err(|reason| Error::Decode { path, reason })

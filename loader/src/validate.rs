@@ -28,7 +28,9 @@ pub fn check_manifest(m: &Manifest, path: &Path) -> Result<()> {
             let why = format!("{} (with source_frames {} and stride {})", v.frames, v.source_frames, v.stride);
             return Err(field("frames", why));
         }
-        if v.header_frames < v.source_frames || v.header_frames > v.source_frames.saturating_mul(2).saturating_add(2) {
+        let counted = v.header_frames != 0; // 0: the container does not count its frames
+        let over = v.header_frames > v.source_frames.saturating_mul(2).saturating_add(2);
+        if counted && (v.header_frames < v.source_frames || over) {
             return Err(field(
                 "header_frames",
                 format!("{} (with source_frames {})", v.header_frames, v.source_frames),

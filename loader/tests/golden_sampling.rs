@@ -37,7 +37,8 @@ fn check_selective(section: &Value, cfg: &SamplingConfig, what: &str) -> usize {
     for (key, entries) in section.as_object().unwrap() {
         let (frames, tpf) = key_stream(key);
         for e in entries.as_array().unwrap() {
-            let stream = StreamInfo { frames, fps: entry_fps(e, cfg), ticks_per_frame: tpf, pts: None };
+            let stream =
+                StreamInfo { frames, fps: entry_fps(e, cfg), ticks_per_frame: tpf, pts: None, uncounted: false };
             let start = match e.get("view") {
                 Some(v) => Start::View(v.as_u64().unwrap() as usize),
                 None => Start::Train(e["u"].as_f64().unwrap()),

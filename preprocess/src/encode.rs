@@ -66,7 +66,8 @@ pub fn encode_video(id: &str, path: &Path, opts: &EncodeOptions) -> Result<Encod
         offset: 0,
         frames: frames.len() as u32,
         source_frames: decoded,
-        header_frames: header,
+        // 0: the container does not count its frames (Matroska, WebM), and the reference decodes them all.
+        header_frames: if cont.frames.is_some() { header } else { 0 },
         width: info.width,
         height: info.height,
         fps_num,
