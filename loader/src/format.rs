@@ -137,6 +137,24 @@ pub struct Manifest {
     pub lists: std::collections::BTreeMap<String, Vec<(u32, i64)>>,
     /// The listed videos that could not be packed.
     pub failed: Vec<Failure>,
+    /// crc32 of this manifest serialized without the checksum ([`Manifest::seal`]): fps, strides, counts, ids and
+    /// labels are covered, so an edit cannot silently change what the loader samples or scores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<u32>,
+}
+
+impl Manifest {
+    /// The crc32 of the manifest's JSON without its checksum field.
+    pub fn compute_checksum(&self) -> u32 {
+        let mut m = self.clone();
+        m.checksum = None;
+        crc32fast::hash(&serde_json::to_vec(&m).unwrap_or_default())
+    }
+
+    /// Sets the checksum (the writer does it last, before writing the file).
+    pub fn seal(&mut self) {
+        self.checksum = Some(self.compute_checksum());
+    }
 }
 
 /// Writes the 16-byte frame-table entry.

@@ -61,6 +61,15 @@ impl PackReader {
                 ),
             });
         }
+        if manifest.checksum != Some(manifest.compute_checksum()) {
+            let reason = match manifest.checksum {
+                None => "no checksum (not written by froster-pack?)".to_string(),
+                Some(_) => "its checksum does not match: the file was changed after froster-pack wrote it (hand \
+                            edits are refused, as they change what is sampled and scored); rebuild, or undo the edit"
+                    .to_string(),
+            };
+            return Err(Error::BadPack { path: mpath, reason });
+        }
         crate::validate::check_manifest(&manifest, &mpath)?;
         let shards = manifest.shards.iter().map(|s| map_shard(&dir.join(&s.file))).collect::<Result<_>>()?;
         let reader = PackReader { dir, manifest, shards };

@@ -237,6 +237,7 @@ fn assemble(
         videos,
         lists: lists_out,
         failed,
+        checksum: None, // sealed when written
     })
 }
 

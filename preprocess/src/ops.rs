@@ -232,5 +232,7 @@ pub fn compact(dir: &Path) -> Result<u64> {
 /// Writes the manifest atomically: the last step of every change to a pack.
 pub fn write_manifest(dir: &Path, m: &Manifest) -> Result<()> {
     let path = dir.join(MANIFEST);
-    write_atomic(&path, &serde_json::to_vec_pretty(m).map_err(json_err(&path))?)
+    let mut m = m.clone();
+    m.seal();
+    write_atomic(&path, &serde_json::to_vec_pretty(&m).map_err(json_err(&path))?)
 }

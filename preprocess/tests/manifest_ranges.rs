@@ -15,12 +15,24 @@ fn small_pack(dir: &Path) -> std::path::PathBuf {
     out
 }
 
+/// The edited manifest re-sealed (its checksum recomputed) when it still parses, so that the range checks behind
+/// the checksum are what is tested.
+fn sealed(m: &Value) -> Vec<u8> {
+    match serde_json::from_value::<froster_loader::format::Manifest>(m.clone()) {
+        Ok(mut parsed) => {
+            parsed.seal();
+            serde_json::to_vec(&parsed).unwrap()
+        }
+        Err(_) => serde_json::to_vec(m).unwrap(),
+    }
+}
+
 fn with_manifest(pack: &Path, edit: impl FnOnce(&mut Value)) -> Value {
     let path = pack.join("manifest.json");
     let mut m: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let original = m.clone();
     edit(&mut m);
-    std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+    std::fs::write(&path, sealed(&m)).unwrap();
     original
 }
 
@@ -67,6 +79,20 @@ fn out_of_range_fields_are_errors_naming_them() {
     let original = with_manifest(&pack, |m| m["videos"][1]["id"] = m["videos"][0]["id"].clone());
     assert!(open_and_read(&pack).expect_err("duplicate id").contains("appears twice"));
     with_manifest(&pack, |m| *m = original);
+    // An edit that is not re-sealed (fps to 0, a label, an id) is refused by the checksum before anything else.
+    for (field, value) in [("fps_num", Value::from(0)), ("stride", Value::from(2)), ("id", Value::from("other.mp4"))] {
+        let path = pack.join("manifest.json");
+        let mut m: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let original = m.clone();
+        m["videos"][0][field] = value;
+        std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+        let err = open_and_read(&pack).expect_err(field);
+        assert!(err.contains("checksum does not match") && err.contains("manifest.json"), "{field}: {err}");
+        std::fs::write(&path, serde_json::to_vec(&original).unwrap()).unwrap();
+    }
+    let original = with_manifest(&pack, |m| m["lists"]["train"][0][1] = Value::from(2));
+    open_and_read(&pack).expect("a re-sealed label edit opens (the checksum guards against silent edits only)");
+    with_manifest(&pack, |m| *m = original);
     let original = with_manifest(&pack, |m| m["version"] = Value::from(1));
     let err = open_and_read(&pack).expect_err("an older pack");
     assert!(err.contains("older froster-pack") && err.contains("rebuild"), "{err}");
@@ -105,7 +131,7 @@ fn seeded_mutations_of_numeric_fields_never_panic() {
             let value = if ["offset", "bytes"].contains(&field) { value } else { value.min(u32::MAX as u64) };
             m["videos"][v][field] = Value::from(value);
         }
-        std::fs::write(pack.join("manifest.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+        std::fs::write(pack.join("manifest.json"), sealed(&m)).unwrap();
         match open_and_read(&pack) {
             Ok(()) => opened += 1,
             Err(_) => refused += 1,
