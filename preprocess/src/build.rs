@@ -87,6 +87,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
         return Err(Error::NotAFolder(opts.root.clone()));
     }
     std::fs::create_dir_all(&opts.out).map_err(io_err(&opts.out))?;
+    let _lock = crate::lock::PackLock::acquire(&opts.out)?;
     check_options(&opts.out, &opts.encode)?;
     let (merged, kept) = keep_earlier_lists(&opts.out, &opts.lists)?;
     let lists = &merged;

@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 /// [`VideoError`], reported in `failed.csv`.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Another froster-pack is writing the pack folder.
+    #[error("{}: another froster-pack is writing this pack ({holder}); wait for it to finish", pack.display())]
+    Busy { pack: PathBuf, holder: String },
     /// A file or folder could not be read or written.
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },

@@ -5,6 +5,7 @@ pub mod discover;
 pub mod encode;
 mod error;
 pub mod lists;
+pub mod lock;
 pub mod ops;
 pub mod writer;
 

@@ -148,6 +148,7 @@ pub fn dump_frame(dir: &Path, id: &str, index: usize, out: &Path) -> Result<()> 
 /// Re-decodes `file` and swaps it in for `id` (a new shard, then the manifest renamed over the old one). A video
 /// that failed at build time is added back to the lists that named it. Returns the bytes left unused.
 pub fn replace(dir: &Path, id: &str, file: &Path) -> Result<u64> {
+    let _lock = crate::lock::PackLock::acquire(dir)?;
     let reader = PackReader::open(dir)?;
     let mut m = reader.manifest().clone();
     drop(reader);
@@ -200,6 +201,7 @@ pub fn options_of(m: &Manifest) -> EncodeOptions {
 
 /// Rewrites the live records into one fresh shard and deletes the old ones. Returns bytes reclaimed.
 pub fn compact(dir: &Path) -> Result<u64> {
+    let _lock = crate::lock::PackLock::acquire(dir)?;
     let reader = PackReader::open(dir)?;
     let mut m = reader.manifest().clone();
     let before: u64 = m.shards.iter().map(|s| s.bytes).sum();

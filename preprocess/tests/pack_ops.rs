@@ -270,3 +270,27 @@ fn a_rebuild_with_fewer_lists_keeps_the_others() {
     assert_eq!(r.list("val").unwrap().len(), 1);
     assert_eq!(s.resumed, 3, "nothing decoded again");
 }
+
+#[test]
+fn a_second_writer_of_a_pack_folder_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let names = video_names();
+    let list = write_list(tmp.path(), "train", &[(names[0].clone(), 0)]);
+    let out = tmp.path().join("pack");
+    std::fs::create_dir_all(&out).unwrap();
+    // Another writer holds the folder: build, replace and compact are refused at once, naming it.
+    let held = froster_pack::lock::PackLock::acquire(&out).unwrap();
+    let err = froster_pack::build(&options(&videos_dir(), vec![list.clone()], &out, 32, PixelFormat::I420))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("another froster-pack is writing") && err.contains(&format!("pid {}", std::process::id())),
+        "{err}"
+    );
+    assert!(!out.join("manifest.json").exists());
+    drop(held);
+    froster_pack::build(&options(&videos_dir(), vec![list], &out, 32, PixelFormat::I420)).unwrap();
+    let _held = froster_pack::lock::PackLock::acquire(&out).unwrap();
+    let err = froster_pack::ops::compact(&out).unwrap_err().to_string();
+    assert!(err.contains("another froster-pack is writing"), "{err}");
+}
