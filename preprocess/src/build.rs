@@ -55,6 +55,8 @@ pub struct BuildSummary {
     pub seconds: f64,
     /// Lists of the pack's earlier build that this one did not name, and kept.
     pub kept: Vec<String>,
+    /// Shards of an interrupted build that were not trusted (and why): their videos were packed again.
+    pub discarded: Vec<String>,
 }
 
 impl std::fmt::Display for BuildSummary {
@@ -77,6 +79,9 @@ impl std::fmt::Display for BuildSummary {
         if !self.kept.is_empty() {
             write!(f, "; kept the earlier build's lists {}", self.kept.join(", "))?;
         }
+        for d in &self.discarded {
+            write!(f, "\nnot resumed: {d}")?;
+        }
         Ok(())
     }
 }
@@ -92,7 +97,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
     let (merged, kept) = keep_earlier_lists(&opts.out, &opts.lists)?;
     let lists = &merged;
     let _ = std::fs::remove_file(opts.out.join(MANIFEST));
-    let done_shards = completed_shards(&opts.out)?;
+    let (done_shards, discarded) = completed_shards(&opts.out)?;
     let mut entries: HashMap<String, VideoEntry> = HashMap::new();
     let mut shards = Vec::new();
     for (id, es) in &done_shards {
@@ -159,6 +164,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
         source_bytes: manifest.videos.iter().map(|v| v.source_bytes).sum(),
         seconds: t0.elapsed().as_secs_f64(),
         kept,
+        discarded,
     })
 }
 

@@ -128,9 +128,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Completed shards of an interrupted build: (id, its entries). Leftover temporary files are removed.
-pub fn completed_shards(dir: &Path) -> Result<Vec<(u32, Vec<VideoEntry>)>> {
-    let mut out = Vec::new();
+/// Completed shards of an interrupted build: (id, its entries), and why any shard was not trusted. Leftover
+/// temporary files are removed, and so is a shard whose sidecar does not match it (truncated, its records'
+/// tables not what the sidecar says, an unreadable sidecar): its videos are packed again.
+pub fn completed_shards(dir: &Path) -> Result<(Vec<(u32, Vec<VideoEntry>)>, Vec<String>)> {
+    let (mut out, mut dropped) = (Vec::new(), Vec::new());
     for e in fs::read_dir(dir).map_err(io_err(dir))? {
         let p = e.map_err(io_err(dir))?.path();
         let name = p.file_name().unwrap_or_default().to_string_lossy().to_string();
@@ -145,9 +147,37 @@ pub fn completed_shards(dir: &Path) -> Result<Vec<(u32, Vec<VideoEntry>)>> {
             fs::remove_file(&p).map_err(io_err(&p))?;
             continue;
         }
-        let entries = serde_json::from_slice(&fs::read(&p).map_err(io_err(&p))?).map_err(json_err(&p))?;
-        out.push((id, entries));
+        let shard = dir.join(shard_name(id));
+        let entries: std::result::Result<Vec<VideoEntry>, String> =
+            serde_json::from_slice(&fs::read(&p).map_err(io_err(&p))?).map_err(|e| format!("sidecar unreadable: {e}"));
+        match entries.and_then(|es| check_shard(&shard, &es).map(|_| es)) {
+            Ok(es) => out.push((id, es)),
+            Err(why) => {
+                dropped.push(format!("{}: {why}; its videos are packed again", shard.display()));
+                fs::remove_file(&shard).map_err(io_err(&shard))?;
+                fs::remove_file(&p).map_err(io_err(&p))?;
+            }
+        }
     }
     out.sort_by_key(|(id, _)| *id);
-    Ok(out)
+    Ok((out, dropped))
+}
+
+/// Whether a finished shard holds what its sidecar says: every record inside the file, with its magic and the
+/// crc32 of its header, frame and pts tables (the frames' own crc32s are `verify`'s: reading every byte of a
+/// large pack again would make a resume as slow as the build).
+fn check_shard(shard: &Path, entries: &[VideoEntry]) -> std::result::Result<(), String> {
+    let bytes = fs::read(shard).map_err(|e| e.to_string())?;
+    for v in entries {
+        let end = v.offset.checked_add(v.bytes).filter(|&e| e <= bytes.len() as u64);
+        let table = v.offset as usize..(v.offset as usize).saturating_add(v.table_len());
+        let ok = end.is_some()
+            && table.end as u64 <= v.offset + v.bytes
+            && bytes.get(table.start..table.start + 4) == Some(RECORD_MAGIC.as_slice())
+            && bytes.get(table.clone()).map(crc32fast::hash) == Some(v.table_crc);
+        if !ok {
+            return Err(format!("the record of '{}' does not match its sidecar (truncated or damaged)", v.id));
+        }
+    }
+    Ok(())
 }

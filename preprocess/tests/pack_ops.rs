@@ -294,3 +294,29 @@ fn a_second_writer_of_a_pack_folder_is_refused() {
     let err = froster_pack::ops::compact(&out).unwrap_err().to_string();
     assert!(err.contains("another froster-pack is writing"), "{err}");
 }
+
+#[test]
+fn a_resume_checks_the_shards_it_reuses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let items: Vec<(String, i64)> = video_names().into_iter().map(|n| (n, 0)).collect();
+    let list = write_list(tmp.path(), "train", &items);
+    let out = tmp.path().join("pack");
+    // One video per shard, then as an interrupted build leaves it: shards and sidecars, no manifest.
+    let opts =
+        froster_pack::BuildOptions { shard_size: 1, ..options(&videos_dir(), vec![list], &out, 32, PixelFormat::I420) };
+    froster_pack::build(&opts).unwrap();
+    std::fs::remove_file(out.join("manifest.json")).unwrap();
+    // Shard 0 truncated, shard 1's sidecar edited (valid JSON, a wrong table checksum).
+    let s0 = out.join("shard-00000.bin");
+    let len = std::fs::metadata(&s0).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&s0).unwrap().set_len(len / 2).unwrap();
+    let side = out.join("shard-00001.json");
+    let mut entries: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&side).unwrap()).unwrap();
+    entries[0]["table_crc"] = serde_json::Value::from(12345);
+    std::fs::write(&side, entries.to_string()).unwrap();
+    let s = froster_pack::build(&opts).unwrap();
+    assert_eq!(s.discarded.len(), 2, "{:?}", s.discarded);
+    assert!(s.discarded.iter().any(|d| d.contains("shard-00000.bin")) && s.to_string().contains("not resumed"), "{s}");
+    assert_eq!((s.resumed, s.ok), (items.len() - 2, items.len()));
+    assert!(froster_pack::ops::verify(&out, false).unwrap().is_empty(), "the resumed pack verifies");
+}
