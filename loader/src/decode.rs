@@ -44,6 +44,9 @@ pub struct DecodedInfo {
     pub fps_num: u32,
     /// Frame rate denominator.
     pub fps_den: u32,
+    /// Display orientation from the container's metadata (GStreamer's `image-orientation`, e.g. "rotate-90"),
+    /// which frames are NOT turned by: they come out as coded, as the reference's PyAV decode gives them.
+    pub orientation: Option<&'static str>,
 }
 
 /// Initialises GStreamer once per process.
@@ -143,7 +146,8 @@ pub fn decode_timed(
         // A frame without a time gets its predecessor's (or 0): the table stays sorted.
         stamps.push(time.unwrap_or(stamps.last().copied().unwrap_or(0)));
         count += 1;
-        info = DecodedInfo { frames: count as u32, width: w, height: h, fps_num: fps.0, fps_den: fps.1 };
+        let orientation = info.orientation.or_else(|| orientation(&pipeline));
+        info = DecodedInfo { frames: count as u32, width: w, height: h, fps_num: fps.0, fps_den: fps.1, orientation };
         if let Some((first, last)) = range {
             if index < first {
                 continue;
@@ -166,6 +170,29 @@ pub fn decode_timed(
         return Err(err("no video frames decoded".into()));
     }
     Ok((info, stamps))
+}
+
+/// The first non-identity `image-orientation` tag waiting on the bus (other tags are dropped).
+fn orientation(p: &gst::Pipeline) -> Option<&'static str> {
+    let bus = p.bus()?;
+    while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Tag]) {
+        let gst::MessageView::Tag(t) = msg.view() else { continue };
+        let tags = t.tags();
+        let Some(o) = tags.get::<gst::tags::ImageOrientation>() else { continue };
+        const KNOWN: [&str; 7] = [
+            "rotate-90",
+            "rotate-180",
+            "rotate-270",
+            "flip-rotate-0",
+            "flip-rotate-90",
+            "flip-rotate-180",
+            "flip-rotate-270",
+        ];
+        if let Some(k) = KNOWN.iter().find(|k| **k == o.get()) {
+            return Some(k);
+        }
+    }
+    None
 }
 
 /// A sample's stream time (its segment's view of the buffer pts: ffprobe's pts_time), in nanoseconds.

@@ -55,7 +55,13 @@ pub fn encode_video(id: &str, path: &Path, opts: &EncodeOptions) -> Result<Encod
     if decoded * 2 < header {
         return Err(VideoError::Truncated { decoded, expected: header });
     }
-    let warning = (header > decoded + 2).then(|| format!("header counts {header} frames, {decoded} decode"));
+    let over = (header > decoded + 2).then(|| format!("header counts {header} frames, {decoded} decode"));
+    // Players turn such a video; the reference's PyAV decode does not, and neither does the pack: reported.
+    let turned = info.orientation.map(|o| format!("orientation metadata '{o}' not applied (stored as coded)"));
+    let warning = match (over, turned) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    };
     let decoder_fps = if info.fps_num > 0 { (info.fps_num, info.fps_den) } else { (30, 1) };
     let pts = cont.pts_ticks(&stamps, decoded as usize, decoder_fps.0 as f64 / decoder_fps.1 as f64);
     let timing = cont.timing(pts.len(), decoder_fps);
