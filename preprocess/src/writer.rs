@@ -128,10 +128,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// A finished shard of an earlier build: its id and the entries of its sidecar.
+pub type FinishedShard = (u32, Vec<VideoEntry>);
+
 /// Completed shards of an interrupted build: (id, its entries), and why any shard was not trusted. Leftover
 /// temporary files are removed, and so is a shard whose sidecar does not match it (truncated, its records'
 /// tables not what the sidecar says, an unreadable sidecar): its videos are packed again.
-pub fn completed_shards(dir: &Path) -> Result<(Vec<(u32, Vec<VideoEntry>)>, Vec<String>)> {
+pub fn completed_shards(dir: &Path) -> Result<(Vec<FinishedShard>, Vec<String>)> {
     let (mut out, mut dropped) = (Vec::new(), Vec::new());
     for e in fs::read_dir(dir).map_err(io_err(dir))? {
         let p = e.map_err(io_err(dir))?.path();
