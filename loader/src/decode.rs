@@ -101,6 +101,12 @@ pub fn decode_timed(
     if !path.is_file() {
         return Err(err(if path.exists() { "not a regular file".into() } else { "file not found".into() }));
     }
+    if is_gif(path) {
+        // GStreamer 1.22 hands out a GIF's frames (all with pts 0) and then never ends the stream: a stall.
+        return Err(err("an animated GIF: GStreamer decodes its frames but never ends the stream; convert it \
+                        first, e.g. `ffmpeg -i in.gif -pix_fmt yuv420p out.mp4`"
+            .into()));
+    }
     let (pipeline, sink) = build(path, opts).map_err(|e| err(e.to_string()))?;
     let guard = StopOnDrop(pipeline.clone());
     pipeline.set_state(gst::State::Paused).map_err(|_| err(bus_error(&pipeline).unwrap_or("cannot start".into())))?;
@@ -193,6 +199,12 @@ fn orientation(p: &gst::Pipeline) -> Option<&'static str> {
         }
     }
     None
+}
+
+fn is_gif(path: &Path) -> bool {
+    let mut magic = [0u8; 6];
+    std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)).is_ok()
+        && (&magic == b"GIF87a" || &magic == b"GIF89a")
 }
 
 /// A sample's stream time (its segment's view of the buffer pts: ffprobe's pts_time), in nanoseconds.

@@ -1,4 +1,5 @@
-//! A file with no video stream (audio only) is named as such, not "Internal data stream error".
+//! Inputs that are not videos GStreamer can finish: a file with no video stream (audio only) is named as such,
+//! not "Internal data stream error"; an animated GIF is refused at once instead of stalling for 20 s.
 use froster_loader::{decode, DecodeOptions};
 use std::process::Command;
 
@@ -16,4 +17,22 @@ fn an_audio_only_file_says_it_has_no_video_stream() {
     let err = decode(&path, &DecodeOptions::default(), None, None, |_, _, _, _| Ok(())).unwrap_err().to_string();
     let _ = std::fs::remove_dir_all(&dir);
     assert!(err.contains("no video stream") && err.contains("audio_only.mp4"), "{err}");
+}
+
+#[test]
+fn an_animated_gif_is_refused_at_once_not_after_a_stall() {
+    let dir = std::env::temp_dir().join(format!("froster-gif-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("anim.gif");
+    let status = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10:duration=1"])
+        .arg(&path)
+        .status()
+        .expect("ffmpeg (installed by scripts/setup.sh)");
+    assert!(status.success());
+    let t0 = std::time::Instant::now();
+    let err = decode(&path, &DecodeOptions::default(), None, None, |_, _, _, _| Ok(())).unwrap_err().to_string();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(err.contains("animated GIF") && err.contains("anim.gif"), "{err}");
+    assert!(t0.elapsed().as_secs() < 5, "took {:?}", t0.elapsed());
 }
