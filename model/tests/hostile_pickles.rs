@@ -138,3 +138,24 @@ fn mutated_checkpoints_give_errors_not_crashes() {
     }
     assert!(refused > 100, "most mutations are refused ({loaded} loaded, {refused} refused)");
 }
+
+#[test]
+fn a_deflate_bomb_storage_is_refused_before_it_is_inflated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("bomb.pth");
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    z.start_file("archive/data.pkl", stored).unwrap();
+    z.write_all(&tensor_pickle(0, 4, 1)).unwrap();
+    // 128 MiB of zeros, deflated to about 128 KB.
+    let deflated = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    z.start_file("archive/data/0", deflated).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..128 {
+        z.write_all(&zeros).unwrap();
+    }
+    z.finish().unwrap();
+    assert!(std::fs::metadata(&path).unwrap().len() < 4 << 20);
+    let err = weights::load(&path).unwrap_err().to_string();
+    assert!(err.contains("zip bomb") && err.contains("bomb.pth"), "{err}");
+}

@@ -14,19 +14,14 @@ pub fn read_torch_zip<R: Read + std::io::Seek>(archive: R) -> Result<HashMap<Str
         .find(|n| n.ends_with("/data.pkl") && n.matches('/').count() == 1)
         .ok_or_else(|| bad("no data.pkl in the archive"))?;
     let root = pkl.trim_end_matches("data.pkl").to_string();
-    let mut data = Vec::new();
-    zip.by_name(&pkl).map_err(|e| bad(e.to_string()))?.read_to_end(&mut data).map_err(|e| bad(e.to_string()))?;
+    let data = read_bounded(zip.by_name(&pkl).map_err(|e| bad(e.to_string()))?, MAX_PICKLE)?;
     let mut cache: HashMap<String, Tensor> = HashMap::new();
     let mut storage = |key: &str, kind: Kind| -> Result<Tensor> {
         if let Some(t) = cache.get(key) {
             return Ok(t.shallow_clone());
         }
-        let mut raw = Vec::new();
         let name = format!("{root}data/{key}");
-        zip.by_name(&name)
-            .map_err(|e| bad(format!("{name}: {e}")))?
-            .read_to_end(&mut raw)
-            .map_err(|e| bad(e.to_string()))?;
+        let raw = read_bounded(zip.by_name(&name).map_err(|e| bad(format!("{name}: {e}")))?, MAX_STORAGE)?;
         let n = raw.len() as i64 / kind.elt_size_in_bytes() as i64;
         let t = Tensor::from_data_size(&raw, &[n], kind);
         cache.insert(key.to_string(), t.shallow_clone());
@@ -43,6 +38,31 @@ pub fn read_torch_zip<R: Read + std::io::Seek>(archive: R) -> Result<HashMap<Str
     };
     let mut out = HashMap::new();
     flatten(&state, "", &mut out);
+    Ok(out)
+}
+
+/// The largest `data.pkl` read: checkpoints' pickles are kilobytes to a few megabytes.
+const MAX_PICKLE: u64 = 256 << 20;
+/// The largest storage read (one tensor's bytes): a ViT-L/14's biggest is under 100 MB.
+const MAX_STORAGE: u64 = 4 << 30;
+/// A large entry that inflates more than this is a deflate bomb, not weights (which barely compress).
+const MAX_RATIO: u64 = 100;
+
+/// Reads a zip entry, refusing before allocating when its declared size is over `limit` or a large entry inflates
+/// like a bomb, and never reading past what it declared.
+fn read_bounded(mut f: zip::read::ZipFile<'_, impl Read>, limit: u64) -> Result<Vec<u8>> {
+    let (name, size, packed) = (f.name().to_string(), f.size(), f.compressed_size().max(1));
+    if size > limit {
+        return Err(bad(format!("{name}: {size} bytes, more than the {limit} a checkpoint entry may hold")));
+    }
+    if size > 64 << 20 && size / packed > MAX_RATIO {
+        return Err(bad(format!("{name}: {size} bytes deflated into {packed}: a zip bomb, not tensor data")));
+    }
+    let mut out = Vec::with_capacity(size as usize);
+    (&mut f).take(size + 1).read_to_end(&mut out).map_err(|e| bad(format!("{name}: {e}")))?;
+    if out.len() as u64 != size {
+        return Err(bad(format!("{name}: holds {} bytes, its header says {size}", out.len())));
+    }
     Ok(out)
 }
 
