@@ -17,6 +17,11 @@ case "${1:-}" in
     # The bf16 golden check: the test binary of trainer/tests/golden_train.rs and the golden folder it reads.
     cp "$(ls -t target/release/deps/golden_train-* | grep -v '\.d$' | head -n 1)" .gpu/golden_train
     cp -r "${FROSTER_GOLDEN_DIR:-../shared/golden}" .gpu/golden
+    # The real K400 base names (200, prompts up to 64 tokens) for both sides, and the PyTorch peer with their token
+    # ids (it has no tokenizer: the same prompts, the same lengths).
+    cp "${FROSTER_PROTOCOLS:-../shared/data/protocols}/zs_label_db/B2N_k400/train_rephrased.json" .gpu/classes.json
+    mkdir -p .gpu/peer && cp bench/pytorch_peer/*.py .gpu/peer/
+    target/release/froster-bench prompts --classes .gpu/classes.json --out .gpu/prompts.safetensors
     # A small pack of real videos (short side 224) for the data-wait measurement with real decode.
     videos=${FROSTER_DATA_VIDEOS:-../shared/data/videos}
     ls "$videos" | grep -E '\.(mp4|avi)$' | head -n 2 | awk '{print $0",0"}' > .gpu/bench.csv
@@ -40,6 +45,8 @@ case "${1:-}" in
     export LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$torch_lib"
     dev=cuda; arch=vit_b16; batches="8 16 32"; steps=10
     if [ "${2:-}" = "--cpu" ]; then dev=cpu; arch=tiny; batches="2"; steps=2; fi
+    python=${PEER_PYTHON:-$(command -v /opt/torch/.venv/bin/python || echo "$PWD/.froster/venv/bin/python")}
+    names=(--class-file .gpu/classes.json)
     if command -v nvidia-smi >/dev/null; then
       nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$out/gpu.txt"
       nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 > "$out/mem.csv" & smi=$!
@@ -47,9 +54,18 @@ case "${1:-}" in
     fi
     FROSTER_GOLDEN_DIR=$PWD/.gpu/golden timeout 120 .gpu/golden_train --test-threads=1 2>&1 | tail -n 3 | tee "$out/golden.txt"
     for b in $batches; do
-      .gpu/froster-bench train-step --arch $arch --batch "$b" --frames 8 --classes 200 --steps $steps --device $dev | tee -a "$out/steps.jsonl"
+      timeout 180 .gpu/froster-bench train-step --arch $arch --batch "$b" --frames 8 "${names[@]}" --steps $steps --device $dev | tee -a "$out/steps.jsonl"
     done
-    .gpu/froster-bench eval-step --arch $arch --batch "${batches##* }" --frames 8 --classes 200 --steps $steps --device $dev | tee -a "$out/steps.jsonl"
+    timeout 180 .gpu/froster-bench eval-step --arch $arch --batch "${batches##* }" --frames 8 "${names[@]}" --steps $steps --device $dev | tee -a "$out/steps.jsonl"
+    # The PyTorch peer: its golden check (same loss and gradients as the reference), then eager and compiled at
+    # the same shapes, prompts and template draws.
+    timeout 120 "$python" .gpu/peer/peer.py golden .gpu/golden | tee "$out/peer_golden.txt"
+    for mode in "" --compile; do
+      for b in ${batches##* } ${batches%% *}; do
+        timeout 300 "$python" .gpu/peer/peer.py bench --prompts .gpu/prompts.safetensors --arch $arch --batch "$b" --steps $steps --device $dev $mode | tee -a "$out/steps.jsonl" || true
+      done
+      timeout 300 "$python" .gpu/peer/peer.py bench --prompts .gpu/prompts.safetensors --arch $arch --batch "${batches##* }" --steps $steps --device $dev --eval $mode | tee -a "$out/steps.jsonl" || true
+    done
     # The process group's cost: the same train step as a world of 1 (NCCL on CUDA, Gloo on the CPU), with the
     # all-reduce of every gradient timed on its own (allreduce_ms, grad_mb). Compare ms_per_step with the line above
     # of the same batch.
@@ -60,6 +76,27 @@ case "${1:-}" in
     for bench in train-step eval-step; do
       .gpu/froster-bench $bench --arch $arch --batch "${batches##* }" --frames 8 --classes 200 --steps $steps --device $dev --packs .gpu/pack | tee -a "$out/steps.jsonl"
     done
-    if [ -n "${smi:-}" ]; then kill "$smi"; echo "peak GPU memory MiB: $(sort -n "$out/mem.csv" | tail -n 1)" | tee "$out/peak_mem.txt"; fi ;;
+    if [ -n "${smi:-}" ]; then kill "$smi"; echo "peak GPU memory MiB: $(sort -n "$out/mem.csv" | tail -n 1)" | tee "$out/peak_mem.txt"; fi
+    "$python" - "$out/steps.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+def pick(bench, batch, mode=None, inp="synthetic"):
+    for r in rows:
+        if r["bench"] == bench and int(r["batch"]) == batch and r.get("mode") == mode and r.get("input", inp) == inp \
+                and not r.get("ranks"):
+            return r
+    return {}
+f = lambda x: f"{x:.1f}" if x else "-"
+ratio = lambda a, b: f"{a / b:.2f}x" if a and b else "-"
+print("\n| step | batch | froster-bench clips/s | peer eager | peer compiled | ours/eager | ours/compiled | peak GiB ours / compiled |")
+print("|---|---|---|---|---|---|---|---|")
+for bench, peer in (("train-step", "peer-train-step"), ("eval-step", "peer-eval-step")):
+    for batch in sorted({int(r["batch"]) for r in rows if r["bench"] == peer}):
+        o, e, c = pick(bench, batch), pick(peer, batch, "eager"), pick(peer, batch, "compiled")
+        ours, eager, comp = o.get("clips_per_s"), e.get("clips_per_s"), c.get("clips_per_s")
+        mem = f"{f(o.get('peak_alloc_gb'))} / {f(c.get('peak_alloc_gb'))}"
+        print(f"| {bench} | {batch} | {f(ours)} | {f(eager)} | {f(comp)} | {ratio(ours, eager)} | {ratio(ours, comp)} | {mem} |")
+PY
+    ;;
   *) sed -n 2,7p "$0"; exit 2 ;;
 esac

@@ -31,6 +31,10 @@ int fs_store_set(fs_group* g, const char* key, const uint8_t* data, size_t len, 
 // Reads `key` if it is there: *found = 0 when it is not; *out is malloc'd (free with fs_free).
 int fs_store_try_get(fs_group* g, const char* key, uint8_t** out, size_t* len, int* found, char** err);
 
+// Peak bytes the CUDA caching allocator has handed out on `device` since the last reset (reset = 1 starts anew);
+// -1 when this build has no CUDA headers or the device does not exist.
+int64_t fs_cuda_peak_allocated(int device, int reset);
+
 void fs_free(void* p);
 
 #ifdef __cplusplus

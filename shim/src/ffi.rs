@@ -44,5 +44,6 @@ extern "C" {
         found: *mut c_int,
         err: *mut *mut c_char,
     ) -> c_int;
+    pub fn fs_cuda_peak_allocated(device: c_int, reset: c_int) -> i64;
     pub fn fs_free(p: *mut c_void);
 }

@@ -68,6 +68,18 @@ pub fn has_nccl() -> bool {
     unsafe { ffi::fs_has_nccl() == 1 }
 }
 
+/// The CUDA caching allocator's peak of allocated bytes on `device` since the last [`cuda_reset_peak`] (the
+/// statistics torch.cuda.max_memory_allocated reads); None without CUDA.
+pub fn cuda_peak_allocated(device: usize) -> Option<u64> {
+    let v = unsafe { ffi::fs_cuda_peak_allocated(device.min(c_int::MAX as usize) as c_int, 0) };
+    u64::try_from(v).ok()
+}
+
+/// Starts the peak of [`cuda_peak_allocated`] anew.
+pub fn cuda_reset_peak(device: usize) {
+    unsafe { ffi::fs_cuda_peak_allocated(device.min(c_int::MAX as usize) as c_int, 1) };
+}
+
 /// A c10d process group of `world` ranks, joined through a TCPStore that rank 0 hosts.
 pub struct Group {
     raw: NonNull<ffi::fs_group>,

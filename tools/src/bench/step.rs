@@ -33,9 +33,13 @@ pub struct StepArgs {
     /// Shortcut: --set DATA.NUM_FRAMES=N.
     #[arg(long)]
     pub frames: Option<usize>,
-    /// Synthetic class names when DATA.CLASSES is not set.
+    /// Synthetic class names when DATA.CLASSES and --class-file are not set.
     #[arg(long, default_value_t = 200)]
     pub classes: usize,
+    /// Real class names (a rephrased JSON, e.g. B2N_k400/train_rephrased.json: 200 names whose prompts reach
+    /// about 63 tokens) instead of synthetic ones.
+    #[arg(long)]
+    pub class_file: Option<PathBuf>,
     /// Timed steps.
     #[arg(long, default_value_t = 5)]
     pub steps: usize,
@@ -80,19 +84,55 @@ impl StepArgs {
 }
 
 /// Synthetic class names, with prompts about as long as rephrased ones.
-fn synthetic_classes(n: usize) -> Vec<String> {
+fn synthetic_names(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("Action number {i}: a person performs action {i} in this video")).collect()
+}
+
+/// The bench's class names: --class-file's, else `n` synthetic ones.
+fn bench_classes(file: Option<&Path>, n: usize) -> Result<Vec<String>> {
+    match file {
+        Some(f) => Ok(froster_loader::read_classes(f)?),
+        None => Ok(synthetic_names(n)),
+    }
+}
+
+/// The token ids [29, C, 77] of every prompt of `classes` (the 28 templates, then the bare names), for the
+/// PyTorch peer, which has no tokenizer of its own: the same prompts, the same lengths.
+pub fn prompts(class_file: &Path, out: &Path) -> Result<String> {
+    let classes = froster_loader::read_classes(class_file)?;
+    let all: Vec<usize> = (0..froster_model::TEMPLATES.len()).collect();
+    let ids =
+        prompt_ids(&Tokenizer::new(), &all, &classes, CONTEXT)?.view([all.len() as i64, classes.len() as i64, -1]);
+    let longest = ids.argmax(-1, false).max().int64_value(&[]) + 1;
+    froster_model::weights::save(out, &[("ids".to_string(), ids)].into_iter().collect())?;
+    Ok(format!("{} classes x {} prompts (longest {longest} tokens) -> {}", classes.len(), all.len(), out.display()))
 }
 
 /// Times optimizer steps: the numbers as JSON.
 pub fn train(a: StepArgs) -> Result<serde_json::Value> {
     let cfg = a.config()?;
     let device = froster_model::parse_device(&a.device)?;
+    reset_peak(device);
     let timing = match &a.packs {
         Some(p) => train_from_pack(&a, cfg.clone(), p, device)?,
         None => train_synthetic(&a, &cfg, device)?,
     };
     report(&a, &cfg, device, "train-step", &timing)
+}
+
+fn reset_peak(device: Device) {
+    if let Device::Cuda(i) = device {
+        froster_shim::cuda_reset_peak(i);
+    }
+}
+
+/// GiB the CUDA caching allocator handed out at most since [`reset_peak`] (what torch.cuda.max_memory_allocated
+/// reports, unlike nvidia-smi's reserved totals); None on the CPU.
+fn peak_alloc_gb(device: Device) -> Option<f64> {
+    match device {
+        Device::Cuda(i) => froster_shim::cuda_peak_allocated(i).map(|b| b as f64 / (1u64 << 30) as f64),
+        _ => None,
+    }
 }
 
 /// Seconds of the timed steps, of which waiting for data, and every step's loss (training).
@@ -107,7 +147,8 @@ struct Timing {
 /// Synthetic input: one batch of random clips through [`Learner::step`].
 fn train_synthetic(a: &StepArgs, cfg: &Config, device: Device) -> Result<Timing> {
     let (clip_cfg, w) = initial_clip(cfg, device)?;
-    let mut learner = Learner::new(learner_spec(cfg, &clip_cfg, &w, synthetic_classes(a.classes), device))?;
+    let mut learner =
+        Learner::new(learner_spec(cfg, &clip_cfg, &w, bench_classes(a.class_file.as_deref(), a.classes)?, device))?;
     // Under torchrun (or RANK/WORLD_SIZE/MASTER_* set by hand) the step averages gradients over the ranks: a world
     // of 1 measures what the process group costs.
     let (world, _) = World::from_env(device, DistOptions::default())?;
@@ -155,8 +196,11 @@ fn train_from_pack(a: &StepArgs, mut cfg: Config, packs: &Path, device: Device) 
     }
     if cfg.data.classes.is_empty() && cfg.classes_from_pack(packs).is_none() {
         let file = tmp.join("bench_classes.json");
-        let map: serde_json::Map<String, serde_json::Value> =
-            synthetic_classes(a.classes).into_iter().enumerate().map(|(i, c)| (i.to_string(), c.into())).collect();
+        let map: serde_json::Map<String, serde_json::Value> = bench_classes(a.class_file.as_deref(), a.classes)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| (i.to_string(), c.into()))
+            .collect();
         std::fs::write(&file, serde_json::Value::from(map).to_string()).map_err(io_err(&file))?;
         cfg.data.classes = file.to_string_lossy().into_owned();
     }
@@ -216,10 +260,13 @@ fn synthetic_batch(cfg: &Config, crop: usize, batch: usize) -> Batch {
 pub fn eval(a: StepArgs) -> Result<serde_json::Value> {
     let cfg = a.config()?;
     let device = froster_model::parse_device(&a.device)?;
+    reset_peak(device);
     let (clip_cfg, w) = initial_clip(&cfg, device)?;
-    let learner = Learner::new(learner_spec(&cfg, &clip_cfg, &w, synthetic_classes(a.classes), device))?;
+    let learner =
+        Learner::new(learner_spec(&cfg, &clip_cfg, &w, bench_classes(a.class_file.as_deref(), a.classes)?, device))?;
     let clip = &learner.student().clip;
-    let (_, cls) = eval_classifier(clip, &Tokenizer::new(), &synthetic_classes(a.classes), device)?;
+    let (_, cls) =
+        eval_classifier(clip, &Tokenizer::new(), &bench_classes(a.class_file.as_deref(), a.classes)?, device)?;
     let frames = cfg.data.num_frames as i64;
     let batch = cfg.train.batch_size;
     let mut loader = match &a.packs {
@@ -263,10 +310,11 @@ fn report(a: &StepArgs, cfg: &Config, device: Device, bench: &str, t: &Timing) -
     let per_step = t.secs / a.steps.max(1) as f64;
     let flops = if t.losses.is_some() {
         // student vision fwd+bwd (3x), teacher vision fwd, student text fwd+bwd over 2 templates (teacher cached)
-        let prompts = 2.0 * a.classes as f64;
+        let names = bench_classes(a.class_file.as_deref(), a.classes)?;
+        let prompts = 2.0 * names.len() as f64;
         3.0 * batch * frames * vision_flops(&clip, true)
             + batch * frames * vision_flops(&clip, false)
-            + 3.0 * text_flops(&clip, prompts, text_tokens(a.classes)?)
+            + 3.0 * text_flops(&clip, prompts, text_tokens(&names)?)
     } else {
         batch * frames * vision_flops(&clip, true)
     };
@@ -278,12 +326,13 @@ fn report(a: &StepArgs, cfg: &Config, device: Device, bench: &str, t: &Timing) -
                "tflop_per_step": flops / 1e12, "mfu": peak.map(|p| flops / per_step / (p * 1e12)),
                "data_wait": if secs > 0.0 { wait / secs } else { 0.0 }, "losses": losses,
                "input": if a.packs.is_some() {"packs"} else {"synthetic"},
-               "ranks": t.dist.map(|d| d.0), "allreduce_ms": t.dist.map(|d| d.1), "grad_mb": t.dist.map(|d| d.2)}))
+               "ranks": t.dist.map(|d| d.0), "allreduce_ms": t.dist.map(|d| d.1), "grad_mb": t.dist.map(|d| d.2),
+               "peak_alloc_gb": peak_alloc_gb(device)}))
 }
 
 /// Tokens the text tower runs per prompt: up to the longest EOT (it cuts the sequence there).
-fn text_tokens(classes: usize) -> Result<f64> {
-    let ids = prompt_ids(&Tokenizer::new(), &[8, BARE], &synthetic_classes(classes), CONTEXT)?;
+fn text_tokens(classes: &[String]) -> Result<f64> {
+    let ids = prompt_ids(&Tokenizer::new(), &[8, BARE], classes, CONTEXT)?;
     Ok((ids.argmax(-1, false).max().int64_value(&[]) + 1) as f64)
 }
 

@@ -43,6 +43,16 @@ enum Cmd {
     TrainStep(StepArgs),
     /// One evaluation forward (classifier cached): clips/s, ms/step, MFU.
     EvalStep(StepArgs),
+    /// Writes the token ids [29, C, 77] of every prompt of a class file (safetensors, key `ids`), for the PyTorch
+    /// peer (bench/pytorch_peer), so that both sides run the same prompts.
+    Prompts {
+        /// Class names: a rephrased JSON or a text file, one per line.
+        #[arg(long)]
+        classes: PathBuf,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -58,6 +68,7 @@ fn run() -> Result<()> {
         }
         Cmd::TrainStep(a) => bench::step::train(a)?.to_string(),
         Cmd::EvalStep(a) => bench::step::eval(a)?.to_string(),
+        Cmd::Prompts { classes, out } => bench::step::prompts(&classes, &out)?,
     };
     println!("{}", json.trim_end());
     Ok(())
