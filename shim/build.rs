@@ -33,6 +33,7 @@ fn main() {
     }
     if lib.join("libtorch_cuda.so").exists() {
         println!("cargo:rustc-link-lib=dylib=torch_cuda");
+        println!("cargo:rustc-link-lib=dylib=c10_cuda");
     }
 }
 

@@ -21,6 +21,18 @@ pub const ENTRY: usize = 16;
 /// One presentation timestamp (i64 container ticks) per source frame, after the frame table.
 pub const PTS: usize = 8;
 
+/// How stored frames are compressed (one per pack folder).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Codec {
+    /// The decoder's pixels in `pixel` format, zstd-compressed: exact.
+    #[default]
+    Lossless,
+    /// Each frame a baseline JPEG (4:2:0) of its RGB, at the lowest quality of a ladder that keeps the frame's
+    /// PSNR against the lossless RGB at or above the pack's floor; read back as RGB.
+    Compact,
+}
+
 /// How pixels are stored before zstd.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -76,6 +88,9 @@ pub struct VideoEntry {
     pub source_bytes: u64,
     /// crc32 of the record's header, frame table and pts table.
     pub table_crc: u32,
+    /// Compact packs: the stored frames' PSNR against the decoder's RGB, [mean, min] in dB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psnr: Option<[f32; 2]>,
     /// Packed, but worth a look: e.g. a header that over-counts the frames that decode (also in `warnings.csv`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
@@ -137,6 +152,12 @@ pub struct Manifest {
     pub lists: std::collections::BTreeMap<String, Vec<(u32, i64)>>,
     /// The listed videos that could not be packed.
     pub failed: Vec<Failure>,
+    /// The frames' codec (`pixel` is what reading gives: RGB for compact packs).
+    #[serde(default)]
+    pub codec: Codec,
+    /// Compact packs: the PSNR (dB) every stored frame kept against the decoder's RGB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psnr_floor: Option<f64>,
     /// crc32 of this manifest serialized without the checksum ([`Manifest::seal`]): fps, strides, counts, ids and
     /// labels are covered, so an edit cannot silently change what the loader samples or scores.
     #[serde(default, skip_serializing_if = "Option::is_none")]

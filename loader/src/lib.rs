@@ -26,6 +26,7 @@ mod decode;
 mod dist;
 mod error;
 pub mod format;
+pub mod jpeg;
 mod list;
 mod pipeline;
 mod reader;

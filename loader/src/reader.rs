@@ -189,6 +189,9 @@ impl PackReader {
         if verify && crc32fast::hash(bytes) != crc {
             return Err(corrupt("checksum mismatch".into()));
         }
+        if self.manifest.codec == Codec::Compact {
+            return crate::jpeg::decode_rgb(bytes, v.width as usize, v.height as usize, out).map_err(corrupt);
+        }
         let n = self.manifest.pixel.frame_bytes(v.width as usize, v.height as usize);
         out.resize(n, 0);
         let got = zstd.decompress_to_buffer(bytes, out.as_mut_slice()).map_err(|e| corrupt(e.to_string()))?;

@@ -236,7 +236,7 @@ fn assemble(
     Ok(Manifest {
         magic: MANIFEST_MAGIC.into(),
         version: VERSION,
-        pixel: opts.encode.decode.pixel,
+        pixel: opts.encode.stored_pixel(),
         short_side: opts.encode.decode.short_side,
         keep_every: opts.encode.keep_every,
         zstd_level: opts.encode.zstd_level,
@@ -244,6 +244,8 @@ fn assemble(
         videos,
         lists: lists_out,
         failed,
+        codec: opts.encode.codec,
+        psnr_floor: (opts.encode.codec == Codec::Compact).then_some(opts.encode.psnr_floor),
         checksum: None, // sealed when written
     })
 }
@@ -251,9 +253,14 @@ fn assemble(
 /// A resumed build must store frames exactly as the shards already written: the options are recorded in
 /// `build.json` when a pack folder is started, and a rerun with other options is refused.
 fn check_options(out: &Path, e: &EncodeOptions) -> Result<()> {
-    let want = serde_json::json!({
+    let mut want = serde_json::json!({
         "pixel": e.decode.pixel, "short_side": e.decode.short_side, "keep_every": e.keep_every, "zstd_level": e.zstd_level,
     });
+    // One codec per pack folder (a lossless folder's build.json predates the field and stays valid).
+    if e.codec == Codec::Compact {
+        want["codec"] = serde_json::json!(e.codec);
+        want["psnr_floor"] = serde_json::json!(e.psnr_floor);
+    }
     let path = out.join("build.json");
     match std::fs::read(&path) {
         Ok(bytes) => {

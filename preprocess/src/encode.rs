@@ -1,7 +1,8 @@
 //! Decodes one video with GStreamer and compresses its frames.
+use crate::compact::{encode_frame, CompactScratch};
 use crate::error::VideoError;
 use crate::writer::EncodedVideo;
-use froster_loader::format::VideoEntry;
+use froster_loader::format::{Codec, PixelFormat, VideoEntry};
 use froster_loader::probe;
 use froster_loader::{decode_timed, DecodeOptions};
 use std::path::Path;
@@ -13,13 +14,33 @@ pub struct EncodeOptions {
     pub decode: DecodeOptions,
     /// Store every Nth frame.
     pub keep_every: u32,
-    /// zstd level of the frames.
+    /// zstd level of the frames (lossless).
     pub zstd_level: i32,
+    /// Lossless (zstd) or compact (JPEG within `psnr_floor`).
+    pub codec: Codec,
+    /// Compact: the PSNR (dB) every stored frame must keep against the lossless RGB.
+    pub psnr_floor: f64,
 }
 
 impl Default for EncodeOptions {
     fn default() -> Self {
-        EncodeOptions { decode: DecodeOptions::default(), keep_every: 1, zstd_level: 3 }
+        EncodeOptions {
+            decode: DecodeOptions::default(),
+            keep_every: 1,
+            zstd_level: 3,
+            codec: Codec::Lossless,
+            psnr_floor: 40.0,
+        }
+    }
+}
+
+impl EncodeOptions {
+    /// The pixel format reading the pack gives: the decoder's for lossless, RGB for compact.
+    pub fn stored_pixel(&self) -> PixelFormat {
+        match self.codec {
+            Codec::Lossless => self.decode.pixel,
+            Codec::Compact => PixelFormat::Rgb,
+        }
     }
 }
 
@@ -36,15 +57,38 @@ pub fn encode_video(id: &str, path: &Path, opts: &EncodeOptions) -> Result<Encod
     // Some decoders emit one frame more than the container holds (packed-B-frame AVIs through avdec_mpeg4 repeat
     // the last picture at EOS); the container's count is what ffprobe and the reference see.
     let limit = cont.frames.map(|n| n as usize).unwrap_or(usize::MAX);
-    let (info, stamps) = decode_timed(path, &opts.decode, None, None, None, |i, px, _, _| {
+    // Compact packs encode from I420 (the loader's own RGB conversion is the reference the floor is kept to).
+    let decode = match opts.codec {
+        Codec::Lossless => opts.decode,
+        Codec::Compact => DecodeOptions { pixel: PixelFormat::I420, ..opts.decode },
+    };
+    let (mut scratch, mut psnrs, mut below) = (CompactScratch::default(), Vec::new(), None);
+    let decoded = decode_timed(path, &decode, None, None, None, |i, px, w, h| {
         if i % keep == 0 && i < limit {
-            let bytes = comp.compress(px).map_err(|source| froster_loader::Error::Io { path: path.into(), source })?;
+            let bytes = match opts.codec {
+                Codec::Lossless => {
+                    comp.compress(px).map_err(|source| froster_loader::Error::Io { path: path.into(), source })?
+                }
+                Codec::Compact => match encode_frame(px, w as usize, h as usize, opts.psnr_floor, &mut scratch) {
+                    Ok((bytes, p)) => {
+                        psnrs.push(p);
+                        bytes
+                    }
+                    Err(why) => {
+                        below = Some(format!("frame {i}: {why}"));
+                        return Err(froster_loader::Error::Decode { path: path.into(), reason: String::new() });
+                    }
+                },
+            };
             let crc = crc32fast::hash(&bytes);
             frames.push((bytes, crc));
         }
         Ok(())
-    })
-    .map_err(|e| match e {
+    });
+    if let Some(why) = below {
+        return Err(VideoError::Fidelity(why));
+    }
+    let (info, stamps) = decoded.map_err(|e| match e {
         froster_loader::Error::Decode { reason, .. } => VideoError::Decode(reason),
         other => VideoError::Decode(other.to_string()),
     })?;
@@ -83,6 +127,10 @@ pub fn encode_video(id: &str, path: &Path, opts: &EncodeOptions) -> Result<Encod
         bytes: 0,
         source_bytes,
         table_crc: 0,
+        psnr: (!psnrs.is_empty()).then(|| {
+            let mean = psnrs.iter().sum::<f64>() / psnrs.len() as f64;
+            [mean as f32, psnrs.iter().cloned().fold(f64::INFINITY, f64::min) as f32]
+        }),
         warning,
     };
     Ok(EncodedVideo { entry, frames, pts })

@@ -52,6 +52,9 @@ pub enum VideoError {
     /// The decoder failed.
     #[error("{0}")]
     Decode(String),
+    /// A compact pack's frame that no JPEG quality keeps above the PSNR floor.
+    #[error("below the PSNR floor: {0}")]
+    Fidelity(String),
     /// Far fewer frames decoded than the container promises.
     #[error("truncated: decoded {decoded} of {expected} frames")]
     Truncated { decoded: u32, expected: u32 },

@@ -1,6 +1,7 @@
 //! froster-pack: decodes each video once with GStreamer into sharded, frame-indexed, checksummed zstd packs
 //! that froster-loader reads zero-copy. Format: docs/pack-format.md.
 pub mod build;
+pub mod compact;
 pub mod discover;
 pub mod encode;
 mod error;

@@ -1,7 +1,7 @@
 //! froster-pack: build, scan, verify, inspect, replace and compact FROSTER video packs.
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use froster_loader::format::PixelFormat;
+use froster_loader::format::{Codec, PixelFormat};
 use froster_loader::DecodeOptions;
 use froster_pack::ops;
 use froster_pack::{BuildOptions, Dataset, EncodeOptions, ListSet};
@@ -51,9 +51,17 @@ enum Cmd {
         /// Stored pixels: i420 (YUV 4:2:0, half the bytes) or rgb.
         #[arg(long, default_value = "i420", value_parser = parse_pixel)]
         pixel: PixelFormat,
-        /// zstd level (1-19).
+        /// zstd level (1-19) of the lossless codec.
         #[arg(long, default_value_t = 3)]
         zstd_level: i32,
+        /// lossless (the decoder's pixels, zstd: exact) or compact (JPEG per frame, each kept at --psnr-floor or
+        /// above: several times smaller). A pack folder keeps one codec.
+        #[arg(long, default_value = "lossless", value_parser = parse_codec)]
+        codec: Codec,
+        /// compact: the PSNR (dB) against the lossless RGB that every stored frame keeps; a frame that cannot
+        /// fails its video into failed.csv.
+        #[arg(long, default_value_t = 40.0)]
+        psnr_floor: f64,
         /// Exit non-zero if any video fails.
         #[arg(long)]
         strict: bool,
@@ -157,6 +165,14 @@ fn default_out(root: &Path) -> Result<PathBuf> {
     Ok(PathBuf::from("packs").join(name))
 }
 
+fn parse_codec(s: &str) -> Result<Codec, String> {
+    match s {
+        "lossless" => Ok(Codec::Lossless),
+        "compact" => Ok(Codec::Compact),
+        _ => Err(format!("unknown codec '{s}' (lossless or compact)")),
+    }
+}
+
 fn parse_pixel(s: &str) -> Result<PixelFormat, String> {
     match s {
         "i420" => Ok(PixelFormat::I420),
@@ -177,7 +193,23 @@ fn run() -> Result<()> {
     let cli = Cli::parse();
     let progress = !cli.quiet;
     match cli.cmd {
-        Cmd::Build { root, lists, out, short_side, keep_every, workers, shard_size, pixel, zstd_level, strict } => {
+        Cmd::Build {
+            root,
+            lists,
+            out,
+            short_side,
+            keep_every,
+            workers,
+            shard_size,
+            pixel,
+            zstd_level,
+            codec,
+            psnr_floor,
+            strict,
+        } => {
+            if !(20.0..=99.0).contains(&psnr_floor) {
+                bail!("--psnr-floor {psnr_floor}: give a floor between 20 and 99 dB");
+            }
             if keep_every == 0 || !(1..=22).contains(&zstd_level) {
                 bail!("--keep-every must be >= 1 and --zstd-level in 1..=22");
             }
@@ -188,7 +220,7 @@ fn run() -> Result<()> {
             let (root, lists, found) = resolve(root, lists, false)?;
             println!("packing {} videos into {}", lists.paths.len(), out.display());
             let decode = DecodeOptions { short_side, pixel, ..Default::default() };
-            let encode = EncodeOptions { decode, keep_every, zstd_level };
+            let encode = EncodeOptions { decode, keep_every, zstd_level, codec, psnr_floor };
             let opts = BuildOptions {
                 root,
                 lists,
@@ -298,13 +330,15 @@ fn print_report(r: &ops::PackReport) {
     }
     let ratio = r.live_bytes as f64 / r.source_bytes.max(1) as f64;
     println!(
-        "total: {} videos, {} frames, {:.1} MB live in {:.1} MB of shards, source {:.1} MB ({ratio:.2}x), pixel {:?}, {} failed",
+        "total: {} videos, {} frames, {:.1} MB live in {:.1} MB of shards, source {:.1} MB ({ratio:.2}x), pixel {:?}, \
+         codec {:?}, {} failed",
         r.total_videos,
         r.total_frames,
         r.live_bytes as f64 / 1e6,
         r.shard_bytes as f64 / 1e6,
         r.source_bytes as f64 / 1e6,
         r.pixel,
+        r.codec,
         r.failed
     );
     for (name, n) in &r.lists {

@@ -72,6 +72,9 @@ pub struct VideoReport {
     pub source_bytes: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
+    /// Compact packs: PSNR [mean, min] of the stored frames against the lossless RGB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub psnr: Option<[f32; 2]>,
 }
 
 #[derive(Debug, Serialize)]
@@ -83,6 +86,8 @@ pub struct PackReport {
     pub shard_bytes: u64,
     pub source_bytes: u64,
     pub pixel: PixelFormat,
+    /// The frames' codec (one per pack).
+    pub codec: Codec,
     pub lists: Vec<(String, usize)>,
     pub failed: usize,
     /// Videos packed with a warning (warnings.csv).
@@ -108,6 +113,7 @@ pub fn inspect(dir: &Path, only: Option<&str>) -> Result<PackReport> {
             bytes: v.bytes,
             source_bytes: v.source_bytes,
             warning: v.warning.clone(),
+            psnr: v.psnr,
         })
         .collect();
     if let Some(id) = only {
@@ -123,6 +129,7 @@ pub fn inspect(dir: &Path, only: Option<&str>) -> Result<PackReport> {
         source_bytes: videos.iter().map(|v| v.source_bytes).sum(),
         videos,
         pixel: m.pixel,
+        codec: m.codec,
         lists: m.lists.iter().map(|(k, v)| (k.clone(), v.len())).collect(),
         failed: m.failed.len(),
         warnings: m.videos.iter().filter(|v| v.warning.is_some()).count(),
@@ -193,9 +200,11 @@ pub fn dead_bytes(m: &Manifest) -> u64 {
 
 /// The encode options a pack was built with.
 pub fn options_of(m: &Manifest) -> EncodeOptions {
-    let mut o = EncodeOptions { keep_every: m.keep_every, zstd_level: m.zstd_level, ..Default::default() };
+    let mut o =
+        EncodeOptions { keep_every: m.keep_every, zstd_level: m.zstd_level, codec: m.codec, ..Default::default() };
+    o.psnr_floor = m.psnr_floor.unwrap_or(o.psnr_floor);
     o.decode.short_side = m.short_side;
-    o.decode.pixel = m.pixel;
+    o.decode.pixel = if m.codec == Codec::Compact { PixelFormat::I420 } else { m.pixel };
     o
 }
 

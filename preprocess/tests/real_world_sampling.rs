@@ -125,7 +125,7 @@ fn check_folder(dir: &Path, names: &[String]) {
     let pack = tmp.path().join("pack");
     let decode = DecodeOptions { short_side: 64, pixel: PixelFormat::I420, ..Default::default() };
     let opts = BuildOptions {
-        encode: EncodeOptions { decode, keep_every: 1, zstd_level: 1 },
+        encode: EncodeOptions { decode, keep_every: 1, zstd_level: 1, ..Default::default() },
         jobs: 2,
         ..BuildOptions::new(dir.to_path_buf(), lists, &pack)
     };

@@ -27,7 +27,7 @@ fn bench_train_step_and_froster_train_take_the_same_steps() {
     let lists = ListSet::from_lists(vec![NamedList { name: "train".into(), items }], vec![]);
     let decode = DecodeOptions { short_side: 48, pixel: PixelFormat::I420, ..Default::default() };
     let opts = BuildOptions {
-        encode: EncodeOptions { decode, keep_every: 1, zstd_level: 1 },
+        encode: EncodeOptions { decode, keep_every: 1, zstd_level: 1, ..Default::default() },
         jobs: 2,
         ..BuildOptions::new(videos_dir(), lists, &pack)
     };

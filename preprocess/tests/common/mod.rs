@@ -20,6 +20,7 @@ pub fn options(root: &Path, lists: Vec<PathBuf>, out: &Path, short_side: u32, pi
             decode: DecodeOptions { short_side, pixel, ..Default::default() },
             keep_every: 1,
             zstd_level: 3,
+            ..Default::default()
         },
         jobs: 2,
         ..BuildOptions::new(root, ListSet::read(&lists).unwrap(), out)

@@ -70,10 +70,10 @@ fn dump(src: Arc<dyn ClipSource>, a: &LoaderArgs, path: &std::path::Path, worker
     Ok(facts)
 }
 
-const TRAIN: Mode = Mode::Train { min_scale: 224, max_scale: 256 };
+pub(crate) const TRAIN: Mode = Mode::Train { min_scale: 224, max_scale: 256 };
 const TEST: Mode = Mode::Test { scale: 224 };
 
-fn rate(src: Arc<dyn ClipSource>, mode: Mode, threads: usize, clips: usize) -> Result<f64> {
+pub(crate) fn rate(src: Arc<dyn ClipSource>, mode: Mode, threads: usize, clips: usize) -> Result<f64> {
     let cfg = LoaderConfig { batch_size: 1, workers: threads, prefetch: 4, mode, crop: 224, ..Default::default() };
     let t0 = Instant::now();
     let mut n = 0;

@@ -26,7 +26,7 @@ pub fn setup(tmp: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let decode = DecodeOptions { short_side: 48, pixel: PixelFormat::I420, ..Default::default() };
     let pack = tmp.join("pack");
     let o = BuildOptions {
-        encode: EncodeOptions { decode, keep_every: 1, zstd_level: 1 },
+        encode: EncodeOptions { decode, keep_every: 1, zstd_level: 1, ..Default::default() },
         jobs: 2,
         ..BuildOptions::new(&f.videos, ListSet::read(&lists).unwrap(), &pack)
     };

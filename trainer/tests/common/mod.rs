@@ -24,7 +24,7 @@ pub fn setup(tmp: &Path) -> (PathBuf, PathBuf) {
     let decode = DecodeOptions { short_side: 48, pixel: PixelFormat::I420, ..Default::default() };
     let lists = ListSet::read(&[tmp.join("train.csv"), tmp.join("val.csv")]).unwrap();
     let opts = BuildOptions {
-        encode: EncodeOptions { decode, keep_every: 1, zstd_level: 1 },
+        encode: EncodeOptions { decode, keep_every: 1, zstd_level: 1, ..Default::default() },
         jobs: 2,
         ..BuildOptions::new(videos_dir(), lists, &packs)
     };
