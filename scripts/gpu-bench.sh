@@ -66,6 +66,8 @@ case "${1:-}" in
       done
       timeout 300 "$python" .gpu/peer/peer.py bench --prompts .gpu/prompts.safetensors --arch $arch --batch "${batches##* }" --steps $steps --device $dev --eval $mode | tee -a "$out/steps.jsonl" || true
     done
+    # The fused-AdamW lever: the same step with the per-tensor loop (compare with the line of the same batch).
+    timeout 180 .gpu/froster-bench train-step --arch $arch --batch "${batches##* }" --frames 8 "${names[@]}" --steps $steps --device $dev --fused-optimizer off | sed 's/"bench":"train-step"/"bench":"train-step-unfused"/' | tee -a "$out/steps.jsonl"
     # The process group's cost: the same train step as a world of 1 (NCCL on CUDA, Gloo on the CPU), with the
     # all-reduce of every gradient timed on its own (allreduce_ms, grad_mb). Compare ms_per_step with the line above
     # of the same batch.

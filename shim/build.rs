@@ -17,7 +17,8 @@ fn main() {
         .include(torch.join("include"))
         .include(torch.join("include/torch/csrc/api/include"))
         .file("cpp/group.cpp")
-        .file("cpp/nccl.cpp");
+        .file("cpp/nccl.cpp")
+        .file("cpp/optim.cpp");
     let nvidia = torch.join("../nvidia");
     let (cuda, nccl) = (nvidia.join("cu13/include"), nvidia.join("nccl/include"));
     if cuda.join("cuda_runtime_api.h").exists() && nccl.join("nccl.h").exists() {

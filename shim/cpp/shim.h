@@ -31,6 +31,15 @@ int fs_store_set(fs_group* g, const char* key, const uint8_t* data, size_t len, 
 // Reads `key` if it is there: *found = 0 when it is not; *out is malloc'd (free with fs_free).
 int fs_store_try_get(fs_group* g, const char* key, uint8_t** out, size_t* len, int* found, char** err);
 
+// AdamW (torch.optim.AdamW's update, no amsgrad) over n parameters at once with libtorch's fused kernel: each
+// `steps` tensor (a float scalar per parameter) is incremented first, then used for the bias corrections.
+int fs_fused_adamw(void* const* params, void* const* grads, void* const* exp_avgs, void* const* exp_avg_sqs,
+                   void* const* steps, size_t n, double lr, double beta1, double beta2, double weight_decay,
+                   double eps, char** err);
+// clip_grad_norm_ with foreach kernels: scales the gradients in place so their global L2 norm is at most
+// max_norm, and writes the norm before clipping (a 0-d tensor) into *total_out (an at::Tensor*).
+int fs_clip_grad_norm(void* const* grads, size_t n, double max_norm, void* total_out, char** err);
+
 // Peak bytes the CUDA caching allocator has handed out on `device` since the last reset (reset = 1 starts anew);
 // -1 when this build has no CUDA headers or the device does not exist.
 int64_t fs_cuda_peak_allocated(int device, int reset);

@@ -44,6 +44,27 @@ extern "C" {
         found: *mut c_int,
         err: *mut *mut c_char,
     ) -> c_int;
+    pub fn fs_fused_adamw(
+        params: *const *mut c_void,
+        grads: *const *mut c_void,
+        exp_avgs: *const *mut c_void,
+        exp_avg_sqs: *const *mut c_void,
+        steps: *const *mut c_void,
+        n: usize,
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        weight_decay: f64,
+        eps: f64,
+        err: *mut *mut c_char,
+    ) -> c_int;
+    pub fn fs_clip_grad_norm(
+        grads: *const *mut c_void,
+        n: usize,
+        max_norm: f64,
+        total_out: *mut c_void,
+        err: *mut *mut c_char,
+    ) -> c_int;
     pub fn fs_cuda_peak_allocated(device: c_int, reset: c_int) -> i64;
     pub fn fs_free(p: *mut c_void);
 }

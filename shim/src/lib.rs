@@ -36,6 +36,14 @@ pub enum Error {
         /// c10d's words.
         message: String,
     },
+    /// A local libtorch op of the shim failed (shapes, devices, dtypes).
+    #[error("{op} failed: {message}")]
+    Local {
+        /// The operation.
+        op: &'static str,
+        /// libtorch's words.
+        message: String,
+    },
     /// A string with an interior NUL.
     #[error("'{0}' contains a NUL byte")]
     Nul(String),
@@ -66,6 +74,68 @@ impl Backend {
 /// Whether this build can make NCCL groups (the torch wheel's CUDA and NCCL headers were there at build time).
 pub fn has_nccl() -> bool {
     unsafe { ffi::fs_has_nccl() == 1 }
+}
+
+/// AdamW's hyper-parameters for [`fused_adamw`].
+#[derive(Debug, Clone, Copy)]
+pub struct AdamWParams {
+    /// Learning rate.
+    pub lr: f64,
+    /// (beta1, beta2).
+    pub betas: (f64, f64),
+    /// Decoupled weight decay.
+    pub weight_decay: f64,
+    /// Denominator epsilon.
+    pub eps: f64,
+}
+
+/// torch.optim.AdamW(fused=True)'s update of all `params` at once (libtorch's `_fused_adamw_`): one kernel
+/// launch per list instead of several per parameter. `steps` are float scalar tensors, incremented first. All
+/// lists must have the same length, and each parameter its gradient and moments of the same shape and device.
+pub fn fused_adamw(
+    params: &[&Tensor],
+    grads: &[&Tensor],
+    exp_avgs: &[&Tensor],
+    exp_avg_sqs: &[&Tensor],
+    steps: &[&Tensor],
+    h: AdamWParams,
+) -> Result<()> {
+    let n = params.len();
+    if [grads.len(), exp_avgs.len(), exp_avg_sqs.len(), steps.len()].iter().any(|&l| l != n) {
+        return Err(Error::Op { op: "fused AdamW", message: "lists of different lengths".into() });
+    }
+    let (p, g, m, v, s) = (handles(params), handles(grads), handles(exp_avgs), handles(exp_avg_sqs), handles(steps));
+    let mut err = std::ptr::null_mut();
+    let (b1, b2) = h.betas;
+    let rc = unsafe {
+        ffi::fs_fused_adamw(
+            p.as_ptr(),
+            g.as_ptr(),
+            m.as_ptr(),
+            v.as_ptr(),
+            s.as_ptr(),
+            n,
+            h.lr,
+            b1,
+            b2,
+            h.weight_decay,
+            h.eps,
+            &mut err,
+        )
+    };
+    check_local("fused AdamW", rc, err)
+}
+
+/// clip_grad_norm_ over `grads` with foreach kernels (in place): the global L2 norm before clipping, as a 0-d
+/// tensor (no host sync).
+pub fn clip_grad_norm(grads: &[&Tensor], max_norm: f64) -> Result<Tensor> {
+    let g = handles(grads);
+    let mut total = Tensor::zeros([], (tch::Kind::Float, tch::Device::Cpu));
+    let mut err = std::ptr::null_mut();
+    let out = total.as_mut_ptr() as *mut c_void;
+    let rc = unsafe { ffi::fs_clip_grad_norm(g.as_ptr(), g.len(), max_norm, out, &mut err) };
+    check_local("foreach grad norm", rc, err)?;
+    Ok(total)
 }
 
 /// The CUDA caching allocator's peak of allocated bytes on `device` since the last [`cuda_reset_peak`] (the
@@ -198,6 +268,14 @@ fn handles(tensors: &[&Tensor]) -> Vec<*mut c_void> {
 
 fn cstring(s: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::Nul(s.into()))
+}
+
+/// [`check`] for local (non-collective) ops: the error has no peer to blame.
+fn check_local(op: &'static str, rc: c_int, err: *mut c_char) -> Result<()> {
+    match rc {
+        0 => Ok(()),
+        _ => Err(Error::Local { op, message: take_err(err) }),
+    }
 }
 
 fn check(op: &'static str, rc: c_int, err: *mut c_char) -> Result<()> {

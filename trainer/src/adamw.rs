@@ -13,6 +13,10 @@ pub struct AdamW {
     betas: (f64, f64),
     eps: f64,
     weight_decay: f64,
+    /// Update with libtorch's fused multi-tensor AdamW and foreach gradient norm (froster-shim).
+    fused: bool,
+    /// The fused kernel's per-parameter step counts (float scalars on each parameter's device), made on first use.
+    step_t: Vec<Tensor>,
 }
 
 impl AdamW {
@@ -21,7 +25,23 @@ impl AdamW {
         let zeros = |p: &Tensor| Tensor::zeros_like(p).to_kind(Kind::Float);
         let exp_avg = params.iter().map(|(_, p)| zeros(p)).collect();
         let exp_avg_sq = params.iter().map(|(_, p)| zeros(p)).collect();
-        AdamW { params, exp_avg, exp_avg_sq, steps: 0, betas: (0.9, 0.999), eps: 1e-8, weight_decay }
+        AdamW {
+            params,
+            exp_avg,
+            exp_avg_sq,
+            steps: 0,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay,
+            fused: false,
+            step_t: Vec::new(),
+        }
+    }
+
+    /// Updates with libtorch's fused AdamW and foreach gradient norm: one kernel per parameter list instead of
+    /// several per parameter (the same maths; rounding may differ in the last bits).
+    pub fn set_fused(&mut self, fused: bool) {
+        self.fused = fused;
     }
 
     /// The parameters' defined gradients, in the same order on every rank.
@@ -36,6 +56,12 @@ impl AdamW {
     /// Global L2 norm of the gradients, then scaled down to `max_norm` if above (clip_grad_norm_). Returns the
     /// norm before clipping as a 0-d tensor (no host sync).
     pub fn clip_grad_norm(&self, max_norm: f64) -> Tensor {
+        if self.fused {
+            let grads: Vec<Tensor> = self.grads();
+            if let Ok(total) = froster_shim::clip_grad_norm(&grads.iter().collect::<Vec<_>>(), max_norm) {
+                return total;
+            }
+        }
         let grads: Vec<Tensor> = self.params.iter().map(|(_, p)| p.grad()).filter(|g| g.defined()).collect();
         let norms: Vec<Tensor> = grads.iter().map(|g| g.to_kind(Kind::Float).norm()).collect();
         let total = Tensor::stack(&norms, 0).norm();
@@ -49,9 +75,12 @@ impl AdamW {
     }
 
     /// One update with learning rate `lr` from the parameters' gradients.
-    pub fn step(&mut self, lr: f64) {
+    pub fn step(&mut self, lr: f64) -> Result<()> {
         self.steps += 1;
         let (b1, b2) = self.betas;
+        if self.fused {
+            return self.fused_step(lr).map_err(|e| Error::Optimizer(e.to_string()));
+        }
         let bc1 = 1.0 - b1.powi(self.steps as i32);
         let bc2 = 1.0 - b2.powi(self.steps as i32);
         tch::no_grad(|| {
@@ -73,6 +102,38 @@ impl AdamW {
                 let _ = p.g_sub_(&update.to_kind(p.kind()));
             }
         });
+        Ok(())
+    }
+
+    /// One update of every parameter with a gradient by the fused kernel, decaying and non-decaying groups apart.
+    fn fused_step(&mut self, lr: f64) -> std::result::Result<(), froster_shim::Error> {
+        if self.step_t.len() != self.params.len() {
+            // The kernel adds one before using them: they start at the updates taken before this one.
+            let before = (self.steps - 1) as f64;
+            self.step_t =
+                self.params.iter().map(|(_, p)| Tensor::full([], before, (Kind::Float, p.device()))).collect();
+        }
+        let grads: Vec<Tensor> = self.params.iter().map(|(_, p)| p.grad()).collect();
+        for decay in [true, false] {
+            let idx: Vec<usize> = (0..self.params.len())
+                .filter(|&i| grads[i].defined())
+                .filter(|&i| (self.weight_decay != 0.0 && Self::decays(&self.params[i].0, &self.params[i].1)) == decay)
+                .collect();
+            if idx.is_empty() {
+                continue;
+            }
+            let pick = |v: &[Tensor]| idx.iter().map(|&i| v[i].shallow_clone()).collect::<Vec<_>>();
+            let params: Vec<Tensor> = idx.iter().map(|&i| self.params[i].1.shallow_clone()).collect();
+            let (g, m, v, s) = (pick(&grads), pick(&self.exp_avg), pick(&self.exp_avg_sq), pick(&self.step_t));
+            let h = froster_shim::AdamWParams {
+                lr,
+                betas: self.betas,
+                weight_decay: if decay { self.weight_decay } else { 0.0 },
+                eps: self.eps,
+            };
+            tch::no_grad(|| froster_shim::fused_adamw(&refs(&params), &refs(&g), &refs(&m), &refs(&v), &refs(&s), h))?;
+        }
+        Ok(())
     }
 
     /// Updates taken so far.
@@ -122,6 +183,11 @@ impl AdamW {
             Ok(())
         })?;
         self.steps = steps;
+        self.step_t.clear(); // remade from `steps` at the next fused update
         Ok(())
     }
+}
+
+fn refs(v: &[Tensor]) -> Vec<&Tensor> {
+    v.iter().collect()
 }

@@ -44,6 +44,9 @@ pub enum Error {
         checkpoints.display()
     )]
     NonFinite { loss: f64, step: usize, epoch: usize, iter: usize, checkpoints: PathBuf },
+    /// The optimizer's update failed (the fused kernel refused its inputs).
+    #[error("optimizer: {0}")]
+    Optimizer(String),
     /// Optimizer state that does not fit the model's parameters.
     #[error("optimizer state of the resume point: {0}")]
     OptimizerState(String),

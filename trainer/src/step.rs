@@ -89,8 +89,11 @@ impl Learner {
         teacher.clip.set_compute(spec.compute);
         let mut params: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
         params.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut opt = AdamW::new(params, spec.weight_decay);
+        // libtorch's fused multi-tensor AdamW where launches dominate (CUDA); the per-tensor loop elsewhere.
+        opt.set_fused(spec.device.is_cuda());
         Ok(Learner {
-            opt: AdamW::new(params, spec.weight_decay),
+            opt,
             vs,
             student,
             teacher,
@@ -125,7 +128,7 @@ impl Learner {
         let parts = LossParts::from_tensor(&parts);
         if parts.is_finite() {
             let _ = self.opt.clip_grad_norm(self.clip_grad_norm);
-            self.opt.step(lr);
+            self.opt.step(lr)?;
         }
         Ok(parts)
     }
@@ -163,6 +166,11 @@ impl Learner {
     /// The parameters' gradients (as the last step left them), in the order every rank uses.
     pub fn gradients(&self) -> Vec<Tensor> {
         self.opt.grads()
+    }
+
+    /// Chooses the fused multi-tensor AdamW and foreach gradient norm (default: on CUDA) or the per-tensor loop.
+    pub fn set_fused_optimizer(&mut self, fused: bool) {
+        self.opt.set_fused(fused);
     }
 
     /// AdamW steps taken.

@@ -56,6 +56,9 @@ pub struct StepArgs {
     /// and reports the data-wait fraction. Without it the input is one synthetic batch.
     #[arg(long)]
     pub packs: Option<PathBuf>,
+    /// The fused multi-tensor AdamW and foreach grad norm: on or off [default: on for CUDA] (synthetic input).
+    #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
+    pub fused_optimizer: Option<bool>,
     /// The run folder of --packs (default: a temporary one, removed after).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -154,6 +157,9 @@ fn train_synthetic(a: &StepArgs, cfg: &Config, device: Device) -> Result<Timing>
     let (world, _) = World::from_env(device, DistOptions::default())?;
     let world = Arc::new(world);
     learner.join(world.clone())?;
+    if let Some(f) = a.fused_optimizer {
+        learner.set_fused_optimizer(f);
+    }
     let micro = [Clips::from_batch(&synthetic_batch(cfg, cfg.data.train_crop_size, cfg.train.batch_size), device)];
     let mut losses = Vec::new();
     let mut timed = 0.0;
