@@ -36,6 +36,7 @@ if [ -n "$clip" ]; then short=256; train_args=(--set "MODEL.CLIP=\"$clip\"" --se
 else short=64; train_args=(--preset tiny); fi
 
 stage "2/6 froster-pack build" pack
+rm -rf "$out/pack"  # the fixtures were just regenerated: pack them afresh (and in this version's format)
 run pack "$bin/froster-pack" build "$data" --list "$protocol/train.csv" --list "$protocol/val.csv" --list "$protocol/test.csv" \
   --out "$out/pack" --short-side "$short"
 

@@ -173,6 +173,10 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
 fn keep_earlier_lists(out: &Path, lists: &ListSet) -> Result<(ListSet, Vec<String>)> {
     let path = out.join(MANIFEST);
     let Ok(text) = std::fs::read_to_string(&path) else { return Ok((lists.clone(), vec![])) };
+    let version = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| v["version"].as_u64());
+    if let Some(version) = version.filter(|&v| v < VERSION as u64) {
+        return Err(Error::OlderPack { dir: out.into(), version });
+    }
     let old: Manifest = serde_json::from_str(&text).map_err(json_err(&path))?;
     let mut named: Vec<NamedList> = lists
         .lists

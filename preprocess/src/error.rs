@@ -5,6 +5,14 @@ use std::path::{Path, PathBuf};
 /// [`VideoError`], reported in `failed.csv`.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The folder holds a pack of an older format, which a build cannot extend.
+    #[error(
+        "{}: holds a pack of format {version}, made by an older froster-pack (this one writes format {}): build \
+         into a new folder, or remove this one first",
+        dir.display(),
+        froster_loader::format::VERSION
+    )]
+    OlderPack { dir: PathBuf, version: u64 },
     /// Another froster-pack is writing the pack folder.
     #[error("{}: another froster-pack is writing this pack ({holder}); wait for it to finish", pack.display())]
     Busy { pack: PathBuf, holder: String },

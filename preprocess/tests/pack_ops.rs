@@ -320,3 +320,16 @@ fn a_resume_checks_the_shards_it_reuses() {
     assert_eq!((s.resumed, s.ok), (items.len() - 2, items.len()));
     assert!(froster_pack::ops::verify(&out, false).unwrap().is_empty(), "the resumed pack verifies");
 }
+
+#[test]
+fn a_build_into_an_older_format_pack_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("pack");
+    real_pack(&out, 32);
+    let path = out.join("manifest.json");
+    let mut m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    m["version"] = serde_json::Value::from(1);
+    std::fs::write(&path, m.to_string()).unwrap();
+    let err = real_pack_result(&out, 32).unwrap_err().to_string();
+    assert!(err.contains("format 1") && err.contains("older froster-pack"), "{err}");
+}

@@ -29,8 +29,13 @@ pub fn options(root: &Path, lists: Vec<PathBuf>, out: &Path, short_side: u32, pi
 
 /// A pack of every real video, labelled by position, list `train`.
 pub fn real_pack(out: &Path, short_side: u32) -> froster_pack::BuildSummary {
+    real_pack_result(out, short_side).unwrap()
+}
+
+/// [`real_pack`], the build's error kept.
+pub fn real_pack_result(out: &Path, short_side: u32) -> froster_pack::Result<froster_pack::BuildSummary> {
     let names = video_names();
     let items: Vec<(String, i64)> = names.iter().enumerate().map(|(i, n)| (n.clone(), i as i64)).collect();
     let list = write_list(out.parent().unwrap(), "train", &items);
-    froster_pack::build(&options(&videos_dir(), vec![list], out, short_side, PixelFormat::I420)).unwrap()
+    froster_pack::build(&options(&videos_dir(), vec![list], out, short_side, PixelFormat::I420))
 }
