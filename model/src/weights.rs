@@ -25,7 +25,7 @@ pub fn load(path: &Path) -> Result<Weights> {
             other => other,
         })?
     } else if n == 9 && head[8] == b'{' {
-        Tensor::read_safetensors(path).map_err(|e| bad(e.to_string()))?.into_iter().collect()
+        Tensor::read_safetensors(path).map_err(|e| bad(safetensors_words(&e.to_string())))?.into_iter().collect()
     } else {
         return Err(bad("neither safetensors nor a torch zip archive".into()));
     };
@@ -86,4 +86,22 @@ pub fn apply(vs: &VarStore, w: &Weights, prefix: &str) -> Result<()> {
 /// f32 copies of every variable, keyed by name (for saving and averaging).
 pub fn snapshot(vs: &VarStore) -> Weights {
     vs.variables().into_iter().map(|(k, v)| (k, v.detach().to_kind(Kind::Float).to_device(tch::Device::Cpu))).collect()
+}
+
+/// The safetensors crate's error names (e.g. "MetadataIncompleteBuffer") in words.
+fn safetensors_words(raw: &str) -> String {
+    const WORDS: [(&str, &str); 8] = [
+        ("InvalidHeaderLength", "its header length points past the end of the file (truncated, or not safetensors)"),
+        ("MetadataIncompleteBuffer", "the file is shorter than its header says: truncated"),
+        ("HeaderTooSmall", "too small to hold a safetensors header"),
+        ("HeaderTooLarge", "its header is larger than safetensors allows"),
+        ("InvalidHeaderStart", "its header does not start with '{': not safetensors"),
+        ("InvalidHeaderDeserialization", "its JSON header cannot be read"),
+        ("InvalidOffset", "a tensor's byte range lies outside the data"),
+        ("TensorInvalidInfo", "a tensor's shape and dtype do not match its byte count"),
+    ];
+    match WORDS.iter().find(|(name, _)| raw.contains(name)) {
+        Some((_, words)) => format!("safetensors: {words}"),
+        None => raw.to_string(),
+    }
 }

@@ -159,3 +159,24 @@ fn a_deflate_bomb_storage_is_refused_before_it_is_inflated() {
     let err = weights::load(&path).unwrap_err().to_string();
     assert!(err.contains("zip bomb") && err.contains("bomb.pth"), "{err}");
 }
+
+#[test]
+fn damaged_safetensors_are_described_in_words() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good.safetensors");
+    weights::save(
+        &good,
+        &[("w".to_string(), tch::Tensor::ones([64], (tch::Kind::Float, tch::Device::Cpu)))].into_iter().collect(),
+    )
+    .unwrap();
+    let bytes = std::fs::read(&good).unwrap();
+    for (name, cut, says) in [("short.safetensors", 60, "truncated"), ("tiny.safetensors", 12, "header")] {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, &bytes[..cut.min(bytes.len() - 1)]).unwrap();
+        let err = weights::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains(name) && err.contains(says) && !err.contains("Buffer") && !err.contains("Length"),
+            "{err}"
+        );
+    }
+}
