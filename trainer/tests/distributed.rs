@@ -66,6 +66,24 @@ fn two_ranks_train_as_one_process_with_the_global_batch() {
 }
 
 #[test]
+fn a_two_rank_run_resumed_by_one_process_continues_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (packs, classes) = setup(tmp.path());
+    let (whole, split) = (tmp.path().join("whole"), tmp.path().join("split"));
+    let o = train(&packs, &classes, &whole, GLOBAL_BATCH).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Two steps on two ranks, then the rest on one process: the global batch is the same, so the run continues.
+    let first = ["--set", "TRAIN.BATCH_SIZE=8", "--set", "SOLVER.MAX_EPOCH=2", "--max-steps", "2"];
+    let o = train(&packs, &classes, &split, &first).args(["--nproc-per-node", "2"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = train(&packs, &classes, &split, GLOBAL_BATCH).arg("--resume").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let d = relative_diff(&final_state(&split), &final_state(&whole));
+    eprintln!("2 ranks then 1 process vs 1 process throughout: {d:e} relative");
+    assert!(d < 1e-5, "differs by {d:e}");
+}
+
+#[test]
 fn a_batch_that_does_not_divide_over_the_ranks_is_refused_before_launch() {
     let tmp = tempfile::tempdir().unwrap();
     let (packs, classes) = (tmp.path().join("none"), tmp.path().join("classes.json"));
