@@ -91,6 +91,9 @@ pub fn build(opts: &BuildOptions) -> Result<BuildSummary> {
     if !opts.root.is_dir() {
         return Err(Error::NotAFolder(opts.root.clone()));
     }
+    if opts.out.exists() && !opts.out.is_dir() {
+        return Err(Error::OutIsAFile(opts.out.clone()));
+    }
     std::fs::create_dir_all(&opts.out).map_err(io_err(&opts.out))?;
     let _lock = crate::lock::PackLock::acquire(&opts.out)?;
     check_options(&opts.out, &opts.encode)?;

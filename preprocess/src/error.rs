@@ -37,6 +37,9 @@ pub enum Error {
     /// The dataset root is not a folder.
     #[error("dataset root {} is not a folder", .0.display())]
     NotAFolder(PathBuf),
+    /// --out names something that is not a folder.
+    #[error("--out {} is a file, not a pack folder", .0.display())]
+    OutIsAFile(PathBuf),
     /// A replacement video could not be decoded.
     #[error("{}: cannot decode: {source}", path.display())]
     Replacement { path: PathBuf, source: VideoError },

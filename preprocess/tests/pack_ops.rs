@@ -333,3 +333,13 @@ fn a_build_into_an_older_format_pack_says_so() {
     let err = real_pack_result(&out, 32).unwrap_err().to_string();
     assert!(err.contains("format 1") && err.contains("older froster-pack"), "{err}");
 }
+
+#[test]
+fn an_out_that_is_a_file_is_named_as_such() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("afile");
+    std::fs::write(&out, b"x").unwrap();
+    let list = write_list(tmp.path(), "train", &[(video_names()[0].clone(), 0)]);
+    let err = froster_pack::build(&options(&videos_dir(), vec![list], &out, 32, PixelFormat::I420)).unwrap_err();
+    assert!(err.to_string().contains("afile is a file, not a pack folder"), "{err}");
+}
