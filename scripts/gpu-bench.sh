@@ -16,7 +16,10 @@ case "${1:-}" in
     cp target/release/froster-bench .gpu/
     # The bf16 golden check: the test binary of trainer/tests/golden_train.rs and the golden folder it reads.
     cp "$(ls -t target/release/deps/golden_train-* | grep -v '\.d$' | head -n 1)" .gpu/golden_train
-    cp -r "${FROSTER_GOLDEN_DIR:-../shared/golden}" .gpu/golden
+    # Only the golden cases the bf16 check and the peer read (froster_student_forward, its weights, lr_schedule).
+    golden=${FROSTER_GOLDEN_DIR:-../shared/golden}; mkdir -p .gpu/golden/weights
+    cp -r "$golden/froster_student_forward" "$golden/lr_schedule" .gpu/golden/
+    cp "$golden/weights/clip_init.safetensors" .gpu/golden/weights/
     # The real K400 base names (200, prompts up to 64 tokens) for both sides, and the PyTorch peer with their token
     # ids (it has no tokenizer: the same prompts, the same lengths).
     cp "${FROSTER_PROTOCOLS:-../shared/data/protocols}/zs_label_db/B2N_k400/train_rephrased.json" .gpu/classes.json
@@ -25,7 +28,8 @@ case "${1:-}" in
     # A small pack of real videos (short side 224) for the data-wait measurement with real decode.
     videos=${FROSTER_DATA_VIDEOS:-../shared/data/videos}
     ls "$videos" | grep -E '\.(mp4|avi)$' | head -n 2 | awk '{print $0",0"}' > .gpu/bench.csv
-    target/release/froster-pack --quiet build "$videos" --list .gpu/bench.csv --out .gpu/pack --short-side 224
+    # Compact (JPEG) frames: a third of the bytes to carry, and the loader's JPEG path measured on the GPU host.
+    target/release/froster-pack --quiet build "$videos" --list .gpu/bench.csv --out .gpu/pack --short-side 224 --codec compact
     # Carry every shared library the binaries need that is neither torch/CUDA (the GPU machine has those) nor glibc.
     for b in .gpu/froster-bench .gpu/golden_train; do
       ldd "$b" | awk '/=> \//{print $3}' |

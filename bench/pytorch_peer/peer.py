@@ -83,7 +83,7 @@ def random_state(arch, seed=0):
 def bench(a):
     dev = torch.device(a.device)
     state = random_state(a.arch)
-    ids_all = load(a.prompts)["ids"].to(dev)  # [29, C, 77]
+    ids_all = load(a.prompts)["ids"].long().to(dev)  # [29, C, 77]
     m = Froster(state, a.frames).to(dev)
     res = ARCHS[a.arch]["res"]
     fused = dev.type == "cuda"
@@ -119,6 +119,8 @@ def bench(a):
     def inputs():
         """One step's prompts (a drawn template and the bare names) and the teacher's cached features of them."""
         t = int(torch.randint(0, 28, (1,), generator=g))
+        if a.eval:  # evaluation uses the classifier of all 29 prompt sets, made once above
+            return None, None
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
             t_txt = torch.stack([m.teacher_text(t, ids_all[t]), m.teacher_text(28, ids_all[28])])
         return torch.stack([ids_all[t], ids_all[28]]), t_txt

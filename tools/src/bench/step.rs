@@ -107,6 +107,8 @@ pub fn prompts(class_file: &Path, out: &Path) -> Result<String> {
     let ids =
         prompt_ids(&Tokenizer::new(), &all, &classes, CONTEXT)?.view([all.len() as i64, classes.len() as i64, -1]);
     let longest = ids.argmax(-1, false).max().int64_value(&[]) + 1;
+    // int32 halves what the GPU script carries; the peer widens them.
+    let ids = ids.to_kind(tch::Kind::Int);
     froster_model::weights::save(out, &[("ids".to_string(), ids)].into_iter().collect())?;
     Ok(format!("{} classes x {} prompts (longest {longest} tokens) -> {}", classes.len(), all.len(), out.display()))
 }
