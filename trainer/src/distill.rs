@@ -9,11 +9,13 @@ use tch::{Kind, Reduction, Tensor};
 pub struct Objective {
     pub distillation_ratio: f64,
     pub alpha: f64,
+    /// CLIP pretraining instead (crate::contrastive): labels index captions, no teacher, no projectors.
+    pub contrastive: bool,
 }
 
 impl Default for Objective {
     fn default() -> Self {
-        Objective { distillation_ratio: 2.0, alpha: 0.1 }
+        Objective { distillation_ratio: 2.0, alpha: 0.1, contrastive: false }
     }
 }
 

@@ -4,6 +4,7 @@ pub mod adamw;
 pub mod build;
 pub mod checkpoint;
 pub mod config;
+pub mod contrastive;
 pub mod dist;
 pub mod distill;
 mod error;

@@ -34,7 +34,11 @@ pub fn learner_spec<'a>(
         weights,
         frames: cfg.data.num_frames as i64,
         classes,
-        objective: Objective { distillation_ratio: cfg.model.distillation_ratio, alpha: cfg.model.projector_alpha },
+        objective: Objective {
+            distillation_ratio: cfg.model.distillation_ratio,
+            alpha: cfg.model.projector_alpha,
+            contrastive: cfg.model.objective == crate::config::TrainObjective::Contrastive,
+        },
         weight_decay: cfg.solver.weight_decay,
         clip_grad_norm: cfg.solver.clip_grad_l2norm,
         compute: cfg.compute_kind(device),

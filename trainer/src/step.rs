@@ -118,11 +118,39 @@ impl Learner {
     /// One optimizer step over `micro` (their mean loss), with prompt template `template` and learning rate
     /// `lr`. A non-finite loss leaves the weights untouched.
     pub fn step(&mut self, micro: &[Clips], template: usize, lr: f64) -> Result<LossParts> {
+        if self.objective.contrastive {
+            return self.contrastive_step(micro, lr);
+        }
         let ids = prompt_ids(&self.tok, &[template, BARE], &self.classes, CONTEXT)?.to_device(self.device);
         let teacher_text = self.teacher_text(template)?;
         self.opt.zero_grad();
         let (s, t) = (&self.student, &self.teacher);
         let parts = accumulate_gradient_tensors(s, t, micro, &ids, &teacher_text, self.objective);
+        self.world.average(&self.opt.grads())?;
+        self.world.average(std::slice::from_ref(&parts))?;
+        let parts = LossParts::from_tensor(&parts);
+        if parts.is_finite() {
+            let _ = self.opt.clip_grad_norm(self.clip_grad_norm);
+            self.opt.step(lr)?;
+        }
+        Ok(parts)
+    }
+
+    /// CLIP pretraining's step: the captions of each micro-batch's clips, symmetric InfoNCE (crate::contrastive).
+    fn contrastive_step(&mut self, micro: &[Clips], lr: f64) -> Result<LossParts> {
+        self.opt.zero_grad();
+        let mut parts = Tensor::zeros([4], (Kind::Float, self.device));
+        for m in micro {
+            let p = crate::contrastive::accumulate(
+                &self.student,
+                &self.tok,
+                &self.classes,
+                &m.video,
+                &m.labels,
+                micro.len(),
+            )?;
+            parts += p / micro.len() as f64;
+        }
         self.world.average(&self.opt.grads())?;
         self.world.average(std::slice::from_ref(&parts))?;
         let parts = LossParts::from_tensor(&parts);

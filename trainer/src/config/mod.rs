@@ -55,6 +55,20 @@ pub struct Model {
     pub projector_alpha: f64,
     /// Compute precision; master weights and optimizer state stay f32.
     pub precision: Precision,
+    /// froster (fine-tuning with distillation) or contrastive (CLIP pretraining: labels index caption strings).
+    #[serde(default)]
+    pub objective: TrainObjective,
+}
+
+/// What a run optimises.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TrainObjective {
+    /// FROSTER: cross-entropy plus distillation towards the frozen teacher (DISTILLATION_RATIO 0: plain fine-tuning).
+    #[default]
+    Froster,
+    /// CLIP's symmetric InfoNCE between clips and their captions (DATA.CLASSES), to pretrain a CLIP.
+    Contrastive,
 }
 
 /// The towers' compute dtype.
