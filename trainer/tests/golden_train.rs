@@ -12,6 +12,7 @@ fn objective(j: &serde_json::Value) -> distill::Objective {
     distill::Objective {
         distillation_ratio: h["distillation_ratio"].as_f64().unwrap(),
         alpha: h["alpha"].as_f64().unwrap(),
+        contrastive: false,
     }
 }
 
