@@ -47,13 +47,20 @@ pub struct DecodedInfo {
     /// Display orientation from the container's metadata (GStreamer's `image-orientation`, e.g. "rotate-90"),
     /// which frames are NOT turned by: they come out as coded, as the reference's PyAV decode gives them.
     pub orientation: Option<&'static str>,
+    /// Errors the decoder reported while concealing damage (libav's log): a damaged bitstream.
+    pub decode_errors: u32,
 }
 
 /// Initialises GStreamer once per process.
 pub fn init() -> Result<()> {
     static INIT: Once = Once::new();
     let mut res = Ok(());
-    INIT.call_once(|| res = gst::init().map_err(|e| Error::GStreamer(format!("init failed: {e}"))));
+    INIT.call_once(|| {
+        res = gst::init().map_err(|e| Error::GStreamer(format!("init failed: {e}")));
+        if res.is_ok() {
+            crate::decode_errors::install();
+        }
+    });
     res
 }
 
@@ -107,7 +114,9 @@ pub fn decode_timed(
                         first, e.g. `ffmpeg -i in.gif -pix_fmt yuv420p out.mp4`"
             .into()));
     }
-    let (pipeline, sink) = build(path, opts).map_err(|e| err(e.to_string()))?;
+    let errors = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let _release = ReleaseCounter(errors.clone());
+    let (pipeline, sink) = build(path, opts, errors.clone()).map_err(|e| err(e.to_string()))?;
     let guard = StopOnDrop(pipeline.clone());
     pipeline.set_state(gst::State::Paused).map_err(|_| err(bus_error(&pipeline).unwrap_or("cannot start".into())))?;
     let seeking = opts.seek && range.is_some_and(|r| r.0 > 0);
@@ -153,7 +162,15 @@ pub fn decode_timed(
         stamps.push(time.unwrap_or(stamps.last().copied().unwrap_or(0)));
         count += 1;
         let orientation = info.orientation.or_else(|| orientation(&pipeline));
-        info = DecodedInfo { frames: count as u32, width: w, height: h, fps_num: fps.0, fps_den: fps.1, orientation };
+        info = DecodedInfo {
+            frames: count as u32,
+            width: w,
+            height: h,
+            fps_num: fps.0,
+            fps_den: fps.1,
+            orientation,
+            decode_errors: 0,
+        };
         if let Some((first, last)) = range {
             if index < first {
                 continue;
@@ -175,7 +192,16 @@ pub fn decode_timed(
     if count == 0 {
         return Err(err("no video frames decoded".into()));
     }
+    info.decode_errors = errors.load(std::sync::atomic::Ordering::Relaxed);
     Ok((info, stamps))
+}
+
+/// Unregisters a decode's error counter however the decode ends.
+struct ReleaseCounter(Arc<std::sync::atomic::AtomicU32>);
+impl Drop for ReleaseCounter {
+    fn drop(&mut self) {
+        crate::decode_errors::release(&self.0);
+    }
 }
 
 /// The first non-identity `image-orientation` tag waiting on the bus (other tags are dropped).
@@ -231,12 +257,17 @@ impl Drop for StopOnDrop {
     }
 }
 
-fn build(path: &Path, opts: &DecodeOptions) -> std::result::Result<(gst::Pipeline, gst_app::AppSink), String> {
+fn build(
+    path: &Path,
+    opts: &DecodeOptions,
+    errors: Arc<std::sync::atomic::AtomicU32>,
+) -> std::result::Result<(gst::Pipeline, gst_app::AppSink), String> {
     let pipeline = gst::Pipeline::new();
     let make = |f: &str| gst::ElementFactory::make(f).build().map_err(|_| format!("GStreamer element '{f}' missing"));
     let src = make("filesrc")?;
     src.set_property("location", path.to_string_lossy().to_string());
     let decodebin = make("decodebin")?;
+    crate::decode_errors::watch(&decodebin, errors);
     let convert = make("videoconvert")?;
     let scale = make("videoscale")?;
     let filter = make("capsfilter")?;

@@ -23,6 +23,8 @@ mod classes;
 mod container;
 #[cfg(feature = "video")]
 mod decode;
+#[cfg(feature = "video")]
+mod decode_errors;
 mod dist;
 mod error;
 pub mod format;

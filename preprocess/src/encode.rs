@@ -102,10 +102,16 @@ pub fn encode_video(id: &str, path: &Path, opts: &EncodeOptions) -> Result<Encod
     let over = (header > decoded + 2).then(|| format!("header counts {header} frames, {decoded} decode"));
     // Players turn such a video; the reference's PyAV decode does not, and neither does the pack: reported.
     let turned = info.orientation.map(|o| format!("orientation metadata '{o}' not applied (stored as coded)"));
-    let warning = match (over, turned) {
-        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
-        (a, b) => a.or(b),
-    };
+    // A damaged bitstream: the decoder concealed errors. Past one per ten frames the frames are not worth
+    // training on; fewer are reported.
+    if info.decode_errors * 10 > decoded.max(1) {
+        return Err(VideoError::Damaged { errors: info.decode_errors, frames: decoded });
+    }
+    let damaged = (info.decode_errors > 0).then(|| {
+        format!("the decoder concealed {} errors in {decoded} frames (damaged bitstream)", info.decode_errors)
+    });
+    let warning = [over, turned, damaged].into_iter().flatten().collect::<Vec<_>>().join("; ");
+    let warning = (!warning.is_empty()).then_some(warning);
     let decoder_fps = if info.fps_num > 0 { (info.fps_num, info.fps_den) } else { (30, 1) };
     let pts = cont.pts_ticks(&stamps, decoded as usize, decoder_fps.0 as f64 / decoder_fps.1 as f64);
     let timing = cont.timing(pts.len(), decoder_fps);

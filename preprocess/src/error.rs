@@ -66,6 +66,9 @@ pub enum VideoError {
     /// A compact pack's frame that no JPEG quality keeps above the PSNR floor.
     #[error("below the PSNR floor: {0}")]
     Fidelity(String),
+    /// The decoder concealed too many errors: a damaged bitstream.
+    #[error("damaged bitstream: the decoder concealed {errors} errors in {frames} frames")]
+    Damaged { errors: u32, frames: u32 },
     /// Far fewer frames decoded than the container promises.
     #[error("truncated: decoded {decoded} of {expected} frames")]
     Truncated { decoded: u32, expected: u32 },
