@@ -7,6 +7,7 @@ mod error;
 pub mod evaluate;
 pub mod plot;
 pub mod run;
+pub mod table;
 
 pub use error::{Error, Result};
 

@@ -54,6 +54,16 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// The base-to-novel table over seeds: each --row NAME=DIR[,DIR...] names froster-eval's b2n output folders
+    /// (their b2n.json); prints Base / Novel / HM as mean ± std and writes b2n_table.{md,json,png} to --out.
+    B2nTable {
+        /// A row: NAME=DIR,DIR,... (one folder per seed), in table order; repeat.
+        #[arg(long = "row", required = true)]
+        rows: Vec<String>,
+        /// Folder for b2n_table.md, b2n_table.json and b2n_table.png.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Draw a run's loss parts, learning rate and validation top-1 (from train_log.jsonl) as a PNG.
     Plot {
         /// The run folder (froster-train --out).
@@ -86,6 +96,20 @@ fn run() -> Result<()> {
             let avg = average(&raw, &ckpts, start, end)?;
             weights::save(&out, &avg)?;
             println!("averaged epochs {used:?} ({} tensors) into {}", avg.len(), out.display());
+        }
+        Cmd::B2nTable { rows, out } => {
+            let spec = rows
+                .iter()
+                .map(|r| {
+                    let (name, dirs) =
+                        r.split_once('=').with_context(|| format!("--row '{r}': want NAME=DIR[,DIR...]"))?;
+                    Ok((name.to_string(), dirs.split(',').filter(|d| !d.is_empty()).map(PathBuf::from).collect()))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let rows = froster_tools::table::rows(&spec)?;
+            froster_tools::table::write(&out, &rows)?;
+            print!("{}", froster_tools::table::markdown(&rows));
+            println!("(mean ± std over seeds; HM per run, then averaged) -> {}", out.join("b2n_table.md").display());
         }
         Cmd::Plot { run, out } => {
             let out = out.unwrap_or_else(|| run.join("curves.png"));
