@@ -126,14 +126,7 @@ impl Learner {
         self.opt.zero_grad();
         let (s, t) = (&self.student, &self.teacher);
         let parts = accumulate_gradient_tensors(s, t, micro, &ids, &teacher_text, self.objective);
-        self.world.average(&self.opt.grads())?;
-        self.world.average(std::slice::from_ref(&parts))?;
-        let parts = LossParts::from_tensor(&parts);
-        if parts.is_finite() {
-            let _ = self.opt.clip_grad_norm(self.clip_grad_norm);
-            self.opt.step(lr)?;
-        }
-        Ok(parts)
+        self.apply(&parts, lr)
     }
 
     /// CLIP pretraining's step: the captions of each micro-batch's clips, symmetric InfoNCE (crate::contrastive).
@@ -151,9 +144,15 @@ impl Learner {
             )?;
             parts += p / micro.len() as f64;
         }
+        self.apply(&parts, lr)
+    }
+
+    /// The end of every step, whatever the objective: gradients and loss parts (on the device) averaged over the
+    /// ranks, then clipping and AdamW unless the loss is not finite.
+    fn apply(&mut self, parts: &Tensor, lr: f64) -> Result<LossParts> {
         self.world.average(&self.opt.grads())?;
-        self.world.average(std::slice::from_ref(&parts))?;
-        let parts = LossParts::from_tensor(&parts);
+        self.world.average(std::slice::from_ref(parts))?;
+        let parts = LossParts::from_tensor(parts);
         if parts.is_finite() {
             let _ = self.opt.clip_grad_norm(self.clip_grad_norm);
             self.opt.step(lr)?;
