@@ -108,6 +108,9 @@ pub(crate) fn prepare_folder(
 /// TRAIN.BATCH_SIZE is the global batch: each rank takes its share, in TRAIN.ACCUM_STEPS micro-batches.
 pub fn per_rank_batch(cfg: &Config, world: usize) -> Result<usize> {
     let b = cfg.train.batch_size;
+    if world == 0 {
+        return Err(Error::Config("the run needs at least one rank (--nproc-per-node and --nnodes >= 1)".into()));
+    }
     if b % world != 0 || (b / world) % cfg.train.accum_steps != 0 {
         return Err(Error::Config(format!(
             "TRAIN.BATCH_SIZE {b} (the global batch) must divide by the {world} ranks, and each rank's {} by \

@@ -96,6 +96,9 @@ fn a_batch_that_does_not_divide_over_the_ranks_is_refused_before_launch() {
     assert!(!o.status.success());
     assert!(err.contains("TRAIN.BATCH_SIZE 6") && err.contains("4 ranks"), "{err}");
     assert!(!err.contains("launched rank"), "{err}");
+    let o = train(&packs, &classes, &tmp.path().join("o"), &[]).args(["--nproc-per-node", "0"]).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("at least one rank") && !err.contains("panicked"), "{err}");
 }
 
 /// Starts a two-rank run through the launcher; returns it, its stderr and the ranks' pids.
