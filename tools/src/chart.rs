@@ -76,10 +76,15 @@ pub type ClassRow = (String, f64, usize);
 pub fn per_class(path: &Path, title: &str, rows: &[ClassRow]) -> Result<()> {
     let mut rows = rows.to_vec();
     rows.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal).then(a.0.cmp(&b.0)));
+    bars(path, title, "top-1 per class, worst first (bar: 0-100%)", &rows)
+}
+
+/// Horizontal percent bars in the given order, each row labelled with its name, value and count.
+pub fn bars(path: &Path, title: &str, subtitle: &str, rows: &[ClassRow]) -> Result<()> {
     let (name_w, bar_w, row_h, top) = (34 * 8, 400i64, 12i64, 40i64);
     let mut c = Canvas::new((name_w + bar_w + 150) as usize, (top + rows.len() as i64 * row_h + 30) as usize);
     c.text(10, 10, title, BLACK);
-    c.text(10, 24, "top-1 per class, worst first (bar: 0-100%)", BLACK);
+    c.text(10, 24, subtitle, BLACK);
     let x0 = name_w + 10;
     for (i, (name, acc, n)) in rows.iter().enumerate() {
         let y = top + i as i64 * row_h;

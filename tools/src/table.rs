@@ -70,12 +70,16 @@ pub fn write(out: &Path, rows: &[Row]) -> Result<()> {
     let json = out.join("b2n_table.json");
     let text = serde_json::to_string_pretty(&serde_json::json!({ "rows": rows })).unwrap_or_default();
     std::fs::write(&json, text).map_err(io_err(&json))?;
-    let bars: Vec<crate::chart::ClassRow> = rows
+    // Grouped by metric, the rows in their order within each, so that methods compare side by side.
+    let metric = |k: &str, r: &Row| match k {
+        "Base" => r.base,
+        "Novel" => r.novel,
+        _ => r.hm,
+    };
+    let bars: Vec<crate::chart::ClassRow> = ["Base", "Novel", "HM"]
         .iter()
-        .flat_map(|r| {
-            [("Base", r.base), ("Novel", r.novel), ("HM", r.hm)]
-                .map(|(k, s)| (format!("{}: {k}", r.name), s.mean, r.seeds))
-        })
+        .flat_map(|k| rows.iter().map(move |r| (format!("{k}: {}", r.name), metric(k, r).mean, r.seeds)))
         .collect();
-    crate::chart::per_class(&out.join("b2n_table.png"), "base-to-novel: mean over seeds", &bars)
+    let subtitle = "top-1 %, mean over seeds (n = seeds; bar: 0-100%)";
+    crate::chart::bars(&out.join("b2n_table.png"), "base-to-novel", subtitle, &bars)
 }
