@@ -31,7 +31,14 @@ pub enum Codec {
     /// Each frame a baseline JPEG (4:2:0) of its RGB, at the lowest quality of a ladder that keeps the frame's
     /// PSNR against the lossless RGB at or above the pack's floor; read back as RGB.
     Compact,
+    /// Lossless with temporal prediction: stored frame j is zstd of its `pixel`-format bytes when j is a multiple
+    /// of [`TEMPORAL_GOP`] (a key frame), else zstd of its bytes minus stored frame j-1's, byte by byte modulo
+    /// 256. Reading frame j decompresses from its key frame up to j: random access costs at most one GOP.
+    Temporal,
 }
+
+/// The temporal codec's key-frame interval, in stored frames.
+pub const TEMPORAL_GOP: usize = 4;
 
 /// How pixels are stored before zstd.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

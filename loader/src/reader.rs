@@ -5,6 +5,11 @@ use memmap2::Mmap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+thread_local! {
+    /// The temporal codec's difference frame, reused across reads on a thread.
+    static DELTA: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// What became of a list's videos when the pack was built.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ListCounts {
@@ -183,15 +188,53 @@ impl PackReader {
         zstd: &mut zstd::bulk::Decompressor<'static>,
         out: &mut Vec<u8>,
     ) -> Result<()> {
-        let v = &self.manifest.videos[idx];
+        match self.manifest.codec {
+            Codec::Lossless => self.unpack(idx, frame, verify, zstd, out),
+            Codec::Compact => {
+                let v = &self.manifest.videos[idx];
+                let bytes = self.checked_bytes(idx, frame, verify)?;
+                crate::jpeg::decode_rgb(bytes, v.width as usize, v.height as usize, out)
+                    .map_err(|reason| Error::CorruptFrame { video: v.id.clone(), frame, reason })
+            }
+            Codec::Temporal => {
+                // From the key frame, add each following difference (modulo 256) up to `frame`.
+                let key = frame - frame % TEMPORAL_GOP;
+                self.unpack(idx, key, verify, zstd, out)?;
+                DELTA.with(|d| {
+                    let mut d = d.borrow_mut();
+                    for f in key + 1..=frame {
+                        self.unpack(idx, f, verify, zstd, &mut d)?;
+                        out.iter_mut().zip(d.iter()).for_each(|(o, &x)| *o = o.wrapping_add(x));
+                    }
+                    Ok(())
+                })
+            }
+        }
+    }
+
+    /// One stored frame's bytes, their crc32 checked when `verify`.
+    fn checked_bytes(&self, idx: usize, frame: usize, verify: bool) -> Result<&[u8]> {
         let (bytes, crc) = self.frame_bytes(idx, frame)?;
-        let corrupt = |reason: String| Error::CorruptFrame { video: v.id.clone(), frame, reason };
         if verify && crc32fast::hash(bytes) != crc {
-            return Err(corrupt("checksum mismatch".into()));
+            let v = &self.manifest.videos[idx];
+            return Err(Error::CorruptFrame { video: v.id.clone(), frame, reason: "checksum mismatch".into() });
         }
-        if self.manifest.codec == Codec::Compact {
-            return crate::jpeg::decode_rgb(bytes, v.width as usize, v.height as usize, out).map_err(corrupt);
-        }
+        Ok(bytes)
+    }
+
+    /// zstd-decompresses one stored frame's own bytes into `out` (for the temporal codec, a difference frame
+    /// stays a difference): the `pixel` size is checked. `verify` reads every frame once through this.
+    pub fn unpack(
+        &self,
+        idx: usize,
+        frame: usize,
+        verify: bool,
+        zstd: &mut zstd::bulk::Decompressor<'static>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let v = &self.manifest.videos[idx];
+        let bytes = self.checked_bytes(idx, frame, verify)?;
+        let corrupt = |reason: String| Error::CorruptFrame { video: v.id.clone(), frame, reason };
         let n = self.manifest.pixel.frame_bytes(v.width as usize, v.height as usize);
         out.resize(n, 0);
         let got = zstd.decompress_to_buffer(bytes, out.as_mut_slice()).map_err(|e| corrupt(e.to_string()))?;

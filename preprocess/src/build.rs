@@ -264,8 +264,10 @@ fn check_options(out: &Path, e: &EncodeOptions) -> Result<()> {
         "pixel": e.decode.pixel, "short_side": e.decode.short_side, "keep_every": e.keep_every, "zstd_level": e.zstd_level,
     });
     // One codec per pack folder (a lossless folder's build.json predates the field and stays valid).
-    if e.codec == Codec::Compact {
+    if e.codec != Codec::Lossless {
         want["codec"] = serde_json::json!(e.codec);
+    }
+    if e.codec == Codec::Compact {
         want["psnr_floor"] = serde_json::json!(e.psnr_floor);
     }
     let path = out.join("build.json");

@@ -2,7 +2,7 @@
 use crate::compact::{encode_frame, CompactScratch};
 use crate::error::VideoError;
 use crate::writer::EncodedVideo;
-use froster_loader::format::{Codec, PixelFormat, VideoEntry};
+use froster_loader::format::{Codec, PixelFormat, VideoEntry, TEMPORAL_GOP};
 use froster_loader::probe;
 use froster_loader::{decode_timed, DecodeOptions};
 use std::path::Path;
@@ -16,7 +16,7 @@ pub struct EncodeOptions {
     pub keep_every: u32,
     /// zstd level of the frames (lossless).
     pub zstd_level: i32,
-    /// Lossless (zstd) or compact (JPEG within `psnr_floor`).
+    /// Lossless (zstd), temporal (lossless, zstd of frame differences) or compact (JPEG within `psnr_floor`).
     pub codec: Codec,
     /// Compact: the PSNR (dB) every stored frame must keep against the lossless RGB.
     pub psnr_floor: f64,
@@ -38,7 +38,7 @@ impl EncodeOptions {
     /// The pixel format reading the pack gives: the decoder's for lossless, RGB for compact.
     pub fn stored_pixel(&self) -> PixelFormat {
         match self.codec {
-            Codec::Lossless => self.decode.pixel,
+            Codec::Lossless | Codec::Temporal => self.decode.pixel,
             Codec::Compact => PixelFormat::Rgb,
         }
     }
@@ -59,15 +59,32 @@ pub fn encode_video(id: &str, path: &Path, opts: &EncodeOptions) -> Result<Encod
     let limit = cont.frames.map(|n| n as usize).unwrap_or(usize::MAX);
     // Compact packs encode from I420 (the loader's own RGB conversion is the reference the floor is kept to).
     let decode = match opts.codec {
-        Codec::Lossless => opts.decode,
+        Codec::Lossless | Codec::Temporal => opts.decode,
         Codec::Compact => DecodeOptions { pixel: PixelFormat::I420, ..opts.decode },
     };
     let (mut scratch, mut psnrs, mut below) = (CompactScratch::default(), Vec::new(), None);
+    // Temporal: the previous stored frame's pixels, and the difference being compressed.
+    let (mut previous, mut delta): (Vec<u8>, Vec<u8>) = (Vec::new(), Vec::new());
     let decoded = decode_timed(path, &decode, None, None, None, |i, px, w, h| {
         if i % keep == 0 && i < limit {
             let bytes = match opts.codec {
                 Codec::Lossless => {
                     comp.compress(px).map_err(|source| froster_loader::Error::Io { path: path.into(), source })?
+                }
+                Codec::Temporal => {
+                    let input = if frames.len() % TEMPORAL_GOP == 0 {
+                        px
+                    } else {
+                        delta.clear();
+                        delta.extend(px.iter().zip(&previous).map(|(&a, &b)| a.wrapping_sub(b)));
+                        &delta
+                    };
+                    let bytes = comp
+                        .compress(input)
+                        .map_err(|source| froster_loader::Error::Io { path: path.into(), source })?;
+                    previous.clear();
+                    previous.extend_from_slice(px);
+                    bytes
                 }
                 Codec::Compact => match encode_frame(px, w as usize, h as usize, opts.psnr_floor, &mut scratch) {
                     Ok((bytes, p)) => {

@@ -54,8 +54,9 @@ enum Cmd {
         /// zstd level (1-19) of the lossless codec.
         #[arg(long, default_value_t = 3)]
         zstd_level: i32,
-        /// lossless (the decoder's pixels, zstd: exact) or compact (JPEG per frame, each kept at --psnr-floor or
-        /// above: several times smaller). A pack folder keeps one codec.
+        /// lossless (the decoder's pixels, zstd: exact), temporal (exact too, zstd of each frame's difference from
+        /// the previous one, a key frame every 4: smaller, reads up to 4 frames per frame) or compact (JPEG per
+        /// frame, each kept at --psnr-floor or above: several times smaller). A pack folder keeps one codec.
         #[arg(long, default_value = "lossless", value_parser = parse_codec)]
         codec: Codec,
         /// compact: the PSNR (dB) against the lossless RGB that every stored frame keeps; a frame that cannot
@@ -169,7 +170,8 @@ fn parse_codec(s: &str) -> Result<Codec, String> {
     match s {
         "lossless" => Ok(Codec::Lossless),
         "compact" => Ok(Codec::Compact),
-        _ => Err(format!("unknown codec '{s}' (lossless or compact)")),
+        "temporal" => Ok(Codec::Temporal),
+        _ => Err(format!("unknown codec '{s}' (lossless, temporal or compact)")),
     }
 }
 

@@ -19,6 +19,7 @@ fn rows() -> Vec<(&'static str, EncodeOptions)> {
     vec![
         ("lossless, I420 + zstd 3 (default)", lossless(3)),
         ("lossless, I420 + zstd 9", lossless(9)),
+        ("temporal, I420 differences + zstd 3", EncodeOptions { codec: Codec::Temporal, ..Default::default() }),
         ("compact, JPEG >= 40 dB", compact(40.0)),
         ("compact, JPEG >= 37 dB", compact(37.0)),
     ]
@@ -51,7 +52,7 @@ pub fn run(videos: &Path, short_side: u32) -> Result<String> {
         let r = PackReader::open(&out)?;
         let ms = decode_ms(&r, s.frames)?;
         let fidelity = match (&reference, encode.codec) {
-            (Some(lossless), Codec::Compact) => fidelity(lossless, &r)?,
+            (Some(lossless), Codec::Compact | Codec::Temporal) => fidelity(lossless, &r)?,
             _ => "lossless".into(),
         };
         let items: Vec<(u32, i64)> = (0..20).flat_map(|_| (0..r.videos().len() as u32).map(|v| (v, 0))).collect();
@@ -97,6 +98,9 @@ fn fidelity(lossless: &PackReader, pack: &PackReader) -> Result<String> {
             let p = psnr(&lossless.frame_rgb(j, f)?, &pack.frame_rgb(i, f)?);
             (sum, min, n) = (sum + p, min.min(p), n + 1);
         }
+    }
+    if min.is_infinite() {
+        return Ok(format!("lossless (all {n} frames equal)"));
     }
     Ok(format!("{:.1} / {:.1}", sum / n.max(1) as f64, min))
 }
