@@ -222,9 +222,24 @@ impl PackReader {
         Ok(bytes)
     }
 
+    /// Checks one stored frame on its own: its crc32, and that it decodes to the frame's size. A temporal
+    /// frame's difference is checked without its GOP, so that a flipped byte is reported once, at its frame.
+    pub fn check_frame(
+        &self,
+        idx: usize,
+        frame: usize,
+        zstd: &mut zstd::bulk::Decompressor<'static>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        match self.manifest.codec {
+            Codec::Temporal => self.unpack(idx, frame, true, zstd, out),
+            Codec::Lossless | Codec::Compact => self.read_frame(idx, frame, true, zstd, out),
+        }
+    }
+
     /// zstd-decompresses one stored frame's own bytes into `out` (for the temporal codec, a difference frame
-    /// stays a difference): the `pixel` size is checked. `verify` reads every frame once through this.
-    pub fn unpack(
+    /// stays a difference): the `pixel` size is checked.
+    fn unpack(
         &self,
         idx: usize,
         frame: usize,

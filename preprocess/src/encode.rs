@@ -68,22 +68,21 @@ pub fn encode_video(id: &str, path: &Path, opts: &EncodeOptions) -> Result<Encod
     let decoded = decode_timed(path, &decode, None, None, None, |i, px, w, h| {
         if i % keep == 0 && i < limit {
             let bytes = match opts.codec {
-                Codec::Lossless => {
-                    comp.compress(px).map_err(|source| froster_loader::Error::Io { path: path.into(), source })?
-                }
-                Codec::Temporal => {
-                    let input = if frames.len() % TEMPORAL_GOP == 0 {
-                        px
-                    } else {
+                Codec::Lossless | Codec::Temporal => {
+                    // Temporal: frames between key frames store their difference from the previous one.
+                    let predicted = opts.codec == Codec::Temporal && frames.len() % TEMPORAL_GOP != 0;
+                    if predicted {
                         delta.clear();
                         delta.extend(px.iter().zip(&previous).map(|(&a, &b)| a.wrapping_sub(b)));
-                        &delta
-                    };
+                    }
+                    let input = if predicted { delta.as_slice() } else { px };
                     let bytes = comp
                         .compress(input)
                         .map_err(|source| froster_loader::Error::Io { path: path.into(), source })?;
-                    previous.clear();
-                    previous.extend_from_slice(px);
+                    if opts.codec == Codec::Temporal {
+                        previous.clear();
+                        previous.extend_from_slice(px);
+                    }
                     bytes
                 }
                 Codec::Compact => match encode_frame(px, w as usize, h as usize, opts.psnr_floor, &mut scratch) {
