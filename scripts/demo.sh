@@ -21,6 +21,12 @@ while [ $# -gt 0 ]; do
     *) echo "demo: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+# Checked before minutes of work: whole numbers, at least one seed.
+for n in $seeds $pre_epochs $epochs; do
+  [[ "$n" =~ ^[0-9]+$ ]] || { echo "demo: '$n' is not a whole number (--seeds, --pretrain-epochs, --epochs)" >&2; exit 2; }
+done
+[ -n "${seeds// /}" ] || { echo "demo: --seeds needs at least one seed, e.g. --seeds \"0 1 2\"" >&2; exit 2; }
+[ "$pre_epochs" -gt 0 ] && [ "$epochs" -gt 0 ] || { echo "demo: --pretrain-epochs and --epochs must be at least 1" >&2; exit 2; }
 rm -rf "$out"; mkdir -p "$out/logs"
 t0=$(date +%s)
 data="$out/fixtures"; p="$data/protocol"
