@@ -28,8 +28,9 @@ case "${1:-}" in
     # A small pack of real videos (short side 224) for the data-wait measurement with real decode.
     videos=${FROSTER_DATA_VIDEOS:-../shared/data/videos}
     ls "$videos" | grep -E '\.(mp4|avi)$' | head -n 2 | awk '{print $0",0"}' > .gpu/bench.csv
-    # Compact (JPEG) frames: a third of the bytes to carry, and the loader's JPEG path measured on the GPU host.
-    target/release/froster-pack --quiet build "$videos" --list .gpu/bench.csv --out .gpu/pack --short-side 224 --codec compact
+    # JPEG frames: a third of the bytes to carry, and no libavcodec needed there (the default h264 codec opens it,
+    # and it would bring about 100 MB of codec libraries).
+    target/release/froster-pack --quiet build "$videos" --list .gpu/bench.csv --out .gpu/pack --short-side 224 --codec jpeg
     # Carry every shared library the binaries need that is neither torch/CUDA (the GPU machine has those) nor glibc.
     for b in .gpu/froster-bench .gpu/golden_train; do
       ldd "$b" | awk '/=> \//{print $3}' |

@@ -9,10 +9,11 @@ venv="$cache/torch-$TORCH_VERSION"
 
 say() { echo "[setup] $*"; }
 
-# 1. Debian packages (GStreamer decode/encode, ffmpeg for the tests' reference decode).
+# 1. Debian packages (GStreamer decode/encode, ffmpeg for the tests' reference decode, libav headers for the
+#    H.264 pack codec, which opens libavcodec at run time).
 pkgs=(pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base
       gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
-      gstreamer1.0-tools ffmpeg)
+      gstreamer1.0-tools ffmpeg libavcodec-dev libavutil-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

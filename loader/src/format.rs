@@ -29,16 +29,34 @@ pub enum Codec {
     #[default]
     Lossless,
     /// Each frame a baseline JPEG (4:2:0) of its RGB, at the lowest quality of a ladder that keeps the frame's
-    /// PSNR against the lossless RGB at or above the pack's floor; read back as RGB.
-    Compact,
+    /// PSNR against the lossless RGB at or above the pack's floor; read back as RGB. (Named `compact` in packs
+    /// made before the H.264 codec took that name.)
+    #[serde(alias = "compact")]
+    Jpeg,
     /// Lossless with temporal prediction: stored frame j is zstd of its `pixel`-format bytes when j is a multiple
     /// of [`TEMPORAL_GOP`] (a key frame), else zstd of its bytes minus stored frame j-1's, byte by byte modulo
     /// 256. Reading frame j decompresses from its key frame up to j: random access costs at most one GOP.
     Temporal,
+    /// H.264 (x264, CAVLC, no B-frames) in closed GOPs of [`H264_GOP`] stored frames: stored frame j is one
+    /// access unit (Annex B), a key frame with its parameter sets when j is a multiple of [`H264_GOP`]. The
+    /// quality (x264's CRF) is the highest of a ladder that keeps every frame's RGB PSNR against the lossless RGB
+    /// at or above the pack's floor. Read back as I420; random access decodes at most one GOP.
+    H264,
 }
 
 /// The temporal codec's key-frame interval, in stored frames.
 pub const TEMPORAL_GOP: usize = 4;
+
+/// The H.264 codec's key-frame interval, in stored frames: a train clip's 8 frames lie 16 apart, so each costs
+/// its own GOP, on average 2.5 pictures decoded.
+pub const H264_GOP: usize = 4;
+
+impl Codec {
+    /// Whether the codec stores frames within a PSNR floor rather than exactly.
+    pub fn is_lossy(self) -> bool {
+        matches!(self, Codec::Jpeg | Codec::H264)
+    }
+}
 
 /// How pixels are stored before zstd.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -95,7 +113,7 @@ pub struct VideoEntry {
     pub source_bytes: u64,
     /// crc32 of the record's header, frame table and pts table.
     pub table_crc: u32,
-    /// Compact packs: the stored frames' PSNR against the decoder's RGB, [mean, min] in dB.
+    /// Lossy packs (h264, jpeg): the stored frames' PSNR against the decoder's RGB, [mean, min] in dB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub psnr: Option<[f32; 2]>,
     /// Packed, but worth a look: e.g. a header that over-counts the frames that decode (also in `warnings.csv`).
@@ -159,10 +177,10 @@ pub struct Manifest {
     pub lists: std::collections::BTreeMap<String, Vec<(u32, i64)>>,
     /// The listed videos that could not be packed.
     pub failed: Vec<Failure>,
-    /// The frames' codec (`pixel` is what reading gives: RGB for compact packs).
+    /// The frames' codec (`pixel` is what reading gives: RGB for JPEG packs).
     #[serde(default)]
     pub codec: Codec,
-    /// Compact packs: the PSNR (dB) every stored frame kept against the decoder's RGB.
+    /// Lossy packs (h264, jpeg): the PSNR (dB) every stored frame kept against the decoder's RGB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub psnr_floor: Option<f64>,
     /// crc32 of this manifest serialized without the checksum ([`Manifest::seal`]): fps, strides, counts, ids and

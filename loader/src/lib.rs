@@ -28,6 +28,7 @@ mod decode_errors;
 mod dist;
 mod error;
 pub mod format;
+pub mod h264;
 pub mod jpeg;
 mod list;
 mod pipeline;

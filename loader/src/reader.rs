@@ -66,7 +66,7 @@ impl PackReader {
                 ),
             });
         }
-        if manifest.checksum != Some(manifest.compute_checksum()) {
+        if manifest.checksum != Some(manifest.compute_checksum()) && !legacy_jpeg_sealed(&manifest) {
             let reason = match manifest.checksum {
                 None => "no checksum (not written by froster-pack?)".to_string(),
                 Some(_) => "its checksum does not match: the file was changed after froster-pack wrote it (hand \
@@ -190,12 +190,13 @@ impl PackReader {
     ) -> Result<()> {
         match self.manifest.codec {
             Codec::Lossless => self.unpack(idx, frame, verify, zstd, out),
-            Codec::Compact => {
+            Codec::Jpeg => {
                 let v = &self.manifest.videos[idx];
                 let bytes = self.checked_bytes(idx, frame, verify)?;
                 crate::jpeg::decode_rgb(bytes, v.width as usize, v.height as usize, out)
                     .map_err(|reason| Error::CorruptFrame { video: v.id.clone(), frame, reason })
             }
+            Codec::H264 => self.decode_h264(idx, frame, verify, out),
             Codec::Temporal => {
                 // From the key frame, add each following difference (modulo 256) up to `frame`.
                 let key = frame - frame % TEMPORAL_GOP;
@@ -222,8 +223,9 @@ impl PackReader {
         Ok(bytes)
     }
 
-    /// Checks one stored frame on its own: its crc32, and that it decodes to the frame's size. A temporal
-    /// frame's difference is checked without its GOP, so that a flipped byte is reported once, at its frame.
+    /// Checks one stored frame on its own: its crc32, and that it decodes to the frame's size. A flipped byte is
+    /// reported once, at its frame: a temporal frame's difference is checked without its GOP, and an H.264
+    /// frame is decoded only when the frames before it in its GOP are intact.
     pub fn check_frame(
         &self,
         idx: usize,
@@ -233,8 +235,29 @@ impl PackReader {
     ) -> Result<()> {
         match self.manifest.codec {
             Codec::Temporal => self.unpack(idx, frame, true, zstd, out),
-            Codec::Lossless | Codec::Compact => self.read_frame(idx, frame, true, zstd, out),
+            Codec::H264 => {
+                self.checked_bytes(idx, frame, true)?;
+                // A damaged earlier frame of the GOP is reported at its own turn, once.
+                let key = frame - frame % H264_GOP;
+                if (key..frame).any(|f| self.checked_bytes(idx, f, true).is_err()) {
+                    return Ok(());
+                }
+                self.decode_h264(idx, frame, false, out)
+            }
+            Codec::Lossless | Codec::Jpeg => self.read_frame(idx, frame, true, zstd, out),
         }
+    }
+
+    /// Decodes an H.264 frame from its GOP's key frame.
+    fn decode_h264(&self, idx: usize, frame: usize, verify: bool, out: &mut Vec<u8>) -> Result<()> {
+        let v = &self.manifest.videos[idx];
+        let key = frame - frame % H264_GOP;
+        let mut gop: [&[u8]; H264_GOP] = [&[]; H264_GOP];
+        for f in key..=frame {
+            gop[f - key] = self.checked_bytes(idx, f, verify)?;
+        }
+        crate::h264::decode_last(&gop[..=frame - key], v.width as usize, v.height as usize, out)
+            .map_err(|reason| Error::CorruptFrame { video: v.id.clone(), frame, reason })
     }
 
     /// zstd-decompresses one stored frame's own bytes into `out` (for the temporal codec, a difference frame
@@ -289,6 +312,13 @@ impl PackReader {
             }
         }
     }
+}
+
+/// A JPEG pack written when that codec was named `compact`: its checksum covers the old name.
+fn legacy_jpeg_sealed(m: &Manifest) -> bool {
+    let Ok(json) = serde_json::to_string(&Manifest { checksum: None, ..m.clone() }) else { return false };
+    let old = json.replacen("\"codec\":\"jpeg\"", "\"codec\":\"compact\"", 1);
+    m.codec == Codec::Jpeg && m.checksum == Some(crc32fast::hash(old.as_bytes()))
 }
 
 fn map_shard(path: &Path) -> Result<Mmap> {

@@ -252,7 +252,7 @@ fn assemble(
         lists: lists_out,
         failed,
         codec: opts.encode.codec,
-        psnr_floor: (opts.encode.codec == Codec::Compact).then_some(opts.encode.psnr_floor),
+        psnr_floor: opts.encode.codec.is_lossy().then_some(opts.encode.psnr_floor),
         checksum: None, // sealed when written
     })
 }
@@ -267,7 +267,7 @@ fn check_options(out: &Path, e: &EncodeOptions) -> Result<()> {
     if e.codec != Codec::Lossless {
         want["codec"] = serde_json::json!(e.codec);
     }
-    if e.codec == Codec::Compact {
+    if e.codec.is_lossy() {
         want["psnr_floor"] = serde_json::json!(e.psnr_floor);
     }
     let path = out.join("build.json");

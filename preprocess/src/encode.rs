@@ -1,8 +1,9 @@
 //! Decodes one video with GStreamer and compresses its frames.
-use crate::compact::{encode_frame, CompactScratch};
 use crate::error::VideoError;
+use crate::h264::{crf_ladder, Stop};
+use crate::store::Store;
 use crate::writer::EncodedVideo;
-use froster_loader::format::{Codec, PixelFormat, VideoEntry, TEMPORAL_GOP};
+use froster_loader::format::{Codec, PixelFormat, VideoEntry};
 use froster_loader::probe;
 use froster_loader::{decode_timed, DecodeOptions};
 use std::path::Path;
@@ -16,9 +17,10 @@ pub struct EncodeOptions {
     pub keep_every: u32,
     /// zstd level of the frames (lossless).
     pub zstd_level: i32,
-    /// Lossless (zstd), temporal (lossless, zstd of frame differences) or compact (JPEG within `psnr_floor`).
+    /// Lossless (zstd), temporal (lossless, zstd of frame differences), or within `psnr_floor`: H.264 (short
+    /// closed GOPs, the default) or JPEG.
     pub codec: Codec,
-    /// Compact: the PSNR (dB) every stored frame must keep against the lossless RGB.
+    /// Lossy codecs: the PSNR (dB) every stored frame must keep against the lossless RGB.
     pub psnr_floor: f64,
 }
 
@@ -28,86 +30,76 @@ impl Default for EncodeOptions {
             decode: DecodeOptions::default(),
             keep_every: 1,
             zstd_level: 3,
-            codec: Codec::Lossless,
+            codec: Codec::H264,
             psnr_floor: 40.0,
         }
     }
 }
 
 impl EncodeOptions {
-    /// The pixel format reading the pack gives: the decoder's for lossless, RGB for compact.
+    /// The pixel format reading the pack gives: the decoder's for lossless, I420 for H.264, RGB for JPEG.
     pub fn stored_pixel(&self) -> PixelFormat {
         match self.codec {
             Codec::Lossless | Codec::Temporal => self.decode.pixel,
-            Codec::Compact => PixelFormat::Rgb,
+            Codec::H264 => PixelFormat::I420,
+            Codec::Jpeg => PixelFormat::Rgb,
         }
     }
 }
 
-/// Decodes `path` and compresses every kept frame. The error says why (the caller knows the path).
+/// Decodes `path` and compresses every kept frame. The error says why (the caller knows the path). H.264 tries
+/// each rate factor of [`crf_ladder`] in turn until every frame keeps the floor (a new decode per rung).
 pub fn encode_video(id: &str, path: &Path, opts: &EncodeOptions) -> Result<EncodedVideo, VideoError> {
+    if opts.codec != Codec::H264 {
+        return attempt(id, path, opts, 0.0);
+    }
+    let (mut below, ladder) = (String::new(), crf_ladder(opts.psnr_floor));
+    for &crf in &ladder {
+        match attempt(id, path, opts, crf) {
+            Err(VideoError::Fidelity(why)) => below = why,
+            done => return done,
+        }
+    }
+    Err(VideoError::Fidelity(format!("{below} even at x264 CRF {}", ladder[ladder.len() - 1])))
+}
+
+/// One decode of `path` into `opts.codec` (at rate factor `crf` for H.264).
+fn attempt(id: &str, path: &Path, opts: &EncodeOptions, crf: f64) -> Result<EncodedVideo, VideoError> {
     let source_bytes = std::fs::metadata(path).map(|m| m.len()).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => VideoError::NotFound,
         _ => VideoError::Io(e),
     })?;
     let cont = probe(path);
-    let mut comp = zstd::bulk::Compressor::new(opts.zstd_level).map_err(VideoError::Io)?;
-    let mut frames = Vec::new();
     let keep = opts.keep_every.max(1) as usize;
     // Some decoders emit one frame more than the container holds (packed-B-frame AVIs through avdec_mpeg4 repeat
     // the last picture at EOS); the container's count is what ffprobe and the reference see.
     let limit = cont.frames.map(|n| n as usize).unwrap_or(usize::MAX);
-    // Compact packs encode from I420 (the loader's own RGB conversion is the reference the floor is kept to).
-    let decode = match opts.codec {
-        Codec::Lossless | Codec::Temporal => opts.decode,
-        Codec::Compact => DecodeOptions { pixel: PixelFormat::I420, ..opts.decode },
-    };
-    let (mut scratch, mut psnrs, mut below) = (CompactScratch::default(), Vec::new(), None);
-    // Temporal: the previous stored frame's pixels, and the difference being compressed.
-    let (mut previous, mut delta): (Vec<u8>, Vec<u8>) = (Vec::new(), Vec::new());
+    // Lossy codecs encode from I420 (the loader's own RGB conversion is the reference the floor is kept to).
+    let decode =
+        if opts.codec.is_lossy() { DecodeOptions { pixel: PixelFormat::I420, ..opts.decode } } else { opts.decode };
+    let mut store = Store::new(opts, crf).map_err(VideoError::Io)?;
+    let (mut frames, mut stop) = (Vec::new(), None);
     let decoded = decode_timed(path, &decode, None, None, None, |i, px, w, h| {
         if i % keep == 0 && i < limit {
-            let bytes = match opts.codec {
-                Codec::Lossless | Codec::Temporal => {
-                    // Temporal: frames between key frames store their difference from the previous one.
-                    let predicted = opts.codec == Codec::Temporal && frames.len() % TEMPORAL_GOP != 0;
-                    if predicted {
-                        delta.clear();
-                        delta.extend(px.iter().zip(&previous).map(|(&a, &b)| a.wrapping_sub(b)));
-                    }
-                    let input = if predicted { delta.as_slice() } else { px };
-                    let bytes = comp
-                        .compress(input)
-                        .map_err(|source| froster_loader::Error::Io { path: path.into(), source })?;
-                    if opts.codec == Codec::Temporal {
-                        previous.clear();
-                        previous.extend_from_slice(px);
-                    }
-                    bytes
-                }
-                Codec::Compact => match encode_frame(px, w as usize, h as usize, opts.psnr_floor, &mut scratch) {
-                    Ok((bytes, p)) => {
-                        psnrs.push(p);
-                        bytes
-                    }
-                    Err(why) => {
-                        below = Some(format!("frame {i}: {why}"));
-                        return Err(froster_loader::Error::Decode { path: path.into(), reason: String::new() });
-                    }
-                },
-            };
-            let crc = crc32fast::hash(&bytes);
-            frames.push((bytes, crc));
+            if let Err(why) = store.push(px, w as usize, h as usize, &mut frames) {
+                stop = Some(why);
+                return Err(froster_loader::Error::Decode { path: path.into(), reason: String::new() });
+            }
         }
         Ok(())
     });
-    if let Some(why) = below {
-        return Err(VideoError::Fidelity(why));
+    let stopped = |why| match why {
+        Stop::Below(why) => VideoError::Fidelity(why),
+        Stop::Codec(why) => VideoError::Encode(why),
+    };
+    if let Some(why) = stop {
+        return Err(stopped(why));
     }
     let (info, stamps) = decoded.map_err(|e| match e {
         froster_loader::Error::Decode { reason, .. } => VideoError::Decode(reason),
         other => VideoError::Decode(other.to_string()),
     })?;
+    let psnrs = store.finish(&mut frames).map_err(stopped)?;
     let decoded = info.frames.min(limit as u32);
     let header = cont.frames.unwrap_or(decoded).max(decoded);
     // A header that over-counts (variable-frame-rate sources, a cut tail) is common and the reference trains on
@@ -149,9 +141,10 @@ pub fn encode_video(id: &str, path: &Path, opts: &EncodeOptions) -> Result<Encod
         bytes: 0,
         source_bytes,
         table_crc: 0,
+        // Capped at 100 dB (an exact frame's PSNR is infinite, which JSON cannot hold).
         psnr: (!psnrs.is_empty()).then(|| {
-            let mean = psnrs.iter().sum::<f64>() / psnrs.len() as f64;
-            [mean as f32, psnrs.iter().cloned().fold(f64::INFINITY, f64::min) as f32]
+            let mean = psnrs.iter().map(|p| p.min(100.0)).sum::<f64>() / psnrs.len() as f64;
+            [mean as f32, psnrs.iter().cloned().fold(100.0, f64::min) as f32]
         }),
         warning,
     };

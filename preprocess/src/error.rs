@@ -63,9 +63,12 @@ pub enum VideoError {
     /// The decoder failed.
     #[error("{0}")]
     Decode(String),
-    /// A compact pack's frame that no JPEG quality keeps above the PSNR floor.
+    /// A lossy pack's frame that no quality of the codec's ladder keeps at the PSNR floor.
     #[error("below the PSNR floor: {0}")]
     Fidelity(String),
+    /// The encoder failed.
+    #[error("encoding: {0}")]
+    Encode(String),
     /// The decoder concealed too many errors: a damaged bitstream.
     #[error("damaged bitstream: the decoder concealed {errors} errors in {frames} frames")]
     Damaged { errors: u32, frames: u32 },

@@ -54,13 +54,14 @@ enum Cmd {
         /// zstd level (1-19) of the lossless codec.
         #[arg(long, default_value_t = 3)]
         zstd_level: i32,
-        /// lossless (the decoder's pixels, zstd: exact), temporal (exact too, zstd of each frame's difference from
-        /// the previous one, a key frame every 4: smaller, reads up to 4 frames per frame) or compact (JPEG per
-        /// frame, each kept at --psnr-floor or above: several times smaller). A pack folder keeps one codec.
-        #[arg(long, default_value = "lossless", value_parser = parse_codec)]
+        /// compact = h264 (x264 in closed GOPs of 4 frames, every frame kept at --psnr-floor or above: about
+        /// 2-3x the sources' size), lossless (the decoder's pixels, zstd: exact, about 26x), temporal (exact too,
+        /// zstd of each frame's difference from the previous one, a key frame every 4: about 21x) or jpeg (each
+        /// frame a JPEG at --psnr-floor: about 8x). A pack folder keeps one codec.
+        #[arg(long, default_value = "compact", value_parser = parse_codec)]
         codec: Codec,
-        /// compact: the PSNR (dB) against the lossless RGB that every stored frame keeps; a frame that cannot
-        /// fails its video into failed.csv.
+        /// h264 and jpeg: the PSNR (dB) against the lossless RGB that every stored frame keeps; a video whose
+        /// frame cannot fails into failed.csv with the reason.
         #[arg(long, default_value_t = 40.0)]
         psnr_floor: f64,
         /// Exit non-zero if any video fails.
@@ -168,10 +169,11 @@ fn default_out(root: &Path) -> Result<PathBuf> {
 
 fn parse_codec(s: &str) -> Result<Codec, String> {
     match s {
+        "compact" | "h264" => Ok(Codec::H264),
         "lossless" => Ok(Codec::Lossless),
-        "compact" => Ok(Codec::Compact),
         "temporal" => Ok(Codec::Temporal),
-        _ => Err(format!("unknown codec '{s}' (lossless, temporal or compact)")),
+        "jpeg" => Ok(Codec::Jpeg),
+        _ => Err(format!("unknown codec '{s}' (compact = h264, lossless, temporal or jpeg)")),
     }
 }
 

@@ -14,7 +14,8 @@ use std::path::Path;
 pub fn scan(root: &Path, lists: &ListSet, jobs: usize, progress: bool) -> Result<ScanReport> {
     let paths = lists.paths.clone();
     let bar = progress_bar(progress, paths.len() as u64, 0);
-    let opts = EncodeOptions { zstd_level: 1, ..Default::default() };
+    // Decoding is what is checked: the cheapest codec.
+    let opts = EncodeOptions { zstd_level: 1, codec: Codec::Lossless, ..Default::default() };
     let (mut failed, mut warnings) = (lists.failed.clone(), Vec::new());
     for r in parallel_encode(root, paths.clone(), opts, jobs) {
         match r {
@@ -70,9 +71,11 @@ pub struct VideoReport {
     pub stride: u32,
     pub bytes: u64,
     pub source_bytes: u64,
+    /// How its frames are stored (the pack's codec: one per folder).
+    pub codec: Codec,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
-    /// Compact packs: PSNR [mean, min] of the stored frames against the lossless RGB.
+    /// Lossy packs: PSNR [mean, min] of the stored frames against the lossless RGB.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub psnr: Option<[f32; 2]>,
 }
@@ -112,6 +115,7 @@ pub fn inspect(dir: &Path, only: Option<&str>) -> Result<PackReport> {
             stride: v.stride,
             bytes: v.bytes,
             source_bytes: v.source_bytes,
+            codec: m.codec,
             warning: v.warning.clone(),
             psnr: v.psnr,
         })
@@ -204,7 +208,7 @@ pub fn options_of(m: &Manifest) -> EncodeOptions {
         EncodeOptions { keep_every: m.keep_every, zstd_level: m.zstd_level, codec: m.codec, ..Default::default() };
     o.psnr_floor = m.psnr_floor.unwrap_or(o.psnr_floor);
     o.decode.short_side = m.short_side;
-    o.decode.pixel = if m.codec == Codec::Compact { PixelFormat::I420 } else { m.pixel };
+    o.decode.pixel = if m.codec.is_lossy() { PixelFormat::I420 } else { m.pixel };
     o
 }
 

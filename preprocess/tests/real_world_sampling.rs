@@ -4,7 +4,7 @@
 //! three test views and five training draws equal the reference's (`scripts/reference_indices.py`, which runs the
 //! reimplemented PySlowFast/PyAV path), from the pack and from the video source; the over-counting header packs
 //! with a warning and the frames that decode.
-use froster_loader::format::PixelFormat;
+use froster_loader::format::{Codec, PixelFormat};
 use froster_loader::DecodeOptions;
 use froster_loader::{sample, ClipSource, PackReader, PackSource, SamplingConfig, Start, VideoSource};
 use froster_pack::{BuildOptions, EncodeOptions, ListSet};
@@ -125,7 +125,7 @@ fn check_folder(dir: &Path, names: &[String]) {
     let pack = tmp.path().join("pack");
     let decode = DecodeOptions { short_side: 64, pixel: PixelFormat::I420, ..Default::default() };
     let opts = BuildOptions {
-        encode: EncodeOptions { decode, keep_every: 1, zstd_level: 1, ..Default::default() },
+        encode: EncodeOptions { decode, keep_every: 1, zstd_level: 1, codec: Codec::Lossless, ..Default::default() },
         jobs: 2,
         ..BuildOptions::new(dir.to_path_buf(), lists, &pack)
     };

@@ -1,6 +1,6 @@
 //! `froster-bench train-step --packs` runs froster-train's own step: after 3 steps on the same pack and config,
 //! the losses and the weights equal those of the trainer as `froster-train` runs it.
-use froster_loader::format::PixelFormat;
+use froster_loader::format::{Codec, PixelFormat};
 use froster_loader::DecodeOptions;
 use froster_model::{layout, weights};
 use froster_pack::{BuildOptions, EncodeOptions, ListSet, NamedList};
@@ -27,7 +27,7 @@ fn bench_train_step_and_froster_train_take_the_same_steps() {
     let lists = ListSet::from_lists(vec![NamedList { name: "train".into(), items }], vec![]);
     let decode = DecodeOptions { short_side: 48, pixel: PixelFormat::I420, ..Default::default() };
     let opts = BuildOptions {
-        encode: EncodeOptions { decode, keep_every: 1, zstd_level: 1, ..Default::default() },
+        encode: EncodeOptions { decode, keep_every: 1, zstd_level: 1, codec: Codec::Lossless, ..Default::default() },
         jobs: 2,
         ..BuildOptions::new(videos_dir(), lists, &pack)
     };

@@ -1,5 +1,5 @@
 #![allow(dead_code)]
-use froster_loader::format::PixelFormat;
+use froster_loader::format::{Codec, PixelFormat};
 use froster_loader::DecodeOptions;
 use froster_pack::{BuildOptions, EncodeOptions, ListSet};
 use std::path::{Path, PathBuf};
@@ -20,6 +20,8 @@ pub fn options(root: &Path, lists: Vec<PathBuf>, out: &Path, short_side: u32, pi
             decode: DecodeOptions { short_side, pixel, ..Default::default() },
             keep_every: 1,
             zstd_level: 3,
+            // Exact frames: the tests compare against ffmpeg's decode (the lossy codecs have their own tests).
+            codec: Codec::Lossless,
             ..Default::default()
         },
         jobs: 2,

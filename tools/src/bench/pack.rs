@@ -14,14 +14,15 @@ const K400_SOURCE_GB: f64 = 450.0;
 
 /// One codec's row: its options and a label.
 fn rows() -> Vec<(&'static str, EncodeOptions)> {
-    let lossless = |level| EncodeOptions { zstd_level: level, ..Default::default() };
-    let compact = |floor| EncodeOptions { codec: Codec::Compact, psnr_floor: floor, ..Default::default() };
+    let lossless = |level| EncodeOptions { codec: Codec::Lossless, zstd_level: level, ..Default::default() };
+    let lossy = |codec, floor| EncodeOptions { codec, psnr_floor: floor, ..Default::default() };
     vec![
-        ("lossless, I420 + zstd 3 (default)", lossless(3)),
+        ("lossless, I420 + zstd 3", lossless(3)),
         ("lossless, I420 + zstd 9", lossless(9)),
-        ("temporal, I420 differences + zstd 3", EncodeOptions { codec: Codec::Temporal, ..Default::default() }),
-        ("compact, JPEG >= 40 dB", compact(40.0)),
-        ("compact, JPEG >= 37 dB", compact(37.0)),
+        ("temporal, I420 differences + zstd 3", EncodeOptions { codec: Codec::Temporal, ..lossless(3) }),
+        ("compact = h264 (default), GOP 4, >= 40 dB", lossy(Codec::H264, 40.0)),
+        ("h264, GOP 4, >= 37 dB", lossy(Codec::H264, 37.0)),
+        ("jpeg, >= 40 dB", lossy(Codec::Jpeg, 40.0)),
     ]
 }
 
@@ -52,7 +53,7 @@ pub fn run(videos: &Path, short_side: u32) -> Result<String> {
         let r = PackReader::open(&out)?;
         let ms = decode_ms(&r, s.frames)?;
         let fidelity = match (&reference, encode.codec) {
-            (Some(lossless), Codec::Compact | Codec::Temporal) => fidelity(lossless, &r)?,
+            (Some(lossless), Codec::Jpeg | Codec::H264 | Codec::Temporal) => fidelity(lossless, &r)?,
             _ => "lossless".into(),
         };
         let items: Vec<(u32, i64)> = (0..20).flat_map(|_| (0..r.videos().len() as u32).map(|v| (v, 0))).collect();

@@ -1,4 +1,4 @@
-//! The compact codec's encoder: a frame's RGB (the loader's own I420 conversion, so the floor is measured
+//! The JPEG codec's encoder: a frame's RGB (the loader's own I420 conversion, so the floor is measured
 //! against exactly what a lossless pack would feed it) as a baseline JPEG at the first rung of [`LADDER`] whose
 //! decoded PSNR reaches the floor. 4:2:0 first (small); 4:4:4 when the decoder's smooth chroma upsampling cannot
 //! reach the floor (small frames, sharp colour edges), since the source chroma was upsampled by repetition.
@@ -20,7 +20,7 @@ pub const LADDER: [(SamplingFactor, u8); 7] = [
 
 /// Reusable buffers of one encoding thread.
 #[derive(Default)]
-pub struct CompactScratch {
+pub struct JpegScratch {
     rgb: Vec<u8>,
     back: Vec<u8>,
 }
@@ -31,7 +31,7 @@ pub fn encode_frame(
     w: usize,
     h: usize,
     floor: f64,
-    s: &mut CompactScratch,
+    s: &mut JpegScratch,
 ) -> Result<(Vec<u8>, f64), String> {
     s.rgb.resize(w * h * 3, 0);
     i420_to_rgb(i420, w, h, &mut s.rgb);
