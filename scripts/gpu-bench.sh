@@ -59,7 +59,9 @@ case "${1:-}" in
     fi
     FROSTER_GOLDEN_DIR=$PWD/.gpu/golden timeout 120 .gpu/golden_train --test-threads=1 2>&1 | tail -n 3 | tee "$out/golden.txt"
     for b in $batches; do
-      timeout 180 .gpu/froster-bench train-step --arch $arch --batch "$b" --frames 8 "${names[@]}" --steps $steps --device $dev | tee -a "$out/steps.jsonl"
+      # The largest batch also times each phase of as many more steps (phases_ms; the device is waited for per phase).
+      prof=""; [ "$b" = "${batches##* }" ] && prof=--profile
+      timeout 180 .gpu/froster-bench train-step --arch $arch --batch "$b" --frames 8 "${names[@]}" --steps $steps --device $dev $prof | tee -a "$out/steps.jsonl"
     done
     timeout 180 .gpu/froster-bench eval-step --arch $arch --batch "${batches##* }" --frames 8 "${names[@]}" --steps $steps --device $dev | tee -a "$out/steps.jsonl"
     # The PyTorch peer: its golden check (same loss and gradients as the reference), then eager and compiled at
@@ -73,6 +75,11 @@ case "${1:-}" in
     done
     # The fused-AdamW lever: the same step with the per-tensor loop (compare with the line of the same batch).
     timeout 180 .gpu/froster-bench train-step --arch $arch --batch "${batches##* }" --frames 8 "${names[@]}" --steps $steps --device $dev --fused-optimizer off | sed 's/"bench":"train-step"/"bench":"train-step-unfused"/' | tee -a "$out/steps.jsonl"
+    # The fused-QuickGELU lever: the CUDA kernels against the eager ops (value and gradient errors against f64, ms),
+    # then the same step with the eager activation (compare clips/s and peak_alloc_gb with the line of the batch).
+    kargs=""; [ "$dev" = cpu ] && kargs="--rows 394 --width 256 --reps 2"
+    timeout 120 .gpu/froster-bench kernels --device $dev $kargs | tee "$out/kernels.jsonl"
+    timeout 180 .gpu/froster-bench train-step --arch $arch --batch "${batches##* }" --frames 8 "${names[@]}" --steps $steps --device $dev --fused-kernels off | sed 's/"bench":"train-step"/"bench":"train-step-eager-act"/' | tee -a "$out/steps.jsonl"
     # The process group's cost: the same train step as a world of 1 (NCCL on CUDA, Gloo on the CPU), with the
     # all-reduce of every gradient timed on its own (allreduce_ms, grad_mb). Compare ms_per_step with the line above
     # of the same batch.
@@ -103,6 +110,16 @@ for bench, peer in (("train-step", "peer-train-step"), ("eval-step", "peer-eval-
         ours, eager, comp = o.get("clips_per_s"), e.get("clips_per_s"), c.get("clips_per_s")
         mem = f"{f(o.get('peak_alloc_gb'))} / {f(c.get('peak_alloc_gb'))}"
         print(f"| {bench} | {batch} | {f(ours)} | {f(eager)} | {f(comp)} | {ratio(ours, eager)} | {ratio(ours, comp)} | {mem} |")
+print("\n| lever turned off | batch | clips/s without / with | peak GiB without / with |\n|---|---|---|---|")
+for r in (r for r in rows if r["bench"] == "train-step" and r.get("phases_ms")):
+    print(f"\nphases of a batch-{int(r['batch'])} step (ms, device waited for at each):")
+    for name, ms in r["phases_ms"]:
+        print(f"  {name:45s} {ms:9.1f}")
+for lever, what in (("train-step-unfused", "fused AdamW + foreach norm"), ("train-step-eager-act", "fused QuickGELU")):
+    for r in (r for r in rows if r["bench"] == lever):
+        o = pick("train-step", int(r["batch"]))
+        print(f"| {what} | {int(r['batch'])} | {f(r.get('clips_per_s'))} / {f(o.get('clips_per_s'))} | "
+              f"{f(r.get('peak_alloc_gb'))} / {f(o.get('peak_alloc_gb'))} |")
 PY
     ;;
   *) sed -n 2,7p "$0"; exit 2 ;;

@@ -2,6 +2,9 @@
 //! DEP_TCH_LIBTORCH_LIB; LIBTORCH is the fallback). NCCL is compiled in when the wheel's nvidia/ headers exist.
 use std::path::{Path, PathBuf};
 
+#[path = "build_kernels.rs"]
+mod kernels;
+
 fn main() {
     println!("cargo:rerun-if-changed=cpp");
     println!("cargo:rerun-if-env-changed=LIBTORCH");
@@ -18,12 +21,17 @@ fn main() {
         .include(torch.join("include/torch/csrc/api/include"))
         .file("cpp/group.cpp")
         .file("cpp/nccl.cpp")
-        .file("cpp/optim.cpp");
+        .file("cpp/optim.cpp")
+        .file("cpp/activation.cpp")
+        .file("cpp/kernels.cpp");
     let nvidia = torch.join("../nvidia");
     let (cuda, nccl) = (nvidia.join("cu13/include"), nvidia.join("nccl/include"));
     if cuda.join("cuda_runtime_api.h").exists() && nccl.join("nccl.h").exists() {
-        b.define("FROSTER_SHIM_NCCL", None).define("USE_C10D_NCCL", None).include(cuda).include(nccl);
+        b.define("FROSTER_SHIM_NCCL", None).define("USE_C10D_NCCL", None).include(&cuda).include(nccl);
         println!("cargo:rustc-cfg=froster_nccl");
+        if let Some(out) = kernels::compile(&nvidia.join("cu13"), &cuda) {
+            b.define("FROSTER_SHIM_KERNELS", None).include(out);
+        }
     }
     println!("cargo::rustc-check-cfg=cfg(froster_nccl)");
     b.compile("froster_shim");

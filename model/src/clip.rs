@@ -17,6 +17,15 @@ pub enum Attention {
     Temporal(i64),
 }
 
+/// The MLP's activation function: [`quick_gelu`] by default; froster-train swaps in froster-shim's fused op on
+/// CUDA (the same values, one kernel each way, half the activations kept for backward).
+pub type Activation = fn(&Tensor) -> Tensor;
+
+/// QuickGELU, CLIP's activation: `x * sigmoid(1.702 x)`, in eager ops.
+pub fn quick_gelu(x: &Tensor) -> Tensor {
+    x * (x * 1.702).sigmoid()
+}
+
 /// LayerNorm computed in f32 whatever the input dtype, as CLIP's LayerNorm subclass.
 pub(crate) struct LayerNorm {
     weight: Tensor,
@@ -94,12 +103,11 @@ impl Block {
         o.transpose(1, 2).reshape([n, l, w]).linear(&self.out_w.to_kind(dt), Some(&self.out_b.to_kind(dt)))
     }
 
-    pub(crate) fn forward(&self, x: &Tensor, mode: Attention) -> Tensor {
+    pub(crate) fn forward(&self, x: &Tensor, mode: Attention, act: Activation) -> Tensor {
         let x = x + self.attention(&self.ln_1.forward(x), mode);
         let k = x.kind();
         let h = self.ln_2.forward(&x).linear(&self.fc_w.to_kind(k), Some(&self.fc_b.to_kind(k)));
-        let h = &h * (&h * 1.702).sigmoid();
-        x + h.linear(&self.proj_w.to_kind(k), Some(&self.proj_b.to_kind(k)))
+        x + act(&h).linear(&self.proj_w.to_kind(k), Some(&self.proj_b.to_kind(k)))
     }
 }
 
@@ -116,21 +124,28 @@ pub(crate) fn temporal_kv(k: &Tensor, t: i64) -> Tensor {
 /// A stack of residual attention blocks (`resblocks.N`).
 pub struct Transformer {
     blocks: Vec<Block>,
+    act: Activation,
 }
 
 impl Transformer {
     pub(crate) fn new(p: nn::Path, width: i64, heads: i64, layers: i64) -> Self {
         let r = &p / "resblocks";
-        Transformer { blocks: (0..layers).map(|i| Block::new(&r / i, width, heads, layers)).collect() }
+        let blocks = (0..layers).map(|i| Block::new(&r / i, width, heads, layers)).collect();
+        Transformer { blocks, act: quick_gelu }
+    }
+
+    /// Replaces the MLPs' activation (which must compute QuickGELU).
+    pub fn set_activation(&mut self, act: Activation) {
+        self.act = act;
     }
     /// Runs block `i` alone on `x` (conformance checks of intermediate activations).
     pub fn forward_block(&self, i: usize, x: &Tensor, mode: Attention) -> Tensor {
-        self.blocks[i].forward(x, mode)
+        self.blocks[i].forward(x, mode, self.act)
     }
 
     /// Runs every block on `x` ([N, L, W]).
     pub fn forward(&self, x: &Tensor, mode: Attention) -> Tensor {
-        self.blocks.iter().fold(x.shallow_clone(), |x, b| b.forward(&x, mode))
+        self.blocks.iter().fold(x.shallow_clone(), |x, b| b.forward(&x, mode, self.act))
     }
 }
 
@@ -299,6 +314,12 @@ impl Clip {
     pub fn set_compute(&mut self, kind: Option<Kind>) {
         self.visual.compute = kind;
         self.text.compute = kind;
+    }
+
+    /// Both towers' MLP activation (see [`Activation`]).
+    pub fn set_activation(&mut self, act: Activation) {
+        self.visual.transformer.set_activation(act);
+        self.text.transformer.set_activation(act);
     }
 }
 

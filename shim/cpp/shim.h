@@ -44,6 +44,13 @@ int fs_clip_grad_norm(void* const* grads, size_t n, double max_norm, void* total
 // -1 when this build has no CUDA headers or the device does not exist.
 int64_t fs_cuda_peak_allocated(int device, int reset);
 
+// QuickGELU (x * sigmoid(1.702 x)) as one autograd op that keeps only x for backward: fused CUDA kernels on CUDA
+// tensors (f32, bf16, f16) when this build has them and the device loads them, ATen's ops otherwise. Writes the
+// result into *out (an at::Tensor*).
+int fs_quick_gelu(void* x, void* out, char** err);
+// What the fused kernels can do here, in words (malloc'd: free with fs_free).
+char* fs_kernels_status(void);
+
 void fs_free(void* p);
 
 #ifdef __cplusplus

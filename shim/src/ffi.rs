@@ -66,5 +66,7 @@ extern "C" {
         err: *mut *mut c_char,
     ) -> c_int;
     pub fn fs_cuda_peak_allocated(device: c_int, reset: c_int) -> i64;
+    pub fn fs_quick_gelu(x: *mut c_void, out: *mut c_void, err: *mut *mut c_char) -> c_int;
+    pub fn fs_kernels_status() -> *mut c_char;
     pub fn fs_free(p: *mut c_void);
 }

@@ -1,6 +1,8 @@
-//! froster-shim: what tch does not reach in the libtorch it links, through a small C++ shim (cpp/shim.h).
-//! Today: torch's own c10d process groups (TCPStore rendezvous, Gloo on CPU, NCCL on CUDA) for data-parallel
-//! training. The collectives are libtorch's; this crate only passes tch's tensor handles (`at::Tensor*`) to them.
+//! froster-shim: what tch does not reach in the libtorch it links, through a small C++ shim (cpp/shim.h):
+//! torch's own c10d process groups (TCPStore rendezvous, Gloo on CPU, NCCL on CUDA) for data-parallel training,
+//! libtorch's fused AdamW and foreach gradient norm, the CUDA caching allocator's statistics, and a fused
+//! QuickGELU autograd op whose CUDA kernels (cuda/) build.rs compiles with the torch wheel's nvcc. This crate
+//! passes tch's tensor handles (`at::Tensor*`) through; nothing is copied.
 #![deny(missing_docs)]
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::ptr::NonNull;
@@ -148,6 +150,35 @@ pub fn cuda_peak_allocated(device: usize) -> Option<u64> {
 /// Starts the peak of [`cuda_peak_allocated`] anew.
 pub fn cuda_reset_peak(device: usize) {
     unsafe { ffi::fs_cuda_peak_allocated(device.min(c_int::MAX as usize) as c_int, 1) };
+}
+
+/// QuickGELU, `x * sigmoid(1.702 x)`, as one autograd op that keeps only `x` for backward (eager tch keeps two
+/// activations): one fused CUDA kernel each way on CUDA tensors (f32, bf16, f16) when [`kernels_status`] says
+/// they run, the same formulas in ATen otherwise.
+pub fn quick_gelu(x: &Tensor) -> Result<Tensor> {
+    let mut y = Tensor::zeros([], (tch::Kind::Float, tch::Device::Cpu));
+    let mut err = std::ptr::null_mut();
+    let (xp, yp) = (x.as_ptr() as *mut c_void, y.as_mut_ptr() as *mut c_void);
+    let rc = unsafe { ffi::fs_quick_gelu(xp, yp, &mut err) };
+    check_local("quick_gelu", rc, err)?;
+    Ok(y)
+}
+
+/// [`quick_gelu`] with tch's convention for ops: a libtorch error panics with its message (the shape of an
+/// activation function, froster_model::Activation).
+pub fn fused_quick_gelu(x: &Tensor) -> Tensor {
+    quick_gelu(x).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Whether the fused CUDA kernels were compiled into this build and, once used, whether they run on this GPU.
+pub fn kernels_status() -> String {
+    let p = unsafe { ffi::fs_kernels_status() };
+    if p.is_null() {
+        return "unknown (out of memory)".into();
+    }
+    let s = unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned();
+    unsafe { ffi::fs_free(p as *mut c_void) };
+    s
 }
 
 /// A c10d process group of `world` ranks, joined through a TCPStore that rank 0 hosts.

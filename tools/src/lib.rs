@@ -57,8 +57,9 @@ pub fn eval_model(checkpoint: &Path, patch_with: Option<(&Path, f64)>, device: D
     let vs = nn::VarStore::new(device);
     let mut clip = Clip::new(&vs.root(), &cfg);
     weights::apply(&vs, &w, "").map_err(not_clip)?;
-    // bf16 compute on GPUs, f32 on CPU.
+    // bf16 compute and the fused activation on GPUs, f32 and eager ops on CPU.
     clip.set_compute(device.is_cuda().then_some(tch::Kind::BFloat16));
+    clip.set_activation(froster_train::step::activation(device.is_cuda()));
     Ok((vs, clip))
 }
 

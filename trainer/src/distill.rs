@@ -70,11 +70,13 @@ pub fn forward_with_classifier(
     let (b, t) = (video.size()[0], video.size()[1]);
     let frames = frames_of(video);
     let student_image = student.clip.encode_image(&frames, Some(student.frames));
+    crate::profile::mark("student vision forward");
     let img_n = l2n(&student_image);
     let c = cls.size()[0];
     let logits_per_frame = student.clip.logit_scale.exp() * img_n.matmul(&cls.tr());
     let logits = logits_per_frame.view([b, t, c]).mean_dim([1i64].as_slice(), false, Kind::Float);
     let teacher_image = teacher.image_features(&frames.to_kind(teacher.clip.logit_scale.kind()));
+    crate::profile::mark("teacher vision forward");
     let teacher_classifier = classifier(teacher_text);
     let image_projected = student.projector_v.residual(&img_n, obj.alpha);
     let text_projected = student.projector_t.residual(cls, obj.alpha);

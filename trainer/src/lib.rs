@@ -13,6 +13,7 @@ pub mod input;
 mod log;
 pub mod lr;
 pub mod prepare;
+pub mod profile;
 mod report;
 pub mod run_dir;
 pub mod step;

@@ -7,12 +7,24 @@ use crate::dist::World;
 use crate::distill::{self, Objective};
 use crate::error::Result;
 use crate::input::Clips;
+use crate::profile;
 use froster_loader::Rng;
 use froster_model::layout::{optim_key, optim_state};
 use froster_model::weights::{self, Weights};
-use froster_model::{classifier, prompt_ids, ClipConfig, Student, Teacher, Tokenizer, BARE, CONTEXT, NUM_TEMPLATES};
+use froster_model::{
+    classifier, prompt_ids, Activation, ClipConfig, Student, Teacher, Tokenizer, BARE, CONTEXT, NUM_TEMPLATES,
+};
 use std::sync::Arc;
 use tch::{nn, Device, Kind, Tensor};
+
+/// The MLP activation: froster-shim's fused QuickGELU or the eager ops (the same values).
+pub fn activation(fused: bool) -> Activation {
+    if fused {
+        froster_shim::fused_quick_gelu
+    } else {
+        froster_model::quick_gelu
+    }
+}
 
 /// The mean loss and its parts over one optimizer step's micro-batches.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -87,6 +99,13 @@ impl Learner {
         let mut teacher = crate::build::teacher(spec.clip, spec.weights, spec.device)?;
         student.clip.set_compute(spec.compute);
         teacher.clip.set_compute(spec.compute);
+        if let Some(kind) = spec.compute {
+            // Frozen: its weights are cast once, not at every forward (the same values).
+            teacher.store_weights_in(kind);
+        }
+        let act = activation(spec.device.is_cuda());
+        student.clip.set_activation(act);
+        teacher.clip.set_activation(act);
         let mut params: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
         params.sort_by(|a, b| a.0.cmp(&b.0));
         let mut opt = AdamW::new(params, spec.weight_decay);
@@ -123,6 +142,7 @@ impl Learner {
         }
         let ids = prompt_ids(&self.tok, &[template, BARE], &self.classes, CONTEXT)?.to_device(self.device);
         let teacher_text = self.teacher_text(template)?;
+        profile::mark("prompts, teacher text (cached per template)");
         self.opt.zero_grad();
         let (s, t) = (&self.student, &self.teacher);
         let parts = accumulate_gradient_tensors(s, t, micro, &ids, &teacher_text, self.objective);
@@ -152,11 +172,13 @@ impl Learner {
     fn apply(&mut self, parts: &Tensor, lr: f64) -> Result<LossParts> {
         self.world.average(&self.opt.grads())?;
         self.world.average(std::slice::from_ref(parts))?;
+        profile::mark("gradient all-reduce");
         let parts = LossParts::from_tensor(parts);
         if parts.is_finite() {
             let _ = self.opt.clip_grad_norm(self.clip_grad_norm);
             self.opt.step(lr)?;
         }
+        profile::mark("clip and AdamW");
         Ok(parts)
     }
 
@@ -193,6 +215,13 @@ impl Learner {
     /// The parameters' gradients (as the last step left them), in the order every rank uses.
     pub fn gradients(&self) -> Vec<Tensor> {
         self.opt.grads()
+    }
+
+    /// Chooses froster-shim's fused QuickGELU (default: on CUDA, where it is one kernel each way and keeps half
+    /// the MLP activations for backward) or the eager ops, in both towers of the student and the teacher.
+    pub fn set_fused_kernels(&mut self, fused: bool) {
+        self.student.clip.set_activation(activation(fused));
+        self.teacher.clip.set_activation(activation(fused));
     }
 
     /// Chooses the fused multi-tensor AdamW and foreach gradient norm (default: on CUDA) or the per-tensor loop.
@@ -253,15 +282,18 @@ fn accumulate_gradient_tensors(
 ) -> Tensor {
     let (k, c) = (teacher_text.size()[0], teacher_text.size()[1]);
     let cls = classifier(&student.clip.encode_text(ids).view([k, c, -1]));
+    profile::mark("student text forward");
     let shared = cls.detach().set_requires_grad(true);
     // The loss parts stay on the device: one host sync per optimizer step.
     let mut parts = Tensor::zeros([4], (Kind::Float, ids.device()));
     for m in micro {
         let f = distill::forward_with_classifier(student, teacher, &m.video, &m.labels, &shared, teacher_text, obj);
         (&f.loss / micro.len() as f64).backward();
+        profile::mark("losses, then student vision backward");
         let step = Tensor::stack(&[&f.loss, &f.loss_ce, &f.distill_image, &f.distill_text], 0).detach();
         parts += step.to_kind(Kind::Float) / micro.len() as f64;
     }
     (&cls * shared.grad()).sum(Kind::Float).backward();
+    profile::mark("student text backward");
     parts
 }

@@ -59,6 +59,13 @@ pub struct StepArgs {
     /// The fused multi-tensor AdamW and foreach grad norm: on or off [default: on for CUDA] (synthetic input).
     #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
     pub fused_optimizer: Option<bool>,
+    /// froster-shim's fused QuickGELU: on or off [default: on for CUDA] (synthetic input and eval-step).
+    #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
+    pub fused_kernels: Option<bool>,
+    /// Also time each phase of --steps more steps (synthetic input; the device is waited for at every phase, so
+    /// these steps are slower): "phases_ms", the mean ms per step of each.
+    #[arg(long)]
+    pub profile: bool,
     /// The run folder of --packs (default: a temporary one, removed after).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -147,6 +154,8 @@ struct Timing {
     losses: Option<Vec<f64>>,
     /// Under a process group: (ranks, backend's all-reduce of every gradient in ms, gradient MB).
     dist: Option<(usize, f64, f64)>,
+    /// With --profile: mean ms per step of each phase.
+    phases: Option<Vec<(String, f64)>>,
 }
 
 /// Synthetic input: one batch of random clips through [`Learner::step`].
@@ -161,6 +170,9 @@ fn train_synthetic(a: &StepArgs, cfg: &Config, device: Device) -> Result<Timing>
     learner.join(world.clone())?;
     if let Some(f) = a.fused_optimizer {
         learner.set_fused_optimizer(f);
+    }
+    if let Some(f) = a.fused_kernels {
+        learner.set_fused_kernels(f);
     }
     let micro = [Clips::from_batch(&synthetic_batch(cfg, cfg.data.train_crop_size, cfg.train.batch_size), device)];
     let mut losses = Vec::new();
@@ -177,7 +189,27 @@ fn train_synthetic(a: &StepArgs, cfg: &Config, device: Device) -> Result<Timing>
         true => Some(time_allreduce(&world, &learner, a.steps.max(1))?),
         false => None,
     };
-    Ok(Timing { secs: timed, wait: 0.0, losses: Some(losses), dist })
+    let phases = match a.profile {
+        true => Some(profile_steps(&mut learner, &micro, cfg, a.warmup + a.steps, a.steps.max(1))?),
+        false => None,
+    };
+    Ok(Timing { secs: timed, wait: 0.0, losses: Some(losses), dist, phases })
+}
+
+/// Mean ms per step of each phase over `n` profiled steps (froster_train::profile), numbered on from `first`.
+fn profile_steps(
+    learner: &mut Learner,
+    micro: &[Clips],
+    cfg: &Config,
+    first: usize,
+    n: usize,
+) -> Result<Vec<(String, f64)>> {
+    froster_train::profile::start(learner.device());
+    for i in first..first + n {
+        learner.step(micro, step_template(cfg.rng_seed, 0, i), cfg.solver.base_lr)?;
+    }
+    let phases = froster_train::profile::stop();
+    Ok(phases.into_iter().map(|(p, s)| (p.to_string(), s * 1e3 / n as f64)).collect())
 }
 
 /// (ranks, ms of one bucketed all-reduce of every gradient, their MB): the communication of one step.
@@ -231,7 +263,7 @@ fn train_from_pack(a: &StepArgs, mut cfg: Config, packs: &Path, device: Device) 
     let timed = &reports[a.warmup.min(reports.len())..];
     let secs = timed.iter().map(|r| r.seconds).sum();
     let wait = timed.iter().map(|r| r.wait).sum();
-    Ok(Timing { secs, wait, losses: Some(reports.iter().map(|r| r.parts.loss).collect()), dist: None })
+    Ok(Timing { secs, wait, losses: Some(reports.iter().map(|r| r.parts.loss).collect()), dist: None, phases: None })
 }
 
 fn trainer_options(packs: &Path, out: &Path, device: Device, total: usize, start: Start) -> Options {
@@ -270,8 +302,11 @@ pub fn eval(a: StepArgs) -> Result<serde_json::Value> {
     let device = froster_model::parse_device(&a.device)?;
     reset_peak(device);
     let (clip_cfg, w) = initial_clip(&cfg, device)?;
-    let learner =
+    let mut learner =
         Learner::new(learner_spec(&cfg, &clip_cfg, &w, bench_classes(a.class_file.as_deref(), a.classes)?, device))?;
+    if let Some(f) = a.fused_kernels {
+        learner.set_fused_kernels(f);
+    }
     let clip = &learner.student().clip;
     let (_, cls) =
         eval_classifier(clip, &Tokenizer::new(), &bench_classes(a.class_file.as_deref(), a.classes)?, device)?;
@@ -296,7 +331,7 @@ pub fn eval(a: StepArgs) -> Result<serde_json::Value> {
             wait += w;
         }
     }
-    report(&a, &cfg, device, "eval-step", &Timing { secs: timed, wait, losses: None, dist: None })
+    report(&a, &cfg, device, "eval-step", &Timing { secs: timed, wait, losses: None, dist: None, phases: None })
 }
 
 /// Test views of the pack's first list, repeated as often as the benchmark needs.
@@ -335,7 +370,9 @@ fn report(a: &StepArgs, cfg: &Config, device: Device, bench: &str, t: &Timing) -
                "data_wait": if secs > 0.0 { wait / secs } else { 0.0 }, "losses": losses,
                "input": if a.packs.is_some() {"packs"} else {"synthetic"},
                "ranks": t.dist.map(|d| d.0), "allreduce_ms": t.dist.map(|d| d.1), "grad_mb": t.dist.map(|d| d.2),
-               "peak_alloc_gb": peak_alloc_gb(device)}))
+               "peak_alloc_gb": peak_alloc_gb(device),
+               "fused_kernels": a.fused_kernels.unwrap_or(device.is_cuda()), "kernels": froster_shim::kernels_status(),
+               "phases_ms": t.phases}))
 }
 
 /// Tokens the text tower runs per prompt: up to the longest EOT (it cuts the sequence there).

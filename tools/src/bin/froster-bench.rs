@@ -8,7 +8,7 @@ use std::path::PathBuf;
 #[command(
     name = "froster-bench",
     version,
-    about = "Benchmarks that print numbers: loader, pack formats, model, train-step, eval-step"
+    about = "Benchmarks that print numbers: loader, pack formats, model, kernels, train-step, eval-step"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -39,6 +39,22 @@ enum Cmd {
         #[arg(long, default_value = "auto")]
         device: String,
     },
+    /// The fused QuickGELU against the eager ops on a device: largest value and gradient differences (from an f64
+    /// reference) and ms per forward+backward, a JSON line per dtype.
+    Kernels {
+        /// Rows of the activation (ViT-B/16 at batch 32 x 8 frames: 256 x 197 = 50432).
+        #[arg(long, default_value_t = 50432)]
+        rows: i64,
+        /// Its width (4 x the transformer width: 3072 for ViT-B/16).
+        #[arg(long, default_value_t = 3072)]
+        width: i64,
+        /// Timed repetitions.
+        #[arg(long, default_value_t = 20)]
+        reps: usize,
+        /// cpu, cuda, cuda:N or auto.
+        #[arg(long, default_value = "auto")]
+        device: String,
+    },
     /// froster-train's optimizer step: clips/s, ms/step, MFU, data-wait with --packs.
     TrainStep(StepArgs),
     /// One evaluation forward (classifier cached): clips/s, ms/step, MFU.
@@ -65,6 +81,10 @@ fn run() -> Result<()> {
         Cmd::Pack { videos, short_side } => bench::pack::run(&videos, short_side)?,
         Cmd::Model { arch, batch, device } => {
             bench::model::run(&arch, batch, froster_model::parse_device(&device)?)?.to_string()
+        }
+        Cmd::Kernels { rows, width, reps, device } => {
+            let lines = bench::kernels::run(rows, width, reps, froster_model::parse_device(&device)?)?;
+            lines.iter().map(|l| l.to_string()).collect::<Vec<_>>().join("\n")
         }
         Cmd::TrainStep(a) => bench::step::train(a)?.to_string(),
         Cmd::EvalStep(a) => bench::step::eval(a)?.to_string(),

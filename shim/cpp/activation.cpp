@@ -1,0 +1,78 @@
+// QuickGELU as one autograd op that keeps only its input for backward (eager keeps two activations). On CUDA it
+// runs cuda/quick_gelu.cu's kernels, loaded from the fatbin build.rs embeds, through the driver API (dlopen'd
+// libcuda, which torch has loaded already); elsewhere, or when the kernels cannot load, the same formulas in ATen.
+#include "shim.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "kernels.h"
+
+namespace {
+
+constexpr double kAlpha = 1.702;
+
+int fail(char** err, const char* what) {
+  if (err) {
+    size_t n = std::strlen(what);
+    *err = static_cast<char*>(std::malloc(n + 1));
+    if (*err) std::memcpy(*err, what, n + 1);
+  }
+  return -1;
+}
+
+// In f32 at least (as the kernels), in the input's own type when wider.
+at::ScalarType compute_type(const at::Tensor& x) { return at::promote_types(x.scalar_type(), at::kFloat); }
+
+at::Tensor forward_aten(const at::Tensor& x) {
+  auto v = x.to(compute_type(x));
+  return (v * at::sigmoid(v * kAlpha)).to(x.scalar_type());
+}
+
+at::Tensor backward_aten(const at::Tensor& g, const at::Tensor& x) {
+  auto v = x.to(compute_type(x));
+  auto s = at::sigmoid(v * kAlpha);
+  return (g.to(v.scalar_type()) * s * (1 + kAlpha * v * (1 - s))).to(x.scalar_type());
+}
+
+struct QuickGelu : public torch::autograd::Function<QuickGelu> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x) {
+    auto xc = x.contiguous();
+    ctx->save_for_backward({xc});
+    at::Tensor y;
+    if (froster_kernels::quick_gelu_forward(xc, y)) return y;
+    return forward_aten(xc);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto x = ctx->get_saved_variables()[0];
+    auto g = grads[0].contiguous();
+    at::Tensor dx;
+    if (froster_kernels::quick_gelu_backward(g, x, dx)) return {dx};
+    return {backward_aten(g, x)};
+  }
+};
+
+}  // namespace
+
+extern "C" int fs_quick_gelu(void* x, void* out, char** err) {
+  try {
+    *static_cast<at::Tensor*>(out) = QuickGelu::apply(*static_cast<at::Tensor*>(x));
+    return 0;
+  } catch (const c10::Error& e) {
+    return fail(err, e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    return fail(err, e.what());
+  }
+}
+
+extern "C" char* fs_kernels_status(void) {
+  auto s = froster_kernels::status();
+  char* out = static_cast<char*>(std::malloc(s.size() + 1));
+  if (out) std::memcpy(out, s.c_str(), s.size() + 1);
+  return out;
+}

@@ -1,0 +1,51 @@
+//! `froster-bench kernels`: froster-shim's fused QuickGELU against the eager ops it replaces, on a device: the
+//! largest differences of values and gradients (the GPU check of the CUDA kernels; the CPU path is tested in
+//! shim/tests), and ms per forward+backward of each at the MLP's shape.
+use crate::error::Result;
+use froster_model::quick_gelu;
+use serde_json::json;
+use std::time::Instant;
+use tch::{Device, Kind, Tensor};
+
+/// One JSON line per dtype: errors, tolerance, pass, and timings.
+pub fn run(rows: i64, width: i64, reps: usize, device: Device) -> Result<Vec<serde_json::Value>> {
+    tch::manual_seed(0);
+    let mut lines = Vec::new();
+    for (kind, tol) in [(Kind::Float, 1e-5), (Kind::BFloat16, 1e-2), (Kind::Half, 2e-3)] {
+        let x = (Tensor::randn([rows, width], (Kind::Float, device)) * 3.0).to_kind(kind);
+        let g = Tensor::randn([rows, width], (Kind::Float, device)).to_kind(kind);
+        let (yf, df) = forward_backward(froster_shim::fused_quick_gelu, &x, &g);
+        let (ye, de) = forward_backward(quick_gelu, &x, &g);
+        // Against the f64 formula: the fused kernel rounds once, eager rounds after each op.
+        let (y64, d64) = forward_backward(quick_gelu, &x.to_kind(Kind::Double), &g.to_kind(Kind::Double));
+        let rel = |a: &Tensor, b: &Tensor| {
+            let d = (a.to_kind(Kind::Double) - b).abs().max().double_value(&[]);
+            d / (1.0 + b.abs().max().double_value(&[]))
+        };
+        let (fused_y, fused_d, eager_y, eager_d) = (rel(&yf, &y64), rel(&df, &d64), rel(&ye, &y64), rel(&de, &d64));
+        lines.push(json!({"bench": "kernels", "op": "quick_gelu", "device": format!("{device:?}"),
+            "dtype": format!("{kind:?}"), "shape": [rows, width], "status": froster_shim::kernels_status(),
+            "fused_rel_err": [fused_y, fused_d], "eager_rel_err": [eager_y, eager_d], "tolerance": tol,
+            "ok": fused_y <= tol && fused_d <= tol,
+            "fused_ms": time(froster_shim::fused_quick_gelu, &x, &g, reps), "eager_ms": time(quick_gelu, &x, &g, reps)}));
+    }
+    Ok(lines)
+}
+
+fn forward_backward(act: fn(&Tensor) -> Tensor, x: &Tensor, g: &Tensor) -> (Tensor, Tensor) {
+    let x = x.detach().set_requires_grad(true);
+    let y = act(&x);
+    let dx = Tensor::run_backward(&[(&y * g).sum(Kind::Float)], &[&x], false, false).pop().expect("one input");
+    (y.detach(), dx)
+}
+
+/// ms per forward + backward (the gradient is read back: the device has finished).
+fn time(act: fn(&Tensor) -> Tensor, x: &Tensor, g: &Tensor, reps: usize) -> f64 {
+    let _ = forward_backward(act, x, g);
+    let t0 = Instant::now();
+    for _ in 0..reps {
+        let (_, dx) = forward_backward(act, x, g);
+        let _ = dx.get(0).get(0).double_value(&[]);
+    }
+    t0.elapsed().as_secs_f64() * 1e3 / reps.max(1) as f64
+}
