@@ -110,11 +110,11 @@ for bench, peer in (("train-step", "peer-train-step"), ("eval-step", "peer-eval-
         ours, eager, comp = o.get("clips_per_s"), e.get("clips_per_s"), c.get("clips_per_s")
         mem = f"{f(o.get('peak_alloc_gb'))} / {f(c.get('peak_alloc_gb'))}"
         print(f"| {bench} | {batch} | {f(ours)} | {f(eager)} | {f(comp)} | {ratio(ours, eager)} | {ratio(ours, comp)} | {mem} |")
-print("\n| lever turned off | batch | clips/s without / with | peak GiB without / with |\n|---|---|---|---|")
 for r in (r for r in rows if r["bench"] == "train-step" and r.get("phases_ms")):
     print(f"\nphases of a batch-{int(r['batch'])} step (ms, device waited for at each):")
     for name, ms in r["phases_ms"]:
         print(f"  {name:45s} {ms:9.1f}")
+print("\n| lever turned off | batch | clips/s without / with | peak GiB without / with |\n|---|---|---|---|")
 for lever, what in (("train-step-unfused", "fused AdamW + foreach norm"), ("train-step-eager-act", "fused QuickGELU")):
     for r in (r for r in rows if r["bench"] == lever):
         o = pick("train-step", int(r["batch"]))
