@@ -4,29 +4,15 @@
 //! refuses a second codec, and a floor the codec cannot reach fails the video (jpeg) or ends on x264's lossless
 //! rung (h264).
 mod common;
+use common::codec_checks::{self, build};
 use common::*;
-use froster_loader::format::{Codec, PixelFormat, H264_GOP};
+use froster_loader::format::{Codec, PixelFormat};
 use froster_loader::jpeg::psnr;
 use froster_loader::{Loader, LoaderConfig, Mode, PackReader, PackSource};
-use froster_pack::BuildOptions;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 const FLOOR: f64 = 40.0;
-
-fn opts(dir: &Path, out: &Path, codec: Codec, floor: f64) -> BuildOptions {
-    let items: Vec<(String, i64)> = video_names().into_iter().map(|n| (n, 0)).collect();
-    let list = write_list(dir, "all", &items);
-    let mut o = options(&videos_dir(), vec![list], out, 128, PixelFormat::I420);
-    (o.encode.codec, o.encode.psnr_floor) = (codec, floor);
-    o
-}
-
-fn build(dir: &Path, name: &str, codec: Codec, floor: f64) -> (PathBuf, froster_pack::BuildSummary) {
-    let out = dir.join(name);
-    let s = froster_pack::build(&opts(dir, &out, codec, floor)).unwrap();
-    (out, s)
-}
 
 fn test_clips(pack: &Path) -> Vec<Vec<u8>> {
     let src = Arc::new(PackSource::new(Arc::new(PackReader::open(pack).unwrap()), "all").unwrap());
@@ -73,55 +59,14 @@ fn jpeg_frames_and_clips_keep_the_floor_against_lossless() {
     frames_and_clips_keep_the_floor(Codec::Jpeg, PixelFormat::Rgb);
 }
 
-fn catch_flipped_bytes_keep_their_codec_and_refuse_another(codec: Codec) {
-    let tmp = tempfile::tempdir().unwrap();
-    let (pack, _) = build(tmp.path(), "lossy", codec, FLOOR);
-    // A resumed build (same options) finds everything packed; replace keeps the folder's codec and floor.
-    let again = froster_pack::build(&opts(tmp.path(), &pack, codec, FLOOR)).unwrap();
-    assert_eq!((again.resumed, again.failed), (video_names().len(), 0));
-    let r = PackReader::open(&pack).unwrap();
-    let id = r.video(0).id.clone();
-    drop(r);
-    froster_pack::ops::replace(&pack, &id, &videos_dir().join(&id)).unwrap();
-    let r = PackReader::open(&pack).unwrap();
-    let idx = r.find(&id).unwrap();
-    let v = r.video(idx).clone();
-    assert!(r.manifest().codec == codec && v.psnr.is_some_and(|[_, min]| min as f64 >= FLOOR));
-    let report = froster_pack::ops::inspect(&pack, Some(&id)).unwrap();
-    assert!(report.codec == codec && report.videos[0].codec == codec, "inspect reports each video's codec");
-    assert!(v.frames as usize > H264_GOP, "{id}: too short to test a GOP");
-    // Flip a byte inside frame 1 (for h264, a predicted frame): verify names it once.
-    let frame1 = r.frame_bytes(idx, 1).unwrap().0.to_vec();
-    let shard = pack.join(&r.manifest().shards[v.shard as usize].file);
-    drop(r);
-    let mut bytes = std::fs::read(&shard).unwrap();
-    let at = bytes.windows(frame1.len()).position(|w| w == frame1.as_slice()).expect("frame 1 in its shard");
-    bytes[at + frame1.len() / 2] ^= 0x01;
-    std::fs::write(&shard, bytes).unwrap();
-    let problems = froster_pack::ops::verify(&pack, false).unwrap();
-    assert!(problems.len() == 1 && problems[0].contains(&id) && problems[0].contains("checksum"), "{problems:?}");
-    let r = PackReader::open(&pack).unwrap();
-    if codec == Codec::H264 {
-        // Frame 2 decodes through frame 1: the read fails, naming frame 1, instead of returning wrong pixels.
-        let err = r.frame_rgb(idx, 2).unwrap_err().to_string();
-        assert!(err.contains("checksum") && err.contains("frame 1"), "{err}");
-    }
-    assert!(r.frame_rgb(idx, H264_GOP).is_ok(), "the next GOP does not depend on frame 1");
-    drop(r);
-    // The folder keeps one codec: a lossless build into it is refused, naming the codec.
-    let err = froster_pack::build(&opts(tmp.path(), &pack, Codec::Lossless, FLOOR)).unwrap_err().to_string();
-    let name = serde_json::to_string(&codec).unwrap();
-    assert!(err.contains(name.trim_matches('"')), "{err}");
-}
-
 #[test]
 fn h264_packs_catch_flipped_bytes_keep_their_codec_and_refuse_another() {
-    catch_flipped_bytes_keep_their_codec_and_refuse_another(Codec::H264);
+    codec_checks::flipped_bytes_resume_replace_and_one_codec(Codec::H264, FLOOR);
 }
 
 #[test]
 fn jpeg_packs_catch_flipped_bytes_keep_their_codec_and_refuse_another() {
-    catch_flipped_bytes_keep_their_codec_and_refuse_another(Codec::Jpeg);
+    codec_checks::flipped_bytes_resume_replace_and_one_codec(Codec::Jpeg, FLOOR);
 }
 
 #[test]

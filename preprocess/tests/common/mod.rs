@@ -1,4 +1,5 @@
 #![allow(dead_code)]
+pub mod codec_checks;
 use froster_loader::format::{Codec, PixelFormat};
 use froster_loader::DecodeOptions;
 use froster_pack::{BuildOptions, EncodeOptions, ListSet};
