@@ -334,15 +334,15 @@ fn print_report(r: &ops::PackReport) {
     }
     let ratio = r.live_bytes as f64 / r.source_bytes.max(1) as f64;
     println!(
-        "total: {} videos, {} frames, {:.1} MB live in {:.1} MB of shards, source {:.1} MB ({ratio:.2}x), pixel {:?}, \
-         codec {:?}, {} failed",
+        "total: {} videos, {} frames, {:.1} MB live in {:.1} MB of shards, source {:.1} MB ({ratio:.2}x), pixel {}, \
+         codec {}, {} failed",
         r.total_videos,
         r.total_frames,
         r.live_bytes as f64 / 1e6,
         r.shard_bytes as f64 / 1e6,
         r.source_bytes as f64 / 1e6,
-        r.pixel,
-        r.codec,
+        manifest_name(&r.pixel),
+        manifest_name(&r.codec),
         r.failed
     );
     for (name, n) in &r.lists {
@@ -351,4 +351,9 @@ fn print_report(r: &ops::PackReport) {
     for v in r.videos.iter().filter(|v| v.warning.is_some()) {
         println!("warning: {}: {}", v.id, v.warning.as_deref().unwrap_or_default());
     }
+}
+
+/// How the manifest spells a value (`h264`, `i420`), for the human-readable report.
+fn manifest_name(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_default().trim_matches('"').to_string()
 }
