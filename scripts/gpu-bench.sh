@@ -75,8 +75,9 @@ case "${1:-}" in
     done
     # The fused-AdamW lever: the same step with the per-tensor loop (compare with the line of the same batch).
     timeout 180 .gpu/froster-bench train-step --arch $arch --batch "${batches##* }" --frames 8 "${names[@]}" --steps $steps --device $dev --fused-optimizer off | sed 's/"bench":"train-step"/"bench":"train-step-unfused"/' | tee -a "$out/steps.jsonl"
-    # The fused-QuickGELU lever: the CUDA kernels against the eager ops (value and gradient errors against f64, ms),
-    # then the same step with the eager activation (compare clips/s and peak_alloc_gb with the line of the batch).
+    # The fused-ops lever: the QuickGELU kernels against the eager ops (value and gradient errors against f64, ms)
+    # and the f32 LayerNorm (equal to the bit), then the same step with the eager ops (compare clips/s and
+    # peak_alloc_gb with the line of the batch).
     kargs=""; [ "$dev" = cpu ] && kargs="--rows 394 --width 256 --reps 2"
     timeout 120 .gpu/froster-bench kernels --device $dev $kargs | tee "$out/kernels.jsonl"
     timeout 180 .gpu/froster-bench train-step --arch $arch --batch "${batches##* }" --frames 8 "${names[@]}" --steps $steps --device $dev --fused-kernels off | sed 's/"bench":"train-step"/"bench":"train-step-eager-act"/' | tee -a "$out/steps.jsonl"
@@ -115,7 +116,7 @@ for r in (r for r in rows if r["bench"] == "train-step" and r.get("phases_ms")):
     for name, ms in r["phases_ms"]:
         print(f"  {name:45s} {ms:9.1f}")
 print("\n| lever turned off | batch | clips/s without / with | peak GiB without / with |\n|---|---|---|---|")
-for lever, what in (("train-step-unfused", "fused AdamW + foreach norm"), ("train-step-eager-act", "fused QuickGELU")):
+for lever, what in (("train-step-unfused", "fused AdamW + foreach norm"), ("train-step-eager-act", "fused QuickGELU + LayerNorm")):
     for r in (r for r in rows if r["bench"] == lever):
         o = pick("train-step", int(r["batch"]))
         print(f"| {what} | {int(r['batch'])} | {f(r.get('clips_per_s'))} / {f(o.get('clips_per_s'))} | "

@@ -17,16 +17,35 @@ pub enum Attention {
     Temporal(i64),
 }
 
-/// The MLP's activation function: [`quick_gelu`] by default; froster-train swaps in froster-shim's fused op on
-/// CUDA (the same values, one kernel each way, half the activations kept for backward).
-pub type Activation = fn(&Tensor) -> Tensor;
+/// The ops CLIP's blocks run besides matmuls and attention: eager tch ops by default ([`Ops::EAGER`]);
+/// froster-train swaps in froster-shim's on CUDA, which compute the same values with fewer kernels and keep less
+/// for backward.
+#[derive(Debug, Clone, Copy)]
+pub struct Ops {
+    /// QuickGELU, `x * sigmoid(1.702 x)`.
+    pub quick_gelu: fn(&Tensor) -> Tensor,
+    /// LayerNorm over the last dimension computed in f32 and returned in the input's dtype: (x, weight, bias, eps).
+    pub layer_norm: fn(&Tensor, &Tensor, &Tensor, f64) -> Tensor,
+}
+
+impl Ops {
+    /// tch's own ops.
+    pub const EAGER: Ops = Ops { quick_gelu, layer_norm: layer_norm_f32 };
+}
 
 /// QuickGELU, CLIP's activation: `x * sigmoid(1.702 x)`, in eager ops.
 pub fn quick_gelu(x: &Tensor) -> Tensor {
     x * (x * 1.702).sigmoid()
 }
 
-/// LayerNorm computed in f32 whatever the input dtype, as CLIP's LayerNorm subclass.
+/// LayerNorm computed in f32 whatever the input dtype, as CLIP's LayerNorm subclass, in eager ops.
+pub fn layer_norm_f32(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Tensor {
+    let dim = *x.size().last().expect("LayerNorm of a 0-d tensor");
+    let f = Kind::Float;
+    x.to_kind(f).layer_norm([dim], Some(&weight.to_kind(f)), Some(&bias.to_kind(f)), eps, true).to_kind(x.kind())
+}
+
+/// A LayerNorm's parameters (`ln_*`), applied by [`Ops::layer_norm`].
 pub(crate) struct LayerNorm {
     weight: Tensor,
     bias: Tensor,
@@ -36,12 +55,8 @@ impl LayerNorm {
     pub(crate) fn new(p: nn::Path, dim: i64) -> Self {
         LayerNorm { weight: p.var("weight", &[dim], Init::Const(1.0)), bias: p.var("bias", &[dim], Init::Const(0.0)) }
     }
-    pub(crate) fn forward(&self, x: &Tensor) -> Tensor {
-        let dim = *x.size().last().unwrap();
-        let f = Kind::Float;
-        x.to_kind(f)
-            .layer_norm([dim], Some(&self.weight.to_kind(f)), Some(&self.bias.to_kind(f)), 1e-5, true)
-            .to_kind(x.kind())
+    pub(crate) fn forward(&self, x: &Tensor, ops: &Ops) -> Tensor {
+        (ops.layer_norm)(x, &self.weight, &self.bias, 1e-5)
     }
 }
 
@@ -103,11 +118,11 @@ impl Block {
         o.transpose(1, 2).reshape([n, l, w]).linear(&self.out_w.to_kind(dt), Some(&self.out_b.to_kind(dt)))
     }
 
-    pub(crate) fn forward(&self, x: &Tensor, mode: Attention, act: Activation) -> Tensor {
-        let x = x + self.attention(&self.ln_1.forward(x), mode);
+    pub(crate) fn forward(&self, x: &Tensor, mode: Attention, ops: &Ops) -> Tensor {
+        let x = x + self.attention(&self.ln_1.forward(x, ops), mode);
         let k = x.kind();
-        let h = self.ln_2.forward(&x).linear(&self.fc_w.to_kind(k), Some(&self.fc_b.to_kind(k)));
-        x + act(&h).linear(&self.proj_w.to_kind(k), Some(&self.proj_b.to_kind(k)))
+        let h = self.ln_2.forward(&x, ops).linear(&self.fc_w.to_kind(k), Some(&self.fc_b.to_kind(k)));
+        x + (ops.quick_gelu)(&h).linear(&self.proj_w.to_kind(k), Some(&self.proj_b.to_kind(k)))
     }
 }
 
@@ -124,28 +139,33 @@ pub(crate) fn temporal_kv(k: &Tensor, t: i64) -> Tensor {
 /// A stack of residual attention blocks (`resblocks.N`).
 pub struct Transformer {
     blocks: Vec<Block>,
-    act: Activation,
+    ops: Ops,
 }
 
 impl Transformer {
     pub(crate) fn new(p: nn::Path, width: i64, heads: i64, layers: i64) -> Self {
         let r = &p / "resblocks";
         let blocks = (0..layers).map(|i| Block::new(&r / i, width, heads, layers)).collect();
-        Transformer { blocks, act: quick_gelu }
+        Transformer { blocks, ops: Ops::EAGER }
     }
 
-    /// Replaces the MLPs' activation (which must compute QuickGELU).
-    pub fn set_activation(&mut self, act: Activation) {
-        self.act = act;
+    /// The ops its blocks run (and the tower's other LayerNorms).
+    pub fn ops(&self) -> Ops {
+        self.ops
+    }
+
+    /// Replaces the ops (which must compute what [`Ops::EAGER`] computes).
+    pub fn set_ops(&mut self, ops: Ops) {
+        self.ops = ops;
     }
     /// Runs block `i` alone on `x` (conformance checks of intermediate activations).
     pub fn forward_block(&self, i: usize, x: &Tensor, mode: Attention) -> Tensor {
-        self.blocks[i].forward(x, mode, self.act)
+        self.blocks[i].forward(x, mode, &self.ops)
     }
 
     /// Runs every block on `x` ([N, L, W]).
     pub fn forward(&self, x: &Tensor, mode: Attention) -> Tensor {
-        self.blocks.iter().fold(x.shallow_clone(), |x, b| b.forward(&x, mode, self.act))
+        self.blocks.iter().fold(x.shallow_clone(), |x, b| b.forward(&x, mode, &self.ops))
     }
 }
 
@@ -204,14 +224,14 @@ impl Visual {
         let x = x.reshape([n, w, -1]).permute([0, 2, 1]);
         let cls = self.class_embedding.to_kind(k).view([1, 1, w]).expand([n, 1, w], false);
         let x = Tensor::cat(&[cls, x], 1) + self.positional_embedding.to_kind(k);
-        self.ln_pre.forward(&x)
+        self.ln_pre.forward(&x, &self.transformer.ops)
     }
 
     /// [N, 3, R, R] frames -> [N, D] unnormalised features. `temporal` = Some(T) gives the student's attention.
     pub fn forward(&self, x: &Tensor, temporal: Option<i64>) -> Tensor {
         let mode = temporal.map(Attention::Temporal).unwrap_or(Attention::Full);
         let x = self.transformer.forward(&self.embed(x), mode);
-        let f = self.ln_post.forward(&x.select(1, 0)).matmul(&self.proj.to_kind(self.kind()));
+        let f = self.ln_post.forward(&x.select(1, 0), &self.transformer.ops).matmul(&self.proj.to_kind(self.kind()));
         if self.compute.is_some() {
             f.to_kind(Kind::Float)
         } else {
@@ -267,7 +287,7 @@ impl Text {
         let k = self.compute.unwrap_or(self.token_embedding.kind());
         let x = self.token_embedding.index_select(0, &ids.flatten(0, -1)).view([ids.size()[0], len, -1]).to_kind(k);
         let x = x + self.positional_embedding.narrow(0, 0, len).to_kind(k);
-        let x = self.ln_final.forward(&self.transformer.forward(&x, Attention::Causal));
+        let x = self.ln_final.forward(&self.transformer.forward(&x, Attention::Causal), &self.transformer.ops);
         let rows = Tensor::arange(ids.size()[0], (Kind::Int64, ids.device()));
         let f = x.index(&[Some(rows), Some(eot)]).matmul(&self.text_projection.to_kind(k));
         if self.compute.is_some() {
@@ -316,10 +336,10 @@ impl Clip {
         self.text.compute = kind;
     }
 
-    /// Both towers' MLP activation (see [`Activation`]).
-    pub fn set_activation(&mut self, act: Activation) {
-        self.visual.transformer.set_activation(act);
-        self.text.transformer.set_activation(act);
+    /// Both towers' [`Ops`].
+    pub fn set_ops(&mut self, ops: Ops) {
+        self.visual.transformer.set_ops(ops);
+        self.text.transformer.set_ops(ops);
     }
 }
 

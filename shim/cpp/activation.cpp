@@ -1,6 +1,9 @@
-// QuickGELU as one autograd op that keeps only its input for backward (eager keeps two activations). On CUDA it
-// runs cuda/quick_gelu.cu's kernels, loaded from the fatbin build.rs embeds, through the driver API (dlopen'd
-// libcuda, which torch has loaded already); elsewhere, or when the kernels cannot load, the same formulas in ATen.
+// Autograd ops that keep less for backward than the eager ops they replace (the same values):
+// - QuickGELU keeps only its input (eager keeps it and the sigmoid). On CUDA it runs cuda/quick_gelu.cu's kernels,
+//   loaded from the fatbin build.rs embeds through the driver API (dlopen'd libcuda, which torch has loaded
+//   already); elsewhere, or when the kernels cannot load, the same formulas in ATen.
+// - LayerNorm computed in f32 keeps its input in its own dtype (bf16: half the bytes) and casts it again in
+//   backward, where eager keeps the f32 copy it normalised.
 #include "shim.h"
 
 #include <ATen/ATen.h>
@@ -57,7 +60,41 @@ struct QuickGelu : public torch::autograd::Function<QuickGelu> {
   }
 };
 
+// CLIP's LayerNorm: normalised in f32 over the last dimension, returned in the input's dtype.
+struct LayerNormF32 : public torch::autograd::Function<LayerNormF32> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
+                            const at::Tensor& b, double eps) {
+    auto [y, mean, rstd] =
+        at::native_layer_norm(x.to(at::kFloat), {x.size(-1)}, w.to(at::kFloat), b.to(at::kFloat), eps);
+    ctx->save_for_backward({x, w, b, mean, rstd});
+    return y.to(x.scalar_type());
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto s = ctx->get_saved_variables();
+    const auto &x = s[0], &w = s[1], &b = s[2];
+    auto [dx, dw, db] = at::native_layer_norm_backward(grads[0].to(at::kFloat), x.to(at::kFloat), {x.size(-1)}, s[3],
+                                                       s[4], w.to(at::kFloat), b.to(at::kFloat),
+                                                       {true, w.requires_grad(), b.requires_grad()});
+    auto as = [](const at::Tensor& g, const at::Tensor& like) { return g.defined() ? g.to(like.scalar_type()) : g; };
+    return {as(dx, x), as(dw, w), as(db, b), at::Tensor()};
+  }
+};
+
 }  // namespace
+
+extern "C" int fs_layer_norm_f32(void* x, void* w, void* b, double eps, void* out, char** err) {
+  try {
+    auto& t = *static_cast<at::Tensor*>(x);
+    *static_cast<at::Tensor*>(out) =
+        LayerNormF32::apply(t, *static_cast<at::Tensor*>(w), *static_cast<at::Tensor*>(b), eps);
+    return 0;
+  } catch (const c10::Error& e) {
+    return fail(err, e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    return fail(err, e.what());
+  }
+}
 
 extern "C" int fs_quick_gelu(void* x, void* out, char** err) {
   try {

@@ -48,6 +48,9 @@ int64_t fs_cuda_peak_allocated(int device, int reset);
 // tensors (f32, bf16, f16) when this build has them and the device loads them, ATen's ops otherwise. Writes the
 // result into *out (an at::Tensor*).
 int fs_quick_gelu(void* x, void* out, char** err);
+// CLIP's LayerNorm (over the last dimension, computed in f32, returned in x's dtype) as one autograd op that keeps
+// x in its own dtype for backward instead of its f32 copy. Writes the result into *out (an at::Tensor*).
+int fs_layer_norm_f32(void* x, void* w, void* b, double eps, void* out, char** err);
 // What the fused kernels can do here, in words (malloc'd: free with fs_free).
 char* fs_kernels_status(void);
 

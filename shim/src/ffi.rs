@@ -68,5 +68,13 @@ extern "C" {
     pub fn fs_cuda_peak_allocated(device: c_int, reset: c_int) -> i64;
     pub fn fs_quick_gelu(x: *mut c_void, out: *mut c_void, err: *mut *mut c_char) -> c_int;
     pub fn fs_kernels_status() -> *mut c_char;
+    pub fn fs_layer_norm_f32(
+        x: *mut c_void,
+        w: *mut c_void,
+        b: *mut c_void,
+        eps: f64,
+        out: *mut c_void,
+        err: *mut *mut c_char,
+    ) -> c_int;
     pub fn fs_free(p: *mut c_void);
 }

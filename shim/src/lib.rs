@@ -164,10 +164,28 @@ pub fn quick_gelu(x: &Tensor) -> Result<Tensor> {
     Ok(y)
 }
 
-/// [`quick_gelu`] with tch's convention for ops: a libtorch error panics with its message (the shape of an
-/// activation function, froster_model::Activation).
+/// [`quick_gelu`] with tch's convention for ops: a libtorch error panics with its message (the shape of
+/// froster_model::Ops' functions).
 pub fn fused_quick_gelu(x: &Tensor) -> Tensor {
     quick_gelu(x).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// CLIP's LayerNorm over the last dimension, normalised in f32 and returned in `x`'s dtype (the eager
+/// `x.to_kind(f32).layer_norm(..).to_kind(x.kind())`, the same values), as one autograd op that keeps `x` in its own
+/// dtype for backward (bf16: half the bytes of the f32 copy eager keeps) and casts it again there.
+pub fn layer_norm_f32(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {
+    let mut y = Tensor::zeros([], (tch::Kind::Float, tch::Device::Cpu));
+    let mut err = std::ptr::null_mut();
+    let p = |t: &Tensor| t.as_ptr() as *mut c_void;
+    let out = y.as_mut_ptr() as *mut c_void;
+    let rc = unsafe { ffi::fs_layer_norm_f32(p(x), p(weight), p(bias), eps, out, &mut err) };
+    check_local("layer_norm", rc, err)?;
+    Ok(y)
+}
+
+/// [`layer_norm_f32`] with tch's convention for ops (a libtorch error panics with its message).
+pub fn fused_layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Tensor {
+    layer_norm_f32(x, weight, bias, eps).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Whether the fused CUDA kernels were compiled into this build and, once used, whether they run on this GPU.

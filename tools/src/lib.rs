@@ -59,7 +59,7 @@ pub fn eval_model(checkpoint: &Path, patch_with: Option<(&Path, f64)>, device: D
     weights::apply(&vs, &w, "").map_err(not_clip)?;
     // bf16 compute and the fused activation on GPUs, f32 and eager ops on CPU.
     clip.set_compute(device.is_cuda().then_some(tch::Kind::BFloat16));
-    clip.set_activation(froster_train::step::activation(device.is_cuda()));
+    clip.set_ops(froster_train::step::ops(device.is_cuda()));
     Ok((vs, clip))
 }
 

@@ -12,17 +12,16 @@ use froster_loader::Rng;
 use froster_model::layout::{optim_key, optim_state};
 use froster_model::weights::{self, Weights};
 use froster_model::{
-    classifier, prompt_ids, Activation, ClipConfig, Student, Teacher, Tokenizer, BARE, CONTEXT, NUM_TEMPLATES,
+    classifier, prompt_ids, ClipConfig, Ops, Student, Teacher, Tokenizer, BARE, CONTEXT, NUM_TEMPLATES,
 };
 use std::sync::Arc;
 use tch::{nn, Device, Kind, Tensor};
 
-/// The MLP activation: froster-shim's fused QuickGELU or the eager ops (the same values).
-pub fn activation(fused: bool) -> Activation {
-    if fused {
-        froster_shim::fused_quick_gelu
-    } else {
-        froster_model::quick_gelu
+/// CLIP's ops: froster-shim's fused QuickGELU and LayerNorm, or the eager ones (the same values).
+pub fn ops(fused: bool) -> Ops {
+    match fused {
+        true => Ops { quick_gelu: froster_shim::fused_quick_gelu, layer_norm: froster_shim::fused_layer_norm },
+        false => Ops::EAGER,
     }
 }
 
@@ -103,9 +102,9 @@ impl Learner {
             // Frozen: its weights are cast once, not at every forward (the same values).
             teacher.store_weights_in(kind);
         }
-        let act = activation(spec.device.is_cuda());
-        student.clip.set_activation(act);
-        teacher.clip.set_activation(act);
+        let ops = ops(spec.device.is_cuda());
+        student.clip.set_ops(ops);
+        teacher.clip.set_ops(ops);
         let mut params: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
         params.sort_by(|a, b| a.0.cmp(&b.0));
         let mut opt = AdamW::new(params, spec.weight_decay);
@@ -217,11 +216,11 @@ impl Learner {
         self.opt.grads()
     }
 
-    /// Chooses froster-shim's fused QuickGELU (default: on CUDA, where it is one kernel each way and keeps half
-    /// the MLP activations for backward) or the eager ops, in both towers of the student and the teacher.
+    /// Chooses froster-shim's fused QuickGELU and LayerNorm (default: on CUDA, where QuickGELU is one kernel
+    /// each way, and both keep less for backward) or the eager ops, in both towers of the student and the teacher.
     pub fn set_fused_kernels(&mut self, fused: bool) {
-        self.student.clip.set_activation(activation(fused));
-        self.teacher.clip.set_activation(activation(fused));
+        self.student.clip.set_ops(ops(fused));
+        self.teacher.clip.set_ops(ops(fused));
     }
 
     /// Chooses the fused multi-tensor AdamW and foreach gradient norm (default: on CUDA) or the per-tensor loop.

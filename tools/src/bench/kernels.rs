@@ -1,6 +1,7 @@
-//! `froster-bench kernels`: froster-shim's fused QuickGELU against the eager ops it replaces, on a device: the
-//! largest differences of values and gradients (the GPU check of the CUDA kernels; the CPU path is tested in
-//! shim/tests), and ms per forward+backward of each at the MLP's shape.
+//! `froster-bench kernels`: froster-shim's fused ops against the eager ops they replace, on a device: for
+//! QuickGELU the largest differences of values and gradients from an f64 reference (the GPU check of the CUDA
+//! kernels; the CPU path is tested in shim/tests), for the f32 LayerNorm whether values and gradients are equal;
+//! and ms per forward+backward of each at the shapes of ViT-B/16's MLP and residual stream.
 use crate::error::Result;
 use froster_model::quick_gelu;
 use serde_json::json;
@@ -29,7 +30,38 @@ pub fn run(rows: i64, width: i64, reps: usize, device: Device) -> Result<Vec<ser
             "ok": fused_y <= tol && fused_d <= tol,
             "fused_ms": time(froster_shim::fused_quick_gelu, &x, &g, reps), "eager_ms": time(quick_gelu, &x, &g, reps)}));
     }
+    lines.push(layer_norm(rows, width / 4, reps, device));
     Ok(lines)
+}
+
+/// The fused LayerNorm (bf16 input, f32 parameters, as in a bf16 step) against eager: the same ops, so the
+/// same values and gradients are expected to the bit.
+fn layer_norm(rows: i64, width: i64, reps: usize, device: Device) -> serde_json::Value {
+    let x = (Tensor::randn([rows, width], (Kind::Float, device)) * 3.0 + 1.0).to_kind(Kind::BFloat16);
+    let w = Tensor::randn([width], (Kind::Float, device)).set_requires_grad(true);
+    let b = Tensor::randn([width], (Kind::Float, device)).set_requires_grad(true);
+    let g = Tensor::randn([rows, width], (Kind::Float, device)).to_kind(Kind::BFloat16);
+    let run = |ln: fn(&Tensor, &Tensor, &Tensor, f64) -> Tensor| {
+        let x = x.detach().set_requires_grad(true);
+        let y = ln(&x, &w, &b, 1e-5);
+        let loss = (&y * &g).to_kind(Kind::Float).sum(Kind::Float);
+        let mut grads = Tensor::run_backward(&[loss], &[&x, &w, &b], false, false);
+        grads.insert(0, y.detach());
+        grads
+    };
+    let (fused, eager) = (run(froster_shim::fused_layer_norm), run(froster_model::layer_norm_f32));
+    let equal = fused.iter().zip(&eager).all(|(a, e)| a.equal(e));
+    let ms = |ln| {
+        let t0 = Instant::now();
+        for _ in 0..reps {
+            let r = run(ln);
+            let _ = r[1].get(0).get(0).double_value(&[]);
+        }
+        t0.elapsed().as_secs_f64() * 1e3 / reps.max(1) as f64
+    };
+    json!({"bench": "kernels", "op": "layer_norm_f32", "device": format!("{device:?}"), "dtype": "BFloat16",
+        "shape": [rows, width], "ok": equal, "values_and_grads_equal": equal,
+        "fused_ms": ms(froster_shim::fused_layer_norm), "eager_ms": ms(froster_model::layer_norm_f32)})
 }
 
 fn forward_backward(act: fn(&Tensor) -> Tensor, x: &Tensor, g: &Tensor) -> (Tensor, Tensor) {
