@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <utility>
 #include <mutex>
 #include <stdexcept>
 #include <unordered_map>
@@ -118,9 +119,7 @@ bool launch(const std::string& name, const at::Tensor& ref, void** args, long lo
   return true;
 }
 
-}  // namespace
-
-bool quick_gelu_forward(const at::Tensor& x, at::Tensor& y) {
+bool launch_forward(const at::Tensor& x, at::Tensor& y) {
   const char* s = suffix(x.scalar_type());
   if (!x.is_cuda() || !s || !x.is_contiguous()) return false;
   y = at::empty_like(x);
@@ -132,7 +131,7 @@ bool quick_gelu_forward(const at::Tensor& x, at::Tensor& y) {
   return launch(std::string("quick_gelu_fwd_") + s, x, args, n);
 }
 
-bool quick_gelu_backward(const at::Tensor& g, const at::Tensor& x, at::Tensor& dx) {
+bool launch_backward(const at::Tensor& g, const at::Tensor& x, at::Tensor& dx) {
   const char* s = suffix(x.scalar_type());
   if (!x.is_cuda() || !s || g.scalar_type() != x.scalar_type() || !g.is_contiguous() || g.sizes() != x.sizes())
     return false;
@@ -143,6 +142,51 @@ bool quick_gelu_backward(const at::Tensor& g, const at::Tensor& x, at::Tensor& d
   void* dp = dx.data_ptr();
   void* args[] = {&gp, &xp, &dp, &n};
   return launch(std::string("quick_gelu_bwd_") + s, x, args, n);
+}
+
+// The kernels against the ATen formulas on the device, once per process before their first use: a kernel that
+// does not compute what they compute (a toolkit or driver surprise on a GPU this code was never run on) is not
+// used, and status() says why.
+bool self_checked(const at::Tensor& like) {
+  static std::once_flag once;
+  static bool ok = false;
+  std::call_once(once, [&] {
+    try {
+      auto x = at::linspace(-8.0, 8.0, 4099, like.options().dtype(at::kFloat));
+      auto g = at::cos(x * 3.0);
+      for (auto [t, tol] : {std::pair{at::kFloat, 1e-5}, {at::kBFloat16, 2e-2}, {at::kHalf, 2e-3}}) {
+        at::Tensor y, dx;
+        if (!launch_forward(x.to(t), y) || !launch_backward(g.to(t), x.to(t), dx)) return;
+        // Against the f32 formula on the rounded input, relative to the outputs' scale (about 9).
+        auto xr = x.to(t).to(at::kFloat);
+        auto sr = at::sigmoid(xr * 1.702);
+        double ey = (y.to(at::kFloat) - xr * sr).abs().max().item<double>() / 9.0;
+        double ed = (dx.to(at::kFloat) - g.to(t).to(at::kFloat) * sr * (1 + 1.702 * xr * (1 - sr)))
+                        .abs().max().item<double>() / 9.0;
+        if (!(ey <= tol && ed <= tol)) {
+          std::lock_guard<std::mutex> lock(mu);
+          failure = "self-check against ATen failed for " + std::string(suffix(t)) + " (errors " +
+                    std::to_string(ey) + ", " + std::to_string(ed) + ")";
+          return;
+        }
+      }
+      ok = true;
+    } catch (const std::exception& e) {
+      std::lock_guard<std::mutex> lock(mu);
+      failure = std::string("self-check: ") + e.what();
+    }
+  });
+  return ok;
+}
+
+}  // namespace
+
+bool quick_gelu_forward(const at::Tensor& x, at::Tensor& y) {
+  return x.is_cuda() && self_checked(x) && launch_forward(x, y);
+}
+
+bool quick_gelu_backward(const at::Tensor& g, const at::Tensor& x, at::Tensor& dx) {
+  return x.is_cuda() && self_checked(x) && launch_backward(g, x, dx);
 }
 
 std::string status() {

@@ -21,7 +21,8 @@ fn loss_and_grads(clip: &mut Clip, vs: &nn::VarStore, ops: Ops, frames: &Tensor,
     (loss.double_value(&[]), grads.collect())
 }
 
-fn same_loss_and_gradients(compute: Option<Kind>, tol: f64, grad_tol: f64) {
+/// (loss, gradients) of the tiny CLIP under `ops` with `compute`, from one seed.
+fn run(compute: Option<Kind>, ops: Ops) -> (f64, Vec<Tensor>) {
     tch::manual_seed(11);
     let cfg = ClipConfig::preset("tiny").unwrap();
     let vs = nn::VarStore::new(Device::Cpu);
@@ -30,28 +31,35 @@ fn same_loss_and_gradients(compute: Option<Kind>, tol: f64, grad_tol: f64) {
     let r = cfg.image_resolution;
     let frames = Tensor::randn([8, 3, r, r], (Kind::Float, Device::Cpu));
     let ids = Tensor::randint(400, [3, cfg.context_length], (Kind::Int64, Device::Cpu));
-    let (le, ge) = loss_and_grads(&mut clip, &vs, Ops::EAGER, &frames, &ids);
-    let (lf, gf) = loss_and_grads(&mut clip, &vs, froster_train::step::ops(true), &frames, &ids);
-    assert!((le - lf).abs() <= tol * le.abs().max(1e-6), "loss {le} vs {lf}");
-    assert!(le.abs() > 0.0);
-    let mut moved = 0;
-    for (a, b) in ge.iter().zip(&gf) {
-        let scale = a.norm().double_value(&[]);
-        let rel = (a - b).norm().double_value(&[]) / scale.max(1e-12);
-        assert!(rel < grad_tol, "a gradient differs by {rel:e}");
-        moved += (scale > 0.0) as usize;
-    }
-    assert!(moved * 2 > ge.len(), "most weights get a gradient ({moved} of {})", ge.len());
+    loss_and_grads(&mut clip, &vs, ops, &frames, &ids)
 }
 
-#[test]
-fn fused_ops_give_clip_the_same_loss_and_gradients_in_f32() {
-    same_loss_and_gradients(None, 1e-5, 1e-5);
+/// Relative distance of two gradient lists, by their overall norm.
+fn grad_distance(a: &[Tensor], b: &[Tensor]) -> f64 {
+    let sq = |t: Tensor| t.pow_tensor_scalar(2).sum(Kind::Double).double_value(&[]);
+    let diff: f64 = a.iter().zip(b).map(|(x, y)| sq(x - y)).sum();
+    let norm: f64 = a.iter().map(|x| sq(x.shallow_clone())).sum();
+    (diff / norm.max(1e-30)).sqrt()
 }
 
+// One test: the runs seed the global RNG, which parallel tests in this binary would share.
 #[test]
-fn fused_ops_give_clip_the_same_loss_and_gradients_in_bf16() {
-    // The fused QuickGELU rounds once where eager rounds after each op: within bf16's rounding (measured: the
-    // worst weight's gradient 8.6e-2 apart by norm; a wrong formula is off by O(1)).
-    same_loss_and_gradients(Some(Kind::BFloat16), 2e-2, 0.15);
+fn fused_ops_give_clip_the_same_loss_and_gradients() {
+    let fused = froster_train::step::ops(true);
+    // f32: the same values up to summation order.
+    let (reference, ref_grads) = run(None, Ops::EAGER);
+    let (l, g) = run(None, fused);
+    assert!((reference - l).abs() <= 1e-5 * reference.abs(), "loss {reference} vs {l}");
+    assert!(grad_distance(&ref_grads, &g) < 1e-5, "gradients {:e} apart", grad_distance(&ref_grads, &g));
+    assert!(ref_grads.iter().filter(|g| g.abs().max().double_value(&[]) > 0.0).count() * 2 > ref_grads.len());
+    // bf16: the fused QuickGELU rounds once where eager rounds after each op, so the two differ by bf16 noise:
+    // the fused run must be about as far from the f32 result as the eager bf16 run, up to one bf16 rounding of
+    // the loss (2^-8). Measured: loss 72.117, eager 72.105, fused 72.235; gradients 1.27e-2 and 1.28e-2 from f32.
+    // A wrong formula is off by far more.
+    let (le, ge) = run(Some(Kind::BFloat16), Ops::EAGER);
+    let (lf, gf) = run(Some(Kind::BFloat16), fused);
+    let (loss_eager, loss_fused) = ((le - reference).abs(), (lf - reference).abs());
+    assert!(loss_fused <= 2.0 * loss_eager + reference.abs() / 256.0, "loss: fused {loss_fused}, eager {loss_eager}");
+    let (grad_eager, grad_fused) = (grad_distance(&ref_grads, &ge), grad_distance(&ref_grads, &gf));
+    assert!(grad_fused <= 2.0 * grad_eager + 1e-3, "gradients: fused {grad_fused:e}, eager {grad_eager:e}");
 }
