@@ -80,12 +80,14 @@ fh_enc *fh_enc_new(int w, int h, int gop, double crf, const char *preset, const 
     return e;
 }
 
-/* Copies a tight plane of w x h into a padded one of pw x ph, repeating the last column and row. */
-static void put_plane(uint8_t *dst, int stride, const uint8_t *src, int w, int h, int pw, int ph) {
+/* Copies a tight plane of w x h into one of ph rows of `stride` bytes, repeating the last column and row into
+ * every byte of the padding, so that no byte x264 may read (its SIMD copies read rows past the width) is left as
+ * the allocator left it. */
+static void put_plane(uint8_t *dst, int stride, const uint8_t *src, int w, int h, int ph) {
     for (int y = 0; y < ph; y++) {
         uint8_t *row = dst + (size_t)y * stride;
         memcpy(row, src + (size_t)(y < h ? y : h - 1) * w, w);
-        if (pw > w) row[w] = row[w - 1];
+        memset(row + w, row[w - 1], (size_t)(stride - w));
     }
 }
 
@@ -100,9 +102,9 @@ int fh_enc_send(fh_enc *e, const uint8_t *i420, char *err, size_t n) {
     if (r < 0) return fh_av_fail(err, n, "reusing a frame", r);
     int w = e->w, h = e->h, cw = (w + 1) / 2, ch = (h + 1) / 2;
     AVFrame *f = e->frame;
-    put_plane(f->data[0], f->linesize[0], i420, w, h, f->width, f->height);
-    put_plane(f->data[1], f->linesize[1], i420 + (size_t)w * h, cw, ch, cw, ch);
-    put_plane(f->data[2], f->linesize[2], i420 + (size_t)w * h + (size_t)cw * ch, cw, ch, cw, ch);
+    put_plane(f->data[0], f->linesize[0], i420, w, h, f->height);
+    put_plane(f->data[1], f->linesize[1], i420 + (size_t)w * h, cw, ch, ch);
+    put_plane(f->data[2], f->linesize[2], i420 + (size_t)w * h + (size_t)cw * ch, cw, ch, ch);
     f->pts = e->pts++;
     r = A->send_frame(e->ctx, f);
     return r < 0 ? fh_av_fail(err, n, "encoding", r) : 0;
