@@ -5,42 +5,34 @@
 // - LayerNorm computed in f32 keeps its input in its own dtype (bf16: half the bytes) and casts it again in
 //   backward, where eager keeps the f32 copy it normalised.
 #include "shim.h"
+#include "guard.h"
 
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/custom_function.h>
 
-#include <cstdlib>
-#include <cstring>
-#include <string>
-
 #include "kernels.h"
 
-namespace {
+namespace froster_kernels {
 
 constexpr double kAlpha = 1.702;
 
-int fail(char** err, const char* what) {
-  if (err) {
-    size_t n = std::strlen(what);
-    *err = static_cast<char*>(std::malloc(n + 1));
-    if (*err) std::memcpy(*err, what, n + 1);
-  }
-  return -1;
-}
-
 // In f32 at least (as the kernels), in the input's own type when wider.
-at::ScalarType compute_type(const at::Tensor& x) { return at::promote_types(x.scalar_type(), at::kFloat); }
+static at::ScalarType compute_type(const at::Tensor& x) { return at::promote_types(x.scalar_type(), at::kFloat); }
 
-at::Tensor forward_aten(const at::Tensor& x) {
+at::Tensor quick_gelu_aten(const at::Tensor& x) {
   auto v = x.to(compute_type(x));
   return (v * at::sigmoid(v * kAlpha)).to(x.scalar_type());
 }
 
-at::Tensor backward_aten(const at::Tensor& g, const at::Tensor& x) {
+at::Tensor quick_gelu_backward_aten(const at::Tensor& g, const at::Tensor& x) {
   auto v = x.to(compute_type(x));
   auto s = at::sigmoid(v * kAlpha);
   return (g.to(v.scalar_type()) * s * (1 + kAlpha * v * (1 - s))).to(x.scalar_type());
 }
+
+}  // namespace froster_kernels
+
+namespace {
 
 struct QuickGelu : public torch::autograd::Function<QuickGelu> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x) {
@@ -48,7 +40,7 @@ struct QuickGelu : public torch::autograd::Function<QuickGelu> {
     ctx->save_for_backward({xc});
     at::Tensor y;
     if (froster_kernels::quick_gelu_forward(xc, y)) return y;
-    return forward_aten(xc);
+    return froster_kernels::quick_gelu_aten(xc);
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
@@ -56,7 +48,7 @@ struct QuickGelu : public torch::autograd::Function<QuickGelu> {
     auto g = grads[0].contiguous();
     at::Tensor dx;
     if (froster_kernels::quick_gelu_backward(g, x, dx)) return {dx};
-    return {backward_aten(g, x)};
+    return {froster_kernels::quick_gelu_backward_aten(g, x)};
   }
 };
 
@@ -84,32 +76,17 @@ struct LayerNormF32 : public torch::autograd::Function<LayerNormF32> {
 }  // namespace
 
 extern "C" int fs_layer_norm_f32(void* x, void* w, void* b, double eps, void* out, char** err) {
-  try {
+  return froster_shim::guarded(err, [&] {
     auto& t = *static_cast<at::Tensor*>(x);
     *static_cast<at::Tensor*>(out) =
         LayerNormF32::apply(t, *static_cast<at::Tensor*>(w), *static_cast<at::Tensor*>(b), eps);
-    return 0;
-  } catch (const c10::Error& e) {
-    return fail(err, e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    return fail(err, e.what());
-  }
+  });
 }
 
 extern "C" int fs_quick_gelu(void* x, void* out, char** err) {
-  try {
-    *static_cast<at::Tensor*>(out) = QuickGelu::apply(*static_cast<at::Tensor*>(x));
-    return 0;
-  } catch (const c10::Error& e) {
-    return fail(err, e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    return fail(err, e.what());
-  }
+  return froster_shim::guarded(err, [&] { *static_cast<at::Tensor*>(out) = QuickGelu::apply(*static_cast<at::Tensor*>(x)); });
 }
 
 extern "C" char* fs_kernels_status(void) {
-  auto s = froster_kernels::status();
-  char* out = static_cast<char*>(std::malloc(s.size() + 1));
-  if (out) std::memcpy(out, s.c_str(), s.size() + 1);
-  return out;
+  return froster_shim::copy_string(froster_kernels::status());
 }

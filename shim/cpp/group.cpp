@@ -1,5 +1,6 @@
 // The process group: a TCPStore for the rendezvous and a c10d backend for the collectives.
 #include "shim.h"
+#include "guard.h"
 
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -20,27 +21,8 @@ struct fs_group {
 
 namespace {
 
-void set_err(char** err, const std::string& msg) {
-  if (!err) return;
-  *err = static_cast<char*>(std::malloc(msg.size() + 1));
-  if (*err) std::memcpy(*err, msg.c_str(), msg.size() + 1);
-}
-
-// Runs `f`, turning any C++ exception into -1 and its message (without c10's backtrace).
-template <typename F>
-int guarded(char** err, F&& f) {
-  try {
-    f();
-    return 0;
-  } catch (const c10::Error& e) {
-    set_err(err, e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    set_err(err, e.what());
-  } catch (...) {
-    set_err(err, "unknown C++ exception");
-  }
-  return -1;
-}
+using froster_shim::guarded;
+using froster_shim::set_err;
 
 bool is_loopback(const std::string& addr) {
   return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1";
