@@ -75,6 +75,11 @@ case "${1:-}" in
     done
     # The fused-AdamW lever: the same step with the per-tensor loop (compare with the line of the same batch).
     timeout 180 .gpu/froster-bench train-step --arch $arch --batch "${batches##* }" --frames 8 "${names[@]}" --steps $steps --device $dev --fused-optimizer off | sed 's/"bench":"train-step"/"bench":"train-step-unfused"/' | tee -a "$out/steps.jsonl"
+    # The CUDA-graph lever: the same steps launched op by op, at the smallest batch (where launches weigh most)
+    # and the largest.
+    for b in $(printf '%s\n' ${batches%% *} ${batches##* } | sort -un); do
+      timeout 180 .gpu/froster-bench train-step --arch $arch --batch "$b" --frames 8 "${names[@]}" --steps $steps --device $dev --cuda-graph off | sed 's/"bench":"train-step"/"bench":"train-step-no-graph"/' | tee -a "$out/steps.jsonl"
+    done
     # The fused-ops lever: the QuickGELU kernels against the eager ops (value and gradient errors against f64, ms)
     # and the f32 LayerNorm (equal to the bit), then the same step with the eager ops (compare clips/s and
     # peak_alloc_gb with the line of the batch).
@@ -115,8 +120,13 @@ for r in (r for r in rows if r["bench"] == "train-step" and r.get("phases_ms")):
     print(f"\nphases of a batch-{int(r['batch'])} step (ms, device waited for at each):")
     for name, ms in r["phases_ms"]:
         print(f"  {name:45s} {ms:9.1f}")
+print("\nhow our train steps ran:")
+for r in (r for r in rows if r["bench"] == "train-step" and r.get("step_graph") and r.get("input") == "synthetic"):
+    print(f"  batch {int(r['batch'])}: {r['step_graph']}")
 print("\n| lever turned off | batch | clips/s without / with | peak GiB without / with |\n|---|---|---|---|")
-for lever, what in (("train-step-unfused", "fused AdamW + foreach norm"), ("train-step-eager-act", "fused QuickGELU + LayerNorm")):
+levers = (("train-step-unfused", "fused AdamW + foreach norm"), ("train-step-eager-act", "fused QuickGELU + LayerNorm"),
+          ("train-step-no-graph", "CUDA graph of the step"))
+for lever, what in levers:
     for r in (r for r in rows if r["bench"] == lever):
         o = pick("train-step", int(r["batch"]))
         print(f"| {what} | {int(r['batch'])} | {f(r.get('clips_per_s'))} / {f(o.get('clips_per_s'))} | "

@@ -23,11 +23,16 @@ fn main() {
         .file("cpp/nccl.cpp")
         .file("cpp/optim.cpp")
         .file("cpp/activation.cpp")
-        .file("cpp/kernels.cpp");
+        .file("cpp/kernels.cpp")
+        .file("cpp/graph.cpp");
     let nvidia = torch.join("../nvidia");
     let (cuda, nccl) = (nvidia.join("cu13/include"), nvidia.join("nccl/include"));
     if cuda.join("cuda_runtime_api.h").exists() && nccl.join("nccl.h").exists() {
-        b.define("FROSTER_SHIM_NCCL", None).define("USE_C10D_NCCL", None).include(&cuda).include(nccl);
+        b.define("FROSTER_SHIM_NCCL", None)
+            .define("FROSTER_SHIM_CUDA", None)
+            .define("USE_C10D_NCCL", None)
+            .include(&cuda)
+            .include(nccl);
         println!("cargo:rustc-cfg=froster_nccl");
         if let Some(out) = kernels::compile(&nvidia.join("cu13"), &cuda) {
             b.define("FROSTER_SHIM_KERNELS", None).include(out);

@@ -281,15 +281,23 @@ impl Text {
     /// [S, 77] token ids -> [S, D] unnormalised features, pooled at the EOT (largest id, first occurrence).
     /// The sequence is cut after the longest EOT: exact, because attention is causal.
     pub fn forward(&self, ids: &Tensor) -> Tensor {
+        let len = (ids.argmax(-1, false).max().int64_value(&[]) + 1).min(ids.size()[1]);
+        self.forward_cut(&ids.narrow(1, 0, len))
+    }
+
+    /// [`Text::forward`] of ids already cut to a length that holds every EOT (a fixed one, e.g. the longest of all
+    /// templates): every position runs and nothing waits for the device, so a CUDA graph can record it. The same
+    /// features as uncut ids, for the same reason.
+    pub fn forward_cut(&self, ids: &Tensor) -> Tensor {
+        let (s, len) = (ids.size()[0], ids.size()[1]);
         let eot = ids.argmax(-1, false);
-        let len = (eot.max().int64_value(&[]) + 1).min(ids.size()[1]);
-        let ids = ids.narrow(1, 0, len);
         let k = self.compute.unwrap_or(self.token_embedding.kind());
-        let x = self.token_embedding.index_select(0, &ids.flatten(0, -1)).view([ids.size()[0], len, -1]).to_kind(k);
+        let x = self.token_embedding.index_select(0, &ids.flatten(0, -1)).view([s, len, -1]).to_kind(k);
         let x = x + self.positional_embedding.narrow(0, 0, len).to_kind(k);
         let x = self.ln_final.forward(&self.transformer.forward(&x, Attention::Causal), &self.transformer.ops);
-        let rows = Tensor::arange(ids.size()[0], (Kind::Int64, ids.device()));
-        let f = x.index(&[Some(rows), Some(eot)]).matmul(&self.text_projection.to_kind(k));
+        // Row i's EOT token of the flattened [S * len, W]: a plain gather whose backward is an index_add.
+        let at = Tensor::arange(s, (Kind::Int64, ids.device())) * len + eot;
+        let f = x.flatten(0, 1).index_select(0, &at).matmul(&self.text_projection.to_kind(k));
         if self.compute.is_some() {
             f.to_kind(Kind::Float)
         } else {
@@ -328,6 +336,12 @@ impl Clip {
     /// Token ids [S, 77] -> features [S, D].
     pub fn encode_text(&self, ids: &Tensor) -> Tensor {
         self.text.forward(ids)
+    }
+
+    /// [`Clip::encode_text`] of ids cut to a length holding every EOT, without waiting for the device
+    /// ([`Text::forward_cut`]).
+    pub fn encode_text_cut(&self, ids: &Tensor) -> Tensor {
+        self.text.forward_cut(ids)
     }
 
     /// Runs both towers in `kind` (e.g. bf16 on CUDA) over the stored (f32 master) weights; features stay f32.

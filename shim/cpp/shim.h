@@ -54,6 +54,19 @@ int fs_layer_norm_f32(void* x, void* w, void* b, double eps, void* out, char** e
 // What the fused kernels can do here, in words (malloc'd: free with fs_free).
 char* fs_kernels_status(void);
 
+// A CUDA graph on `device` with a side stream of its own (graph.cpp). `enter` makes that stream current (what is
+// already queued elsewhere is not waited for: the caller waits for the device), `exit` sets the previous one back.
+// Between capture_begin and capture_end (inside enter/exit) work is recorded, not run; replay runs it again on the
+// current stream with the same memory. Fails without CUDA headers in this build or without the device.
+typedef struct fs_graph fs_graph;
+fs_graph* fs_graph_new(int device, char** err);
+int fs_graph_enter(fs_graph* g, char** err);
+int fs_graph_exit(fs_graph* g, char** err);
+int fs_graph_capture_begin(fs_graph* g, char** err);
+int fs_graph_capture_end(fs_graph* g, char** err);
+int fs_graph_replay(fs_graph* g, char** err);
+void fs_graph_free(fs_graph* g);
+
 void fs_free(void* p);
 
 #ifdef __cplusplus

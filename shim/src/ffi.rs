@@ -7,6 +7,11 @@ pub struct fs_group {
     _private: [u8; 0],
 }
 
+#[repr(C)]
+pub struct fs_graph {
+    _private: [u8; 0],
+}
+
 extern "C" {
     pub fn fs_group_new(
         backend: *const c_char,
@@ -76,5 +81,12 @@ extern "C" {
         out: *mut c_void,
         err: *mut *mut c_char,
     ) -> c_int;
+    pub fn fs_graph_new(device: c_int, err: *mut *mut c_char) -> *mut fs_graph;
+    pub fn fs_graph_enter(g: *mut fs_graph, err: *mut *mut c_char) -> c_int;
+    pub fn fs_graph_exit(g: *mut fs_graph, err: *mut *mut c_char) -> c_int;
+    pub fn fs_graph_capture_begin(g: *mut fs_graph, err: *mut *mut c_char) -> c_int;
+    pub fn fs_graph_capture_end(g: *mut fs_graph, err: *mut *mut c_char) -> c_int;
+    pub fn fs_graph_replay(g: *mut fs_graph, err: *mut *mut c_char) -> c_int;
+    pub fn fs_graph_free(g: *mut fs_graph);
     pub fn fs_free(p: *mut c_void);
 }

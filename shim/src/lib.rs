@@ -1,7 +1,8 @@
 //! froster-shim: what tch does not reach in the libtorch it links, through a small C++ shim (cpp/shim.h):
 //! torch's own c10d process groups (TCPStore rendezvous, Gloo on CPU, NCCL on CUDA) for data-parallel training,
 //! libtorch's fused AdamW and foreach gradient norm, the CUDA caching allocator's statistics, and a fused
-//! QuickGELU autograd op whose CUDA kernels (cuda/) build.rs compiles with the torch wheel's nvcc. This crate
+//! QuickGELU autograd op whose CUDA kernels (cuda/) build.rs compiles with the torch wheel's nvcc, and CUDA graphs
+//! of a step (libtorch's CUDAGraph). This crate
 //! passes tch's tensor handles (`at::Tensor*`) through; nothing is copied.
 #![deny(missing_docs)]
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
@@ -10,6 +11,9 @@ use std::time::Duration;
 use tch::Tensor;
 
 mod ffi;
+mod graph;
+
+pub use graph::CudaGraph;
 
 /// What can go wrong.
 #[derive(Debug, thiserror::Error)]

@@ -147,7 +147,7 @@ impl AdamW {
     }
 
     /// Zeroes every parameter's gradient.
-    pub fn zero_grad(&mut self) {
+    pub fn zero_grad(&self) {
         for (_, p) in &self.params {
             let mut g = p.grad();
             if g.defined() {

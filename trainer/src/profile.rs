@@ -42,6 +42,11 @@ pub fn mark(phase: &'static str) {
     });
 }
 
+/// Whether phases are being timed on this thread (its marks wait for the device).
+pub fn active() -> bool {
+    CLOCK.with(|c| c.borrow().is_some())
+}
+
 /// Stops timing: seconds per phase, in the order the phases first ended.
 pub fn stop() -> Vec<(&'static str, f64)> {
     CLOCK.with(|c| c.borrow_mut().take().map(|clock| clock.phases).unwrap_or_default())

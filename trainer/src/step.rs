@@ -6,14 +6,14 @@ use crate::adamw::AdamW;
 use crate::dist::World;
 use crate::distill::{self, Objective};
 use crate::error::Result;
+use crate::graph::{Recorded, StepGraph};
 use crate::input::Clips;
 use crate::profile;
+use crate::prompts::Prompts;
 use froster_loader::Rng;
 use froster_model::layout::{optim_key, optim_state};
 use froster_model::weights::{self, Weights};
-use froster_model::{
-    classifier, prompt_ids, ClipConfig, Ops, Student, Teacher, Tokenizer, BARE, CONTEXT, NUM_TEMPLATES,
-};
+use froster_model::{classifier, ClipConfig, Ops, Student, Teacher, BARE, NUM_TEMPLATES};
 use std::sync::Arc;
 use tch::{nn, Device, Kind, Tensor};
 
@@ -81,12 +81,15 @@ pub struct Learner {
     student: Student,
     teacher: Teacher,
     opt: AdamW,
-    tok: Tokenizer,
-    classes: Vec<String>,
+    prompts: Prompts,
     objective: Objective,
     clip_grad_norm: f64,
     device: Device,
     world: Arc<World>,
+    graph: StepGraph,
+    recorded: Option<Recorded>,
+    /// Why graphs stand aside for this learner, once they failed.
+    graph_failed: Option<String>,
 }
 
 impl Learner {
@@ -115,12 +118,14 @@ impl Learner {
             vs,
             student,
             teacher,
-            tok: Tokenizer::new(),
-            classes: spec.classes,
+            prompts: Prompts::new(spec.classes),
             objective: spec.objective,
             clip_grad_norm: spec.clip_grad_norm,
             device: spec.device,
             world: Arc::new(World::single()),
+            graph: if spec.device.is_cuda() { StepGraph::On } else { StepGraph::Off },
+            recorded: None,
+            graph_failed: None,
         })
     }
 
@@ -139,13 +144,68 @@ impl Learner {
         if self.objective.contrastive {
             return self.contrastive_step(micro, lr);
         }
-        let ids = prompt_ids(&self.tok, &[template, BARE], &self.classes, CONTEXT)?.to_device(self.device);
         let teacher_text = self.teacher_text(template)?;
-        profile::mark("prompts, teacher text (cached per template)");
-        self.opt.zero_grad();
-        let (s, t) = (&self.student, &self.teacher);
-        let parts = accumulate_gradient_tensors(s, t, micro, &ids, &teacher_text, self.objective);
+        let parts = match self.graph == StepGraph::On && self.graph_failed.is_none() && !profile::active() {
+            true => self.replayed(micro, template, &teacher_text)?,
+            false => None,
+        };
+        let parts = match parts {
+            Some(p) => p,
+            None => {
+                let ids = self.prompts.step_ids(template, None, self.device)?;
+                profile::mark("prompts, teacher text (cached per template)");
+                self.opt.zero_grad();
+                accumulate_gradient_tensors(&self.student, &self.teacher, micro, &ids, &teacher_text, self.objective)
+            }
+        };
         self.apply(&parts, lr)
+    }
+
+    /// The step's forward and backward from the recorded graph (recorded at the first call): its loss parts, or
+    /// None where the eager step must run (other shapes than recorded, or graphs standing aside from now on).
+    fn replayed(&mut self, micro: &[Clips], template: usize, teacher_text: &Tensor) -> Result<Option<Tensor>> {
+        let len = self.prompts.fixed_len()?;
+        let ids = self.prompts.step_ids(template, Some(len), self.device)?;
+        let (s, t, opt, obj) = (&self.student, &self.teacher, &self.opt, self.objective);
+        let body = |st: &crate::graph::Statics| {
+            opt.zero_grad();
+            accumulate_gradient_tensors(s, t, &st.micro, &st.ids, &st.teacher_text, obj)
+        };
+        let done = match self.recorded.as_mut() {
+            Some(r) if r.fits(micro, &ids, teacher_text) => r.replay(micro, &ids, teacher_text, body),
+            Some(_) => return Ok(None),
+            None => Recorded::record(self.device, micro, &ids, teacher_text, body, || opt.grads()).map(|(r, parts)| {
+                self.recorded = Some(r);
+                parts
+            }),
+        };
+        match done {
+            Ok(parts) => Ok(Some(parts)),
+            Err(why) => {
+                self.recorded = None;
+                self.graph_failed = Some(why);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Whether steps replay a recorded graph of their forward and backward (default: on CUDA).
+    pub fn set_step_graph(&mut self, graph: StepGraph) {
+        self.graph = graph;
+        self.recorded = None;
+        self.graph_failed = None;
+    }
+
+    /// How steps run, in words: "eager", "not recorded yet", "replaying a CUDA graph", "eager replay of the
+    /// recorded step (no CUDA)", or why graphs stood aside.
+    pub fn step_graph_status(&self) -> String {
+        match (self.graph, &self.recorded, &self.graph_failed) {
+            (StepGraph::Off, _, _) => "eager".into(),
+            (_, _, Some(why)) => format!("eager: the CUDA graph stood aside ({why})"),
+            (_, Some(r), _) if r.is_graph() => "replaying a CUDA graph".into(),
+            (_, Some(_), _) => "eager replay of the recorded step (no CUDA)".into(),
+            (_, None, _) => "not recorded yet".into(),
+        }
     }
 
     /// CLIP pretraining's step: the captions of each micro-batch's clips, symmetric InfoNCE (crate::contrastive).
@@ -155,8 +215,8 @@ impl Learner {
         for m in micro {
             let p = crate::contrastive::accumulate(
                 &self.student,
-                &self.tok,
-                &self.classes,
+                self.prompts.tokenizer(),
+                self.prompts.classes(),
                 &m.video,
                 &m.labels,
                 micro.len(),
@@ -185,8 +245,8 @@ impl Learner {
     fn teacher_text(&mut self, template: usize) -> Result<Tensor> {
         let mut per = Vec::with_capacity(2);
         for t in [template, BARE] {
-            let (tok, classes) = (&self.tok, &self.classes);
-            per.push(self.teacher.template_features(t, || prompt_ids(tok, &[t], classes, CONTEXT))?);
+            let ids = self.prompts.template(t)?;
+            per.push(self.teacher.template_features(t, || Ok(ids))?);
         }
         Ok(Tensor::stack(&per, 0))
     }
@@ -221,6 +281,7 @@ impl Learner {
     pub fn set_fused_kernels(&mut self, fused: bool) {
         self.student.clip.set_ops(ops(fused));
         self.teacher.clip.set_ops(ops(fused));
+        self.recorded = None; // recorded with the other ops
     }
 
     /// Chooses the fused multi-tensor AdamW and foreach gradient norm (default: on CUDA) or the per-tensor loop.
@@ -235,7 +296,7 @@ impl Learner {
 
     /// The training classes' names.
     pub fn classes(&self) -> &[String] {
-        &self.classes
+        self.prompts.classes()
     }
 
     /// The student.
@@ -256,7 +317,7 @@ pub fn step_template(seed: u64, epoch: usize, iter: usize) -> usize {
 }
 
 /// Gradients of the mean loss over micro-batches, accumulated into the student's `.grad`; returns the mean loss
-/// parts. The student's classifier is computed once: the micro-batches see a detached copy, and its accumulated
+/// parts. `ids` may be cut to any length holding every EOT. The student's classifier is computed once: the micro-batches see a detached copy, and its accumulated
 /// gradient goes back through the text tower in one pass (the backward of sum(cls * g) is the vector-Jacobian
 /// product).
 pub fn accumulate_gradients(
@@ -280,7 +341,7 @@ fn accumulate_gradient_tensors(
     obj: Objective,
 ) -> Tensor {
     let (k, c) = (teacher_text.size()[0], teacher_text.size()[1]);
-    let cls = classifier(&student.clip.encode_text(ids).view([k, c, -1]));
+    let cls = classifier(&student.clip.encode_text_cut(ids).view([k, c, -1]));
     profile::mark("student text forward");
     let shared = cls.detach().set_requires_grad(true);
     // The loss parts stay on the device: one host sync per optimizer step.

@@ -193,6 +193,10 @@ impl Trainer {
                 first = if first.is_nan() { r.parts.loss } else { first };
                 last = r.parts.loss;
                 if let Some(log) = log.as_mut() {
+                    if here == 1 {
+                        // Recorded at this first step, or why not (the run goes on eagerly).
+                        log.say(&format!("steps run: {}", self.learner.step_graph_status()))?;
+                    }
                     log.step(&r, self.cfg.train.batch_size)?;
                 }
                 bar.set_position(self.pos.step as u64);

@@ -1,12 +1,14 @@
 //! `froster-bench train-step` and `eval-step`: the trainer's own step ([`Learner::step`], or with `--packs`
 //! froster-train's whole loop, loader included) and the evaluation step ([`eval_step`]), timed.
+use super::flops::{text_flops, text_tokens, vision_flops};
 use super::peak_rss_mb;
 use crate::error::{io_err, Result};
 use froster_loader::{Batch, Loader, PackReader, PackSource};
-use froster_model::{prompt_ids, ClipConfig, Tokenizer, BARE, CONTEXT};
+use froster_model::{prompt_ids, ClipConfig, Tokenizer, CONTEXT};
 use froster_train::config::{Config, ConfigArgs};
 use froster_train::dist::{DistOptions, World};
-use froster_train::eval::{eval_classifier, eval_step};
+use froster_train::eval::{eval_classifier, eval_step, view_logits};
+use froster_train::graph::StepGraph;
 use froster_train::input::Clips;
 use froster_train::prepare::{initial_clip, learner_spec};
 use froster_train::run_dir::Start;
@@ -62,6 +64,10 @@ pub struct StepArgs {
     /// froster-shim's fused QuickGELU: on or off [default: on for CUDA] (synthetic input and eval-step).
     #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
     pub fused_kernels: Option<bool>,
+    /// Record the step's forward and backward once as a CUDA graph and replay it: on or off [default: on for
+    /// CUDA] (synthetic input). On the CPU, "on" runs the same static-input plumbing with an eager replay.
+    #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
+    pub cuda_graph: Option<bool>,
     /// Also time each phase of --steps more steps (synthetic input; the device is waited for at every phase, so
     /// these steps are slower): "phases_ms", the mean ms per step of each.
     #[arg(long)]
@@ -156,6 +162,8 @@ struct Timing {
     dist: Option<(usize, f64, f64)>,
     /// With --profile: mean ms per step of each phase.
     phases: Option<Vec<(String, f64)>>,
+    /// How the timed steps ran (Learner::step_graph_status).
+    graph: Option<String>,
 }
 
 /// Synthetic input: one batch of random clips through [`Learner::step`].
@@ -174,6 +182,9 @@ fn train_synthetic(a: &StepArgs, cfg: &Config, device: Device) -> Result<Timing>
     if let Some(f) = a.fused_kernels {
         learner.set_fused_kernels(f);
     }
+    if let Some(g) = a.cuda_graph {
+        learner.set_step_graph(if g { StepGraph::On } else { StepGraph::Off });
+    }
     let micro = [Clips::from_batch(&synthetic_batch(cfg, cfg.data.train_crop_size, cfg.train.batch_size), device)];
     let mut losses = Vec::new();
     let mut timed = 0.0;
@@ -189,11 +200,13 @@ fn train_synthetic(a: &StepArgs, cfg: &Config, device: Device) -> Result<Timing>
         true => Some(time_allreduce(&world, &learner, a.steps.max(1))?),
         false => None,
     };
+    let graph = Some(learner.step_graph_status());
+    // Profiled steps run eagerly (their marks wait for the device, which a recorded step cannot).
     let phases = match a.profile {
         true => Some(profile_steps(&mut learner, &micro, cfg, a.warmup + a.steps, a.steps.max(1))?),
         false => None,
     };
-    Ok(Timing { secs: timed, wait: 0.0, losses: Some(losses), dist, phases })
+    Ok(Timing { secs: timed, wait: 0.0, losses: Some(losses), dist, phases, graph })
 }
 
 /// Mean ms per step of each phase over `n` profiled steps (froster_train::profile), numbered on from `first`.
@@ -263,7 +276,8 @@ fn train_from_pack(a: &StepArgs, mut cfg: Config, packs: &Path, device: Device) 
     let timed = &reports[a.warmup.min(reports.len())..];
     let secs = timed.iter().map(|r| r.seconds).sum();
     let wait = timed.iter().map(|r| r.wait).sum();
-    Ok(Timing { secs, wait, losses: Some(reports.iter().map(|r| r.parts.loss).collect()), dist: None, phases: None })
+    let losses = Some(reports.iter().map(|r| r.parts.loss).collect());
+    Ok(Timing { secs, wait, losses, dist: None, phases: None, graph: None })
 }
 
 fn trainer_options(packs: &Path, out: &Path, device: Device, total: usize, start: Start) -> Options {
@@ -316,22 +330,32 @@ pub fn eval(a: StepArgs) -> Result<serde_json::Value> {
         Some(p) => Some(eval_loader(p, &cfg, batch)?),
         None => None,
     };
-    let fixed = synthetic_batch(&cfg, cfg.data.test_crop_size, batch);
+    // Synthetic clips stay on the device, as in train-step and the peer; pack batches go over the bus each step.
+    let fixed = Clips::from_batch(&synthetic_batch(&cfg, cfg.data.test_crop_size, batch), device);
     let (mut timed, mut wait) = (0.0, 0.0);
     for i in 0..a.warmup + a.steps {
         let t0 = Instant::now();
-        let b = match loader.as_mut() {
-            Some(l) => l.next().ok_or_else(|| froster_loader::Error::Stopped("the pack ran out of views".into()))??,
-            None => fixed.clone(),
+        let logits = match loader.as_mut() {
+            Some(l) => {
+                let stopped = || froster_loader::Error::Stopped("the pack ran out of views".into());
+                let b = l.next().ok_or_else(stopped)??;
+                wait += if i >= a.warmup { t0.elapsed().as_secs_f64() } else { 0.0 };
+                eval_step(clip, frames, &b, &cls)
+            }
+            None => view_logits(clip, frames, &fixed.video, &cls),
         };
-        let w = t0.elapsed().as_secs_f64();
-        let _ = eval_step(clip, frames, &b, &cls).double_value(&[0, 0]);
+        let _ = logits.double_value(&[0, 0]);
         if i >= a.warmup {
             timed += t0.elapsed().as_secs_f64();
-            wait += w;
         }
     }
-    report(&a, &cfg, device, "eval-step", &Timing { secs: timed, wait, losses: None, dist: None, phases: None })
+    report(
+        &a,
+        &cfg,
+        device,
+        "eval-step",
+        &Timing { secs: timed, wait, losses: None, dist: None, phases: None, graph: None },
+    )
 }
 
 /// Test views of the pack's first list, repeated as often as the benchmark needs.
@@ -372,23 +396,5 @@ fn report(a: &StepArgs, cfg: &Config, device: Device, bench: &str, t: &Timing) -
                "ranks": t.dist.map(|d| d.0), "allreduce_ms": t.dist.map(|d| d.1), "grad_mb": t.dist.map(|d| d.2),
                "peak_alloc_gb": peak_alloc_gb(device),
                "fused_kernels": a.fused_kernels.unwrap_or(device.is_cuda()), "kernels": froster_shim::kernels_status(),
-               "phases_ms": t.phases}))
-}
-
-/// Tokens the text tower runs per prompt: up to the longest EOT (it cuts the sequence there).
-fn text_tokens(classes: &[String]) -> Result<f64> {
-    let ids = prompt_ids(&Tokenizer::new(), &[8, BARE], classes, CONTEXT)?;
-    Ok((ids.argmax(-1, false).max().int64_value(&[]) + 1) as f64)
-}
-
-/// Forward FLOPs (2 per multiply-add) of one frame through a vision tower, with temporal keys (3L) or not.
-fn vision_flops(c: &ClipConfig, temporal: bool) -> f64 {
-    let (l, w) = ((c.grid() * c.grid() + 1) as f64, c.vision_width as f64);
-    let keys = if temporal { 3.0 * l } else { l };
-    c.vision_layers as f64 * (2.0 * l * 12.0 * w * w + 2.0 * 2.0 * l * keys * w)
-}
-
-fn text_flops(c: &ClipConfig, prompts: f64, tokens: f64) -> f64 {
-    let w = c.transformer_width as f64;
-    prompts * c.transformer_layers as f64 * (2.0 * tokens * 12.0 * w * w + 2.0 * 2.0 * tokens * tokens * w)
+               "step_graph": t.graph, "phases_ms": t.phases}))
 }
