@@ -32,12 +32,14 @@ case "${1:-}" in
     # and it would bring about 100 MB of codec libraries).
     target/release/froster-pack --quiet build "$videos" --list .gpu/bench.csv --out .gpu/pack --short-side 224 --codec jpeg
     # Carry every shared library the binaries need that is neither torch/CUDA (the GPU machine has those) nor glibc.
+    # Symbols are not needed there: stripped, the two binaries are about 3.5 MB smaller (the carry stays under 40 MB).
+    strip --strip-unneeded .gpu/froster-bench .gpu/golden_train
     for b in .gpu/froster-bench .gpu/golden_train; do
       ldd "$b" | awk '/=> \//{print $3}' |
         grep -vE '/torch/lib/|/nvidia/|libc\.so|libm\.so|ld-linux|libpthread|libdl\.so|librt\.so|libgcc_s|libstdc\+\+' |
         xargs -r -I{} cp -n {} .gpu/lib/
     done
-    du -sh .gpu
+    du -sb .gpu | awk '{printf "carry: %.1f MB\n", $1 / 1e6}'
     echo "now: device run with carry [\".gpu\"] and command: bash scripts/gpu-bench.sh run" ;;
   run)
     out=${OUT:-.gpu/out}; mkdir -p "$out"
@@ -61,7 +63,8 @@ case "${1:-}" in
     for b in $batches; do
       # The largest batch also times each phase of as many more steps (phases_ms; the device is waited for per phase).
       prof=""; [ "$b" = "${batches##* }" ] && prof=--profile
-      timeout 180 .gpu/froster-bench train-step --arch $arch --batch "$b" --frames 8 "${names[@]}" --steps $steps --device $dev $prof | tee -a "$out/steps.jsonl"
+      # (--cuda-graph on is CUDA's default; on the CPU it dry-runs the recorded step's plumbing.)
+      timeout 180 .gpu/froster-bench train-step --arch $arch --batch "$b" --frames 8 "${names[@]}" --steps $steps --device $dev --cuda-graph on $prof | tee -a "$out/steps.jsonl"
     done
     timeout 180 .gpu/froster-bench eval-step --arch $arch --batch "${batches##* }" --frames 8 "${names[@]}" --steps $steps --device $dev | tee -a "$out/steps.jsonl"
     # The PyTorch peer: its golden check (same loss and gradients as the reference), then eager and compiled at
@@ -86,6 +89,9 @@ case "${1:-}" in
     kargs=""; [ "$dev" = cpu ] && kargs="--rows 394 --width 256 --reps 2"
     timeout 120 .gpu/froster-bench kernels --device $dev $kargs | tee "$out/kernels.jsonl"
     timeout 180 .gpu/froster-bench train-step --arch $arch --batch "${batches##* }" --frames 8 "${names[@]}" --steps $steps --device $dev --fused-kernels off | sed 's/"bench":"train-step"/"bench":"train-step-eager-act"/' | tee -a "$out/steps.jsonl"
+    # The attention-op lever: the tripled keys and values kept for backward (eager), against the op that builds
+    # them again there (compare peak_alloc_gb and clips/s).
+    timeout 180 .gpu/froster-bench train-step --arch $arch --batch "${batches##* }" --frames 8 "${names[@]}" --steps $steps --device $dev --attention-op off | sed 's/"bench":"train-step"/"bench":"train-step-eager-attn"/' | tee -a "$out/steps.jsonl"
     # The process group's cost: the same train step as a world of 1 (NCCL on CUDA, Gloo on the CPU), with the
     # all-reduce of every gradient timed on its own (allreduce_ms, grad_mb). Compare ms_per_step with the line above
     # of the same batch.
@@ -121,11 +127,13 @@ for r in (r for r in rows if r["bench"] == "train-step" and r.get("phases_ms")):
     for name, ms in r["phases_ms"]:
         print(f"  {name:45s} {ms:9.1f}")
 print("\nhow our train steps ran:")
-for r in (r for r in rows if r["bench"] == "train-step" and r.get("step_graph") and r.get("input") == "synthetic"):
+for r in (r for r in rows if r["bench"] == "train-step" and r.get("step_graph") and r.get("input") == "synthetic"
+          and not r.get("ranks")):
     print(f"  batch {int(r['batch'])}: {r['step_graph']}")
 print("\n| lever turned off | batch | clips/s without / with | peak GiB without / with |\n|---|---|---|---|")
 levers = (("train-step-unfused", "fused AdamW + foreach norm"), ("train-step-eager-act", "fused QuickGELU + LayerNorm"),
-          ("train-step-no-graph", "CUDA graph of the step"))
+          ("train-step-no-graph", "CUDA graph of the step"),
+          ("train-step-eager-attn", "temporal attention op (keeps q, k, v)"))
 for lever, what in levers:
     for r in (r for r in rows if r["bench"] == lever):
         o = pick("train-step", int(r["batch"]))

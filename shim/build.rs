@@ -23,7 +23,9 @@ fn main() {
         .file("cpp/nccl.cpp")
         .file("cpp/optim.cpp")
         .file("cpp/activation.cpp")
+        .file("cpp/attention.cpp")
         .file("cpp/kernels.cpp")
+        .file("cpp/layer_norm_kernels.cpp")
         .file("cpp/graph.cpp");
     let nvidia = torch.join("../nvidia");
     let (cuda, nccl) = (nvidia.join("cu13/include"), nvidia.join("nccl/include"));

@@ -26,11 +26,22 @@ pub struct Ops {
     pub quick_gelu: fn(&Tensor) -> Tensor,
     /// LayerNorm over the last dimension computed in f32 and returned in the input's dtype: (x, weight, bias, eps).
     pub layer_norm: fn(&Tensor, &Tensor, &Tensor, f64) -> Tensor,
+    /// [`Attention::Temporal`]'s attention of (q, k, v, frames), each [N, heads, L, d].
+    pub temporal_attention: fn(&Tensor, &Tensor, &Tensor, i64) -> Tensor,
 }
 
 impl Ops {
     /// tch's own ops.
-    pub const EAGER: Ops = Ops { quick_gelu, layer_norm: layer_norm_f32 };
+    pub const EAGER: Ops = Ops { quick_gelu, layer_norm: layer_norm_f32, temporal_attention };
+}
+
+/// Attention of `q` to the keys and values of frames t+1, t-1 and t ([`temporal_kv`]), in eager ops.
+pub fn temporal_attention(q: &Tensor, k: &Tensor, v: &Tensor, t: i64) -> Tensor {
+    sdpa(q, &temporal_kv(k, t), &temporal_kv(v, t), false)
+}
+
+fn sdpa(q: &Tensor, k: &Tensor, v: &Tensor, causal: bool) -> Tensor {
+    Tensor::scaled_dot_product_attention(q, k, v, None::<Tensor>, 0.0, causal, None, false)
 }
 
 /// QuickGELU, CLIP's activation: `x * sigmoid(1.702 x)`, in eager ops.
@@ -99,7 +110,7 @@ impl Block {
     }
 
     /// Self-attention of `x` ([N, L, W], batch first) before the residual add.
-    pub(crate) fn attention(&self, x: &Tensor, mode: Attention) -> Tensor {
+    pub(crate) fn attention(&self, x: &Tensor, mode: Attention, ops: &Ops) -> Tensor {
         let (n, l, w) = x.size3().unwrap();
         let d = w / self.heads;
         // Compute in the activations' dtype: f32 weights are cast on the fly for bf16 runs (master weights stay f32).
@@ -108,18 +119,16 @@ impl Block {
             .linear(&self.in_w.to_kind(dt), Some(&self.in_b.to_kind(dt)))
             .view([n, l, 3, self.heads, d])
             .permute([2, 0, 3, 1, 4]);
-        let (q, mut k, mut v) = (qkv.get(0), qkv.get(1), qkv.get(2));
-        if let Attention::Temporal(t) = mode {
-            k = temporal_kv(&k, t);
-            v = temporal_kv(&v, t);
-        }
-        let causal = mode == Attention::Causal;
-        let o = Tensor::scaled_dot_product_attention(&q, &k, &v, None::<Tensor>, 0.0, causal, None, false);
+        let (q, k, v) = (qkv.get(0), qkv.get(1), qkv.get(2));
+        let o = match mode {
+            Attention::Temporal(t) => (ops.temporal_attention)(&q, &k, &v, t),
+            _ => sdpa(&q, &k, &v, mode == Attention::Causal),
+        };
         o.transpose(1, 2).reshape([n, l, w]).linear(&self.out_w.to_kind(dt), Some(&self.out_b.to_kind(dt)))
     }
 
     pub(crate) fn forward(&self, x: &Tensor, mode: Attention, ops: &Ops) -> Tensor {
-        let x = x + self.attention(&self.ln_1.forward(x, ops), mode);
+        let x = x + self.attention(&self.ln_1.forward(x, ops), mode, ops);
         let k = x.kind();
         let h = self.ln_2.forward(&x, ops).linear(&self.fc_w.to_kind(k), Some(&self.fc_b.to_kind(k)));
         x + (ops.quick_gelu)(&h).linear(&self.proj_w.to_kind(k), Some(&self.proj_b.to_kind(k)))

@@ -14,7 +14,7 @@ mod pickle;
 mod tokenizer;
 pub mod weights;
 
-pub use clip::{l2n, layer_norm_f32, quick_gelu, Attention, Clip, Ops, Text, Transformer, Visual};
+pub use clip::{l2n, layer_norm_f32, quick_gelu, temporal_attention, Attention, Clip, Ops, Text, Transformer, Visual};
 pub use config::ClipConfig;
 pub use device::parse_device;
 pub use error::{Error, Result};

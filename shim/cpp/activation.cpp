@@ -2,8 +2,9 @@
 // - QuickGELU keeps only its input (eager keeps it and the sigmoid). On CUDA it runs cuda/quick_gelu.cu's kernels,
 //   loaded from the fatbin build.rs embeds through the driver API (dlopen'd libcuda, which torch has loaded
 //   already); elsewhere, or when the kernels cannot load, the same formulas in ATen.
-// - LayerNorm computed in f32 keeps its input in its own dtype (bf16: half the bytes) and casts it again in
-//   backward, where eager keeps the f32 copy it normalised.
+// - LayerNorm computed in f32 keeps its input in its own dtype (bf16: half the bytes), where eager keeps the f32
+//   copy it normalised. On CUDA it runs cuda/layer_norm.cu's kernels (one forward, no f32 copies); elsewhere
+//   ATen's layer_norm around casts.
 #include "shim.h"
 #include "guard.h"
 
@@ -30,6 +31,23 @@ at::Tensor quick_gelu_backward_aten(const at::Tensor& g, const at::Tensor& x) {
   return (g.to(v.scalar_type()) * s * (1 + kAlpha * v * (1 - s))).to(x.scalar_type());
 }
 
+std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_aten(const at::Tensor& x, const at::Tensor& w,
+                                                               const at::Tensor& b, double eps) {
+  auto [y, mean, rstd] =
+      at::native_layer_norm(x.to(at::kFloat), {x.size(-1)}, w.to(at::kFloat), b.to(at::kFloat), eps);
+  return {y.to(x.scalar_type()), mean, rstd};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_backward_aten(const at::Tensor& g, const at::Tensor& x,
+                                                                        const at::Tensor& w, const at::Tensor& b,
+                                                                        const at::Tensor& mean,
+                                                                        const at::Tensor& rstd,
+                                                                        std::array<bool, 3> mask) {
+  auto [dx, dw, db] = at::native_layer_norm_backward(g.to(at::kFloat), x.to(at::kFloat), {x.size(-1)}, mean, rstd,
+                                                     w.to(at::kFloat), b.to(at::kFloat), mask);
+  return {dx.defined() ? dx.to(x.scalar_type()) : dx, dw, db};
+}
+
 }  // namespace froster_kernels
 
 namespace {
@@ -52,24 +70,33 @@ struct QuickGelu : public torch::autograd::Function<QuickGelu> {
   }
 };
 
-// CLIP's LayerNorm: normalised in f32 over the last dimension, returned in the input's dtype.
+// CLIP's LayerNorm: normalised in f32 over the last dimension, returned in the input's dtype. On CUDA one kernel
+// forward and two backward (cuda/layer_norm.cu) where they run, else ATen's layer_norm around casts.
 struct LayerNormF32 : public torch::autograd::Function<LayerNormF32> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
                             const at::Tensor& b, double eps) {
-    auto [y, mean, rstd] =
-        at::native_layer_norm(x.to(at::kFloat), {x.size(-1)}, w.to(at::kFloat), b.to(at::kFloat), eps);
-    ctx->save_for_backward({x, w, b, mean, rstd});
-    return y.to(x.scalar_type());
+    auto xc = x.contiguous();
+    at::Tensor y, mean, rstd;
+    bool kernel = froster_kernels::layer_norm_forward(xc, w, b, eps, y, mean, rstd);
+    if (!kernel) std::tie(y, mean, rstd) = froster_kernels::layer_norm_aten(xc, w, b, eps);
+    ctx->saved_data["kernel"] = kernel;
+    ctx->save_for_backward({xc, w, b, mean, rstd});
+    return y;
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     auto s = ctx->get_saved_variables();
-    const auto &x = s[0], &w = s[1], &b = s[2];
-    auto [dx, dw, db] = at::native_layer_norm_backward(grads[0].to(at::kFloat), x.to(at::kFloat), {x.size(-1)}, s[3],
-                                                       s[4], w.to(at::kFloat), b.to(at::kFloat),
-                                                       {true, w.requires_grad(), b.requires_grad()});
-    auto as = [](const at::Tensor& g, const at::Tensor& like) { return g.defined() ? g.to(like.scalar_type()) : g; };
-    return {as(dx, x), as(dw, w), as(db, b), at::Tensor()};
+    const auto &x = s[0], &w = s[1], &b = s[2], &mean = s[3], &rstd = s[4];
+    bool wb = w.requires_grad() || b.requires_grad();
+    at::Tensor dx, dw, db;
+    auto g = grads[0].to(x.scalar_type()).contiguous();
+    if (!(ctx->saved_data["kernel"].toBool() && froster_kernels::layer_norm_backward(g, x, w, mean, rstd, wb, dx, dw, db)))
+      std::tie(dx, dw, db) = froster_kernels::layer_norm_backward_aten(grads[0], x, w, b, mean, rstd,
+                                                                       {true, w.requires_grad(), b.requires_grad()});
+    auto as = [](const at::Tensor& t, const at::Tensor& like, bool want) {
+      return want && t.defined() ? t.to(like.scalar_type()) : at::Tensor();
+    };
+    return {dx, as(dw, w, w.requires_grad()), as(db, b, b.requires_grad()), at::Tensor()};
   }
 };
 

@@ -1,5 +1,5 @@
 // Launches cuda/'s kernels through the CUDA driver API: build.rs compiles them with the torch wheel's nvcc into a
-// fatbin (quick_gelu_fatbin.h) when it finds nvcc and the CUDA headers; libcuda is the one torch has loaded.
+// fatbin (kernels_fatbin.h) when it finds nvcc and the CUDA headers; libcuda is the one torch has loaded.
 #include "kernels.h"
 
 #ifdef FROSTER_SHIM_KERNELS
@@ -9,12 +9,13 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <functional>
 #include <utility>
 #include <mutex>
 #include <stdexcept>
 #include <unordered_map>
 
-#include "quick_gelu_fatbin.h"
+#include "kernels_fatbin.h"
 
 namespace froster_kernels {
 namespace {
@@ -75,7 +76,7 @@ CUfunction function(const char* name) {
   auto m = modules.find(ctx);
   if (m == modules.end()) {
     CUmodule module = nullptr;
-    CUresult r = d->module_load_data(&module, kQuickGeluFatbin);
+    CUresult r = d->module_load_data(&module, kKernelsFatbin);
     if (r != CUDA_SUCCESS) {
       failure = "loading the kernels (" FROSTER_KERNEL_TARGETS "): " + words(d, r);
       given_up = true;
@@ -93,6 +94,10 @@ CUfunction function(const char* name) {
   return f;
 }
 
+}  // namespace
+
+namespace detail {
+
 const char* suffix(at::ScalarType t) {
   switch (t) {
     case at::kFloat: return "f32";
@@ -102,8 +107,7 @@ const char* suffix(at::ScalarType t) {
   }
 }
 
-// Runs kernel `name` over n elements on `ref`'s device and current stream; false when the kernels cannot run.
-bool launch(const std::string& name, const at::Tensor& ref, void** args, long long n) {
+bool launch(const std::string& name, const at::Tensor& ref, void** args, Dims grid, Dims block) {
   c10::DeviceGuard guard(ref.device());  // (CUDAGuard would inline calls into the CUDA runtime, not linked)
   CUfunction f;
   {
@@ -111,12 +115,41 @@ bool launch(const std::string& name, const at::Tensor& ref, void** args, long lo
     f = function(name.c_str());
   }
   if (!f) return false;
-  unsigned threads = 256;
-  auto blocks = static_cast<unsigned>(std::min<long long>((n + threads - 1) / threads, 8192));
   auto stream = reinterpret_cast<CUstream>(c10::cuda::getCurrentCUDAStream(ref.device().index()).stream());
-  CUresult r = driver()->launch_kernel(f, blocks, 1, 1, threads, 1, 1, 0, stream, args, nullptr);
+  CUresult r = driver()->launch_kernel(f, grid.x, grid.y, 1, block.x, block.y, 1, 0, stream, args, nullptr);
   if (r != CUDA_SUCCESS) throw std::runtime_error("launching " + name + ": " + words(driver(), r));
   return true;
+}
+
+bool self_checked(const char* family, const std::function<std::string()>& check) {
+  static std::mutex once_mu;
+  static std::unordered_map<std::string, bool> verdicts;
+  std::lock_guard<std::mutex> once(once_mu);
+  if (auto it = verdicts.find(family); it != verdicts.end()) return it->second;
+  std::string why;
+  try {
+    why = check();
+  } catch (const std::exception& e) {
+    why = e.what();
+  }
+  if (!why.empty()) {
+    std::lock_guard<std::mutex> lock(mu);
+    failure += (failure.empty() ? "" : "; ") + std::string(family) + " self-check: " + why;
+  }
+  return verdicts[family] = why.empty();
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::suffix;
+
+// Runs kernel `name` over n elements (a grid-stride loop) on `ref`'s device and current stream.
+bool launch(const std::string& name, const at::Tensor& ref, void** args, long long n) {
+  unsigned threads = 256;
+  auto blocks = static_cast<unsigned>(std::min<long long>((n + threads - 1) / threads, 8192));
+  return detail::launch(name, ref, args, {blocks, 1}, {threads, 1});
 }
 
 bool launch_forward(const at::Tensor& x, at::Tensor& y) {
@@ -144,49 +177,37 @@ bool launch_backward(const at::Tensor& g, const at::Tensor& x, at::Tensor& dx) {
   return launch(std::string("quick_gelu_bwd_") + s, x, args, n);
 }
 
-// The kernels against the ATen formulas on the device, once per process before their first use: a kernel that
-// does not compute what they compute (a toolkit or driver surprise on a GPU this code was never run on) is not
-// used, and status() says why.
-bool self_checked(const at::Tensor& like) {
-  static std::once_flag once;
-  static bool ok = false;
-  std::call_once(once, [&] {
-    try {
-      auto x = at::linspace(-8.0, 8.0, 4099, like.options().dtype(at::kFloat));
-      auto g = at::cos(x * 3.0);
-      for (auto [t, tol] : {std::pair{at::kFloat, 1e-5}, {at::kBFloat16, 2e-2}, {at::kHalf, 2e-3}}) {
-        at::Tensor y, dx;
-        if (!launch_forward(x.to(t), y) || !launch_backward(g.to(t), x.to(t), dx)) return;
-        // Against the ATen formulas in the same dtype, relative to the outputs' scale (about 9).
-        auto err = [](const at::Tensor& a, const at::Tensor& b) {
-          return (a.to(at::kFloat) - b.to(at::kFloat)).abs().max().item<double>() / 9.0;
-        };
-        double ey = err(y, quick_gelu_aten(x.to(t)));
-        double ed = err(dx, quick_gelu_backward_aten(g.to(t), x.to(t)));
-        if (!(ey <= tol && ed <= tol)) {
-          std::lock_guard<std::mutex> lock(mu);
-          failure = "self-check against ATen failed for " + std::string(suffix(t)) + " (errors " +
-                    std::to_string(ey) + ", " + std::to_string(ed) + ")";
-          return;
-        }
-      }
-      ok = true;
-    } catch (const std::exception& e) {
-      std::lock_guard<std::mutex> lock(mu);
-      failure = std::string("self-check: ") + e.what();
-    }
-  });
-  return ok;
+// The kernels against the ATen formulas on the device (f32, bf16, f16, forward and backward): "" when they agree.
+std::string check_quick_gelu(const at::Tensor& like) {
+  auto x = at::linspace(-8.0, 8.0, 4099, like.options().dtype(at::kFloat));
+  auto g = at::cos(x * 3.0);
+  for (auto [t, tol] : {std::pair{at::kFloat, 1e-5}, {at::kBFloat16, 2e-2}, {at::kHalf, 2e-3}}) {
+    at::Tensor y, dx;
+    if (!launch_forward(x.to(t), y) || !launch_backward(g.to(t), x.to(t), dx)) return "the kernels did not run";
+    // Against the ATen formulas in the same dtype, relative to the outputs' scale (about 9).
+    auto err = [](const at::Tensor& a, const at::Tensor& b) {
+      return (a.to(at::kFloat) - b.to(at::kFloat)).abs().max().item<double>() / 9.0;
+    };
+    double ey = err(y, quick_gelu_aten(x.to(t)));
+    double ed = err(dx, quick_gelu_backward_aten(g.to(t), x.to(t)));
+    if (!(ey <= tol && ed <= tol))
+      return std::string("failed for ") + suffix(t) + " (errors " + std::to_string(ey) + ", " + std::to_string(ed) + ")";
+  }
+  return "";
 }
 
 }  // namespace
 
+// Each kernel family checks itself against the ATen formulas on the device once per process before first use: a
+// kernel that does not compute what they compute (a toolkit or driver surprise on a GPU this code was never run
+// on) is not used, and status() says why.
 bool quick_gelu_forward(const at::Tensor& x, at::Tensor& y) {
-  return x.is_cuda() && self_checked(x) && launch_forward(x, y);
+  return x.is_cuda() && detail::self_checked("QuickGELU", [&] { return check_quick_gelu(x); }) && launch_forward(x, y);
 }
 
 bool quick_gelu_backward(const at::Tensor& g, const at::Tensor& x, at::Tensor& dx) {
-  return x.is_cuda() && self_checked(x) && launch_backward(g, x, dx);
+  return x.is_cuda() && detail::self_checked("QuickGELU", [&] { return check_quick_gelu(x); }) &&
+         launch_backward(g, x, dx);
 }
 
 std::string status() {

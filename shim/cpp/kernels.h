@@ -1,17 +1,50 @@
 // The CUDA kernels of cuda/ (see kernels.cpp): each returns false when it did not run (not a CUDA tensor, a dtype
-// without a kernel, or kernels not built or not loadable), and the caller computes the same thing in ATen.
+// or layout without a kernel, or kernels not built, not loadable, or failing their self-check), and the caller
+// computes the same thing in ATen.
 #pragma once
 #include <ATen/ATen.h>
 
+#include <array>
+#include <functional>
 #include <string>
+#include <tuple>
 
 namespace froster_kernels {
 bool quick_gelu_forward(const at::Tensor& x, at::Tensor& y);
 bool quick_gelu_backward(const at::Tensor& g, const at::Tensor& x, at::Tensor& dx);
+// CLIP's LayerNorm over the last dimension in f32 (f32 weight and bias), y in x's dtype; mean and rstd are f32,
+// shaped as ATen's native_layer_norm returns them.
+bool layer_norm_forward(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, double eps, at::Tensor& y,
+                        at::Tensor& mean, at::Tensor& rstd);
+// Its backward from the forward's mean and rstd: dx in x's dtype, dw and db (f32) when `wb`.
+bool layer_norm_backward(const at::Tensor& g, const at::Tensor& x, const at::Tensor& w, const at::Tensor& mean,
+                         const at::Tensor& rstd, bool wb, at::Tensor& dx, at::Tensor& dw, at::Tensor& db);
+
 // The same formulas in ATen ops (activation.cpp), in f32 at least, returned in x's dtype: the fallback, and the
 // kernels' self-check.
 at::Tensor quick_gelu_aten(const at::Tensor& x);
 at::Tensor quick_gelu_backward_aten(const at::Tensor& g, const at::Tensor& x);
+std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_aten(const at::Tensor& x, const at::Tensor& w,
+                                                               const at::Tensor& b, double eps);
+std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_backward_aten(const at::Tensor& g, const at::Tensor& x,
+                                                                        const at::Tensor& w, const at::Tensor& b,
+                                                                        const at::Tensor& mean,
+                                                                        const at::Tensor& rstd,
+                                                                        std::array<bool, 3> mask);
 // What this build and device have: "compiled for ...", "not compiled: ...", or the reason loading failed.
 std::string status();
+
+// kernels.cpp's launcher, shared by the kernel families.
+namespace detail {
+struct Dims {
+  unsigned x, y;
+};
+// "f32", "bf16", "f16", or nullptr for a dtype without kernels.
+const char* suffix(at::ScalarType t);
+// Launches kernel `name` on `ref`'s device and current stream; false when the kernels cannot run here.
+bool launch(const std::string& name, const at::Tensor& ref, void** args, Dims grid, Dims block);
+// Runs `check` (on the device, waiting for it) once per process for `family`; true when it returned "" (the kernels
+// agree with ATen), else the reason joins status().
+bool self_checked(const char* family, const std::function<std::string()>& check);
+}  // namespace detail
 }  // namespace froster_kernels

@@ -51,6 +51,13 @@ int fs_quick_gelu(void* x, void* out, char** err);
 // CLIP's LayerNorm (over the last dimension, computed in f32, returned in x's dtype) as one autograd op that keeps
 // x in its own dtype for backward instead of its f32 copy. Writes the result into *out (an at::Tensor*).
 int fs_layer_norm_f32(void* x, void* w, void* b, double eps, void* out, char** err);
+// Open-VCLIP's temporal attention of q, k, v [N, heads, L, d] over clips of t frames (keys and values of frames
+// t+1, t-1, t; zeros past the clip ends), SDPA's scaling, no mask: one autograd op that keeps only q, k, v and
+// flash attention's output for backward where the dispatcher picks flash attention (attention.cpp), the eager
+// ops otherwise. Writes the result into *out (an at::Tensor*).
+int fs_temporal_attention(void* q, void* k, void* v, int64_t t, void* out, char** err);
+// 1 when fs_temporal_attention runs its own op for these inputs, 0 when it runs the eager ops.
+int fs_temporal_attention_keeps_less(void* q, void* k, void* v);
 // What the fused kernels can do here, in words (malloc'd: free with fs_free).
 char* fs_kernels_status(void);
 

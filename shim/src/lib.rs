@@ -12,8 +12,13 @@ use tch::Tensor;
 
 mod ffi;
 mod graph;
+mod ops;
 
 pub use graph::CudaGraph;
+pub use ops::{
+    fused_layer_norm, fused_quick_gelu, fused_temporal_attention, kernels_status, layer_norm_f32, quick_gelu,
+    temporal_attention, temporal_attention_keeps_less,
+};
 
 /// What can go wrong.
 #[derive(Debug, thiserror::Error)]
@@ -154,53 +159,6 @@ pub fn cuda_peak_allocated(device: usize) -> Option<u64> {
 /// Starts the peak of [`cuda_peak_allocated`] anew.
 pub fn cuda_reset_peak(device: usize) {
     unsafe { ffi::fs_cuda_peak_allocated(device.min(c_int::MAX as usize) as c_int, 1) };
-}
-
-/// QuickGELU, `x * sigmoid(1.702 x)`, as one autograd op that keeps only `x` for backward (eager tch keeps two
-/// activations): one fused CUDA kernel each way on CUDA tensors (f32, bf16, f16) when [`kernels_status`] says
-/// they run, the same formulas in ATen otherwise.
-pub fn quick_gelu(x: &Tensor) -> Result<Tensor> {
-    let mut y = Tensor::zeros([], (tch::Kind::Float, tch::Device::Cpu));
-    let mut err = std::ptr::null_mut();
-    let (xp, yp) = (x.as_ptr() as *mut c_void, y.as_mut_ptr() as *mut c_void);
-    let rc = unsafe { ffi::fs_quick_gelu(xp, yp, &mut err) };
-    check_local("quick_gelu", rc, err)?;
-    Ok(y)
-}
-
-/// [`quick_gelu`] with tch's convention for ops: a libtorch error panics with its message (the shape of
-/// froster_model::Ops' functions).
-pub fn fused_quick_gelu(x: &Tensor) -> Tensor {
-    quick_gelu(x).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// CLIP's LayerNorm over the last dimension, normalised in f32 and returned in `x`'s dtype (the eager
-/// `x.to_kind(f32).layer_norm(..).to_kind(x.kind())`, the same values), as one autograd op that keeps `x` in its own
-/// dtype for backward (bf16: half the bytes of the f32 copy eager keeps) and casts it again there.
-pub fn layer_norm_f32(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {
-    let mut y = Tensor::zeros([], (tch::Kind::Float, tch::Device::Cpu));
-    let mut err = std::ptr::null_mut();
-    let p = |t: &Tensor| t.as_ptr() as *mut c_void;
-    let out = y.as_mut_ptr() as *mut c_void;
-    let rc = unsafe { ffi::fs_layer_norm_f32(p(x), p(weight), p(bias), eps, out, &mut err) };
-    check_local("layer_norm", rc, err)?;
-    Ok(y)
-}
-
-/// [`layer_norm_f32`] with tch's convention for ops (a libtorch error panics with its message).
-pub fn fused_layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Tensor {
-    layer_norm_f32(x, weight, bias, eps).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// Whether the fused CUDA kernels were compiled into this build and, once used, whether they run on this GPU.
-pub fn kernels_status() -> String {
-    let p = unsafe { ffi::fs_kernels_status() };
-    if p.is_null() {
-        return "unknown (out of memory)".into();
-    }
-    let s = unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned();
-    unsafe { ffi::fs_free(p as *mut c_void) };
-    s
 }
 
 /// A c10d process group of `world` ranks, joined through a TCPStore that rank 0 hosts.

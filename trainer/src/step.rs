@@ -17,10 +17,15 @@ use froster_model::{classifier, ClipConfig, Ops, Student, Teacher, BARE, NUM_TEM
 use std::sync::Arc;
 use tch::{nn, Device, Kind, Tensor};
 
-/// CLIP's ops: froster-shim's fused QuickGELU and LayerNorm, or the eager ones (the same values).
+/// CLIP's ops: froster-shim's fused QuickGELU, LayerNorm and temporal attention, or the eager ones (the same
+/// values).
 pub fn ops(fused: bool) -> Ops {
     match fused {
-        true => Ops { quick_gelu: froster_shim::fused_quick_gelu, layer_norm: froster_shim::fused_layer_norm },
+        true => Ops {
+            quick_gelu: froster_shim::fused_quick_gelu,
+            layer_norm: froster_shim::fused_layer_norm,
+            temporal_attention: froster_shim::fused_temporal_attention,
+        },
         false => Ops::EAGER,
     }
 }
@@ -276,11 +281,11 @@ impl Learner {
         self.opt.grads()
     }
 
-    /// Chooses froster-shim's fused QuickGELU and LayerNorm (default: on CUDA, where QuickGELU is one kernel
-    /// each way, and both keep less for backward) or the eager ops, in both towers of the student and the teacher.
-    pub fn set_fused_kernels(&mut self, fused: bool) {
-        self.student.clip.set_ops(ops(fused));
-        self.teacher.clip.set_ops(ops(fused));
+    /// CLIP's ops in both towers of the student and the teacher (default: [`ops`] of whether the device is CUDA,
+    /// where QuickGELU is one kernel each way and the fused ops keep less for backward).
+    pub fn set_ops(&mut self, ops: Ops) {
+        self.student.clip.set_ops(ops);
+        self.teacher.clip.set_ops(ops);
         self.recorded = None; // recorded with the other ops
     }
 

@@ -1,4 +1,4 @@
-//! froster-shim's fused QuickGELU and LayerNorm inside CLIP (what froster-train runs on CUDA) against the eager
+//! froster-shim's fused QuickGELU, LayerNorm and temporal attention inside CLIP (what froster-train runs on CUDA) against the eager
 //! ops: the same loss and the same gradient of every weight, through both towers and the student's temporal
 //! attention, in f32 and in bf16 compute.
 use froster_model::{Clip, ClipConfig, Ops};

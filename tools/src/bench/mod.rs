@@ -1,4 +1,5 @@
 //! The benchmarks behind `froster-bench`: they print numbers and assert nothing (speed is never a test).
+pub mod eval_step;
 pub mod flops;
 pub mod kernels;
 pub mod loader;

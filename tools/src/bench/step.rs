@@ -3,16 +3,15 @@
 use super::flops::{text_flops, text_tokens, vision_flops};
 use super::peak_rss_mb;
 use crate::error::{io_err, Result};
-use froster_loader::{Batch, Loader, PackReader, PackSource};
-use froster_model::{prompt_ids, ClipConfig, Tokenizer, CONTEXT};
+use froster_loader::{Batch, PackReader};
+use froster_model::{prompt_ids, ClipConfig, Ops, Tokenizer, CONTEXT};
 use froster_train::config::{Config, ConfigArgs};
 use froster_train::dist::{DistOptions, World};
-use froster_train::eval::{eval_classifier, eval_step, view_logits};
 use froster_train::graph::StepGraph;
 use froster_train::input::Clips;
 use froster_train::prepare::{initial_clip, learner_spec};
 use froster_train::run_dir::Start;
-use froster_train::step::{step_template, Learner};
+use froster_train::step::{ops, step_template, Learner};
 use froster_train::train::{Event, Options, StepReport, Trainer};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -61,9 +60,14 @@ pub struct StepArgs {
     /// The fused multi-tensor AdamW and foreach grad norm: on or off [default: on for CUDA] (synthetic input).
     #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
     pub fused_optimizer: Option<bool>,
-    /// froster-shim's fused QuickGELU: on or off [default: on for CUDA] (synthetic input and eval-step).
+    /// froster-shim's fused QuickGELU and f32 LayerNorm: on or off [default: on for CUDA] (synthetic input and
+    /// eval-step).
     #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
     pub fused_kernels: Option<bool>,
+    /// froster-shim's temporal attention op, which keeps q, k, v instead of the tripled keys and values for
+    /// backward: on or off [default: on for CUDA] (synthetic input and eval-step).
+    #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
+    pub attention_op: Option<bool>,
     /// Record the step's forward and backward once as a CUDA graph and replay it: on or off [default: on for
     /// CUDA] (synthetic input). On the CPU, "on" runs the same static-input plumbing with an eager replay.
     #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
@@ -78,7 +82,7 @@ pub struct StepArgs {
 }
 
 impl StepArgs {
-    fn config(&self) -> Result<Config> {
+    pub(super) fn config(&self) -> Result<Config> {
         let mut c = self.config.clone();
         c.defaults.push("MODEL.CLIP=random".into());
         if let Some(a) = &self.arch {
@@ -105,7 +109,7 @@ fn synthetic_names(n: usize) -> Vec<String> {
 }
 
 /// The bench's class names: --class-file's, else `n` synthetic ones.
-fn bench_classes(file: Option<&Path>, n: usize) -> Result<Vec<String>> {
+pub(super) fn bench_classes(file: Option<&Path>, n: usize) -> Result<Vec<String>> {
     match file {
         Some(f) => Ok(froster_loader::read_classes(f)?),
         None => Ok(synthetic_names(n)),
@@ -138,7 +142,7 @@ pub fn train(a: StepArgs) -> Result<serde_json::Value> {
     report(&a, &cfg, device, "train-step", &timing)
 }
 
-fn reset_peak(device: Device) {
+pub(super) fn reset_peak(device: Device) {
     if let Device::Cuda(i) = device {
         froster_shim::cuda_reset_peak(i);
     }
@@ -154,16 +158,26 @@ fn peak_alloc_gb(device: Device) -> Option<f64> {
 }
 
 /// Seconds of the timed steps, of which waiting for data, and every step's loss (training).
-struct Timing {
-    secs: f64,
-    wait: f64,
-    losses: Option<Vec<f64>>,
+pub(super) struct Timing {
+    pub(super) secs: f64,
+    pub(super) wait: f64,
+    pub(super) losses: Option<Vec<f64>>,
     /// Under a process group: (ranks, backend's all-reduce of every gradient in ms, gradient MB).
-    dist: Option<(usize, f64, f64)>,
+    pub(super) dist: Option<(usize, f64, f64)>,
     /// With --profile: mean ms per step of each phase.
-    phases: Option<Vec<(String, f64)>>,
+    pub(super) phases: Option<Vec<(String, f64)>>,
     /// How the timed steps ran (Learner::step_graph_status).
-    graph: Option<String>,
+    pub(super) graph: Option<String>,
+}
+
+/// The trainer's ops for `device`, with --fused-kernels and --attention-op applied.
+pub(super) fn bench_ops(a: &StepArgs, device: Device) -> Ops {
+    let pick = |flag: Option<bool>| match flag.unwrap_or(device.is_cuda()) {
+        true => ops(true),
+        false => Ops::EAGER,
+    };
+    let (kernels, attention) = (pick(a.fused_kernels), pick(a.attention_op));
+    Ops { temporal_attention: attention.temporal_attention, ..kernels }
 }
 
 /// Synthetic input: one batch of random clips through [`Learner::step`].
@@ -179,9 +193,7 @@ fn train_synthetic(a: &StepArgs, cfg: &Config, device: Device) -> Result<Timing>
     if let Some(f) = a.fused_optimizer {
         learner.set_fused_optimizer(f);
     }
-    if let Some(f) = a.fused_kernels {
-        learner.set_fused_kernels(f);
-    }
+    learner.set_ops(bench_ops(a, device));
     if let Some(g) = a.cuda_graph {
         learner.set_step_graph(if g { StepGraph::On } else { StepGraph::Off });
     }
@@ -295,7 +307,7 @@ fn trainer_options(packs: &Path, out: &Path, device: Device, total: usize, start
 }
 
 /// A batch of random uint8 clips in the loader's layout.
-fn synthetic_batch(cfg: &Config, crop: usize, batch: usize) -> Batch {
+pub(super) fn synthetic_batch(cfg: &Config, crop: usize, batch: usize) -> Batch {
     let shape = [batch, cfg.data.num_frames, crop, crop, 3];
     let n: usize = shape.iter().product();
     let mut rng = froster_loader::Rng::new(cfg.rng_seed);
@@ -310,68 +322,8 @@ fn synthetic_batch(cfg: &Config, crop: usize, batch: usize) -> Batch {
     }
 }
 
-/// Times evaluation steps (classifier cached): the numbers as JSON.
-pub fn eval(a: StepArgs) -> Result<serde_json::Value> {
-    let cfg = a.config()?;
-    let device = froster_model::parse_device(&a.device)?;
-    reset_peak(device);
-    let (clip_cfg, w) = initial_clip(&cfg, device)?;
-    let mut learner =
-        Learner::new(learner_spec(&cfg, &clip_cfg, &w, bench_classes(a.class_file.as_deref(), a.classes)?, device))?;
-    if let Some(f) = a.fused_kernels {
-        learner.set_fused_kernels(f);
-    }
-    let clip = &learner.student().clip;
-    let (_, cls) =
-        eval_classifier(clip, &Tokenizer::new(), &bench_classes(a.class_file.as_deref(), a.classes)?, device)?;
-    let frames = cfg.data.num_frames as i64;
-    let batch = cfg.train.batch_size;
-    let mut loader = match &a.packs {
-        Some(p) => Some(eval_loader(p, &cfg, batch)?),
-        None => None,
-    };
-    // Synthetic clips stay on the device, as in train-step and the peer; pack batches go over the bus each step.
-    let fixed = Clips::from_batch(&synthetic_batch(&cfg, cfg.data.test_crop_size, batch), device);
-    let (mut timed, mut wait) = (0.0, 0.0);
-    for i in 0..a.warmup + a.steps {
-        let t0 = Instant::now();
-        let logits = match loader.as_mut() {
-            Some(l) => {
-                let stopped = || froster_loader::Error::Stopped("the pack ran out of views".into());
-                let b = l.next().ok_or_else(stopped)??;
-                wait += if i >= a.warmup { t0.elapsed().as_secs_f64() } else { 0.0 };
-                eval_step(clip, frames, &b, &cls)
-            }
-            None => view_logits(clip, frames, &fixed.video, &cls),
-        };
-        let _ = logits.double_value(&[0, 0]);
-        if i >= a.warmup {
-            timed += t0.elapsed().as_secs_f64();
-        }
-    }
-    report(
-        &a,
-        &cfg,
-        device,
-        "eval-step",
-        &Timing { secs: timed, wait, losses: None, dist: None, phases: None, graph: None },
-    )
-}
-
-/// Test views of the pack's first list, repeated as often as the benchmark needs.
-fn eval_loader(packs: &Path, cfg: &Config, batch: usize) -> Result<Loader> {
-    let reader = Arc::new(PackReader::open(packs)?);
-    let list = reader.manifest().lists.keys().next().cloned().unwrap_or_default();
-    let n = reader.list(&list)?.len();
-    let items: Vec<(u32, i64)> = reader.list(&list)?.iter().cycle().take(n.max(1) * 64).map(|&(v, _)| (v, 0)).collect();
-    let src = Arc::new(PackSource::with_items(reader, items));
-    let settings = crate::run::TestFlags::default().resolve(Some(cfg))?;
-    let lc = crate::evaluate::test_loader(&settings, cfg.data.test_crop_size, batch, super::cores());
-    Ok(Loader::new(src, lc)?)
-}
-
 /// clips/s, ms/step, data-wait, FLOPs and MFU, peak RSS.
-fn report(a: &StepArgs, cfg: &Config, device: Device, bench: &str, t: &Timing) -> Result<serde_json::Value> {
+pub(super) fn report(a: &StepArgs, cfg: &Config, device: Device, bench: &str, t: &Timing) -> Result<serde_json::Value> {
     let clip = ClipConfig::preset(&cfg.model.arch)?;
     let (batch, frames) = (cfg.train.batch_size as f64, cfg.data.num_frames as f64);
     let per_step = t.secs / a.steps.max(1) as f64;
@@ -396,5 +348,6 @@ fn report(a: &StepArgs, cfg: &Config, device: Device, bench: &str, t: &Timing) -
                "ranks": t.dist.map(|d| d.0), "allreduce_ms": t.dist.map(|d| d.1), "grad_mb": t.dist.map(|d| d.2),
                "peak_alloc_gb": peak_alloc_gb(device),
                "fused_kernels": a.fused_kernels.unwrap_or(device.is_cuda()), "kernels": froster_shim::kernels_status(),
+               "attention_op": a.attention_op.unwrap_or(device.is_cuda()),
                "step_graph": t.graph, "phases_ms": t.phases}))
 }

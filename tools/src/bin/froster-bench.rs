@@ -87,7 +87,7 @@ fn run() -> Result<()> {
             lines.iter().map(|l| l.to_string()).collect::<Vec<_>>().join("\n")
         }
         Cmd::TrainStep(a) => bench::step::train(a)?.to_string(),
-        Cmd::EvalStep(a) => bench::step::eval(a)?.to_string(),
+        Cmd::EvalStep(a) => bench::eval_step::eval(a)?.to_string(),
         Cmd::Prompts { classes, out } => bench::step::prompts(&classes, &out)?,
     };
     println!("{}", json.trim_end());

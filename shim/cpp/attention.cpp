@@ -1,0 +1,106 @@
+// Open-VCLIP's temporal attention (each frame's queries against the keys and values of frames t+1, t-1 and t of
+// its clip, zero blocks past the ends) as one autograd op that keeps, for backward, q, k and v (views of the qkv
+// projection, which is kept anyway) and the attention's output and log-sum-exp, not the tripled keys and values
+// eager autograd keeps: backward builds those again (copies, no attention forward) and calls the flash-attention
+// backward eager autograd would call. It runs where the dispatcher picks flash attention (bf16/f16 on CUDA, the
+// CPU's kernel); elsewhere the entry runs the eager ops (the same values).
+#include "shim.h"
+#include "guard.h"
+
+#include <ATen/ATen.h>
+#include <ATen/SDPBackend.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// [N, h, L, d] -> [N, h, 3L, d]: per frame, the keys of frames t+1, t-1 and t (froster-model's temporal_kv).
+at::Tensor temporal_kv(const at::Tensor& k, int64_t t) {
+  auto n = k.size(0), h = k.size(1), l = k.size(2), d = k.size(3);
+  auto k5 = k.view({n / t, t, h, l, d});
+  auto zero = at::zeros_like(k5.narrow(1, 0, 1));
+  auto next = at::cat({k5.narrow(1, 1, t - 1), zero}, 1);
+  auto prev = at::cat({zero, k5.narrow(1, 0, t - 1)}, 1);
+  return at::cat({next, prev, k5}, 3).view({n, h, 3 * l, d});
+}
+
+// temporal_kv's backward: frame f's key gradient is its own block's, plus the "next" block of frame f-1 and the
+// "previous" block of frame f+1.
+at::Tensor fold(const at::Tensor& g3, int64_t t) {
+  auto n = g3.size(0), h = g3.size(1), l = g3.size(2) / 3, d = g3.size(3);
+  auto g5 = g3.reshape({n / t, t, h, 3 * l, d});
+  auto g = g5.narrow(3, 2 * l, l).contiguous();
+  if (t > 1) {
+    g.narrow(1, 1, t - 1).add_(g5.narrow(3, 0, l).narrow(1, 0, t - 1));
+    g.narrow(1, 0, t - 1).add_(g5.narrow(3, l, l).narrow(1, 1, t - 1));
+  }
+  return g.view({n, h, l, d});
+}
+
+struct TemporalAttention : public torch::autograd::Function<TemporalAttention> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            int64_t t) {
+    auto k3 = temporal_kv(k, t), v3 = temporal_kv(v, t);
+    ctx->saved_data["t"] = t;
+    if (q.is_cuda()) {
+      auto [out, lse, cum_q, cum_k, max_q, max_k, seed, offset, debug] = at::_scaled_dot_product_flash_attention(q, k3, v3);
+      ctx->save_for_backward({q, k, v, out, lse, cum_q, cum_k, seed, offset});
+      ctx->saved_data["max_q"] = max_q.expect_int();
+      ctx->saved_data["max_k"] = max_k.expect_int();
+      return out;
+    }
+    auto [out, lse] = at::_scaled_dot_product_flash_attention_for_cpu(q, k3, v3);
+    ctx->save_for_backward({q, k, v, out, lse});
+    return out;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto s = ctx->get_saved_variables();
+    int64_t t = ctx->saved_data["t"].toInt();
+    const auto &q = s[0], &out = s[3], &lse = s[4];
+    auto k3 = temporal_kv(s[1], t), v3 = temporal_kv(s[2], t);
+    at::Tensor dq, dk3, dv3;
+    if (q.is_cuda()) {
+      int64_t max_q = ctx->saved_data["max_q"].toInt(), max_k = ctx->saved_data["max_k"].toInt();
+      std::tie(dq, dk3, dv3) = at::_scaled_dot_product_flash_attention_backward(
+          grads[0], q, k3, v3, out, lse, s[5], s[6], max_q, max_k, 0.0, false, s[7], s[8]);
+    } else {
+      std::tie(dq, dk3, dv3) = at::_scaled_dot_product_flash_attention_for_cpu_backward(grads[0], q, k3, v3, out, lse, 0.0, false);
+    }
+    return {dq, fold(dk3, t), fold(dv3, t), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+namespace {
+// Where the op computes what the eager ops would: the dispatcher's choice is flash attention (whose padding of
+// head dims that are not multiples of 8 on CUDA is left to the eager ops).
+bool keeps_less(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  auto flash = static_cast<int64_t>(at::SDPBackend::flash_attention);
+  return at::_fused_sdp_choice(q, k, v) == flash && q.size(3) % 8 == 0;
+}
+}  // namespace
+
+extern "C" int fs_temporal_attention_keeps_less(void* q, void* k, void* v) {
+  try {
+    return keeps_less(*static_cast<at::Tensor*>(q), *static_cast<at::Tensor*>(k), *static_cast<at::Tensor*>(v));
+  } catch (...) {
+    return 0;
+  }
+}
+
+extern "C" int fs_temporal_attention(void* q, void* k, void* v, int64_t t, void* out, char** err) {
+  return froster_shim::guarded(err, [&] {
+    const auto &Q = *static_cast<at::Tensor*>(q), &K = *static_cast<at::Tensor*>(k), &V = *static_cast<at::Tensor*>(v);
+    TORCH_CHECK(Q.dim() == 4 && K.sizes() == Q.sizes() && V.sizes() == Q.sizes(),
+                "temporal attention takes q, k, v of one shape [N, heads, L, d], not ", Q.sizes(), ", ", K.sizes(),
+                ", ", V.sizes());
+    TORCH_CHECK(t >= 1 && Q.size(0) % t == 0, "temporal attention over clips of ", t, " frames: ", Q.size(0),
+                " frames is not a whole number of clips");
+    *static_cast<at::Tensor*>(out) = keeps_less(Q, K, V) ? TemporalAttention::apply(Q, K, V, t)
+                                          : at::scaled_dot_product_attention(Q, temporal_kv(K, t), temporal_kv(V, t));
+  });
+}

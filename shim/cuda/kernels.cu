@@ -1,0 +1,3 @@
+// Every kernel in one compile unit: build.rs makes one fatbin of it (cpp/kernels.cpp loads it).
+#include "quick_gelu.cu"
+#include "layer_norm.cu"
