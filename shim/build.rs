@@ -26,6 +26,7 @@ fn main() {
         .file("cpp/attention.cpp")
         .file("cpp/kernels.cpp")
         .file("cpp/layer_norm_kernels.cpp")
+        .file("cpp/temporal_kv_kernels.cpp")
         .file("cpp/graph.cpp");
     let nvidia = torch.join("../nvidia");
     let (cuda, nccl) = (nvidia.join("cu13/include"), nvidia.join("nccl/include"));

@@ -2,22 +2,22 @@
 // its clip, zero blocks past the ends) as one autograd op that keeps, for backward, q, k and v (views of the qkv
 // projection, which is kept anyway) and the attention's output and log-sum-exp, not the tripled keys and values
 // eager autograd keeps: backward builds those again (copies, no attention forward) and calls the flash-attention
-// backward eager autograd would call. It runs where the dispatcher picks flash attention (bf16/f16 on CUDA, the
-// CPU's kernel); elsewhere the entry runs the eager ops (the same values).
+// backward eager autograd would call. On CUDA the tripled keys are built, and their gradient folded back, by
+// cuda/temporal_kv.cu's kernels in one pass each (the eager ops take five copies each way). The op runs where the
+// dispatcher picks flash attention (bf16/f16 on CUDA, the CPU's kernel); elsewhere the entry runs the eager ops
+// (the same values).
 #include "shim.h"
 #include "guard.h"
+#include "kernels.h"
 
 #include <ATen/ATen.h>
 #include <ATen/SDPBackend.h>
 #include <torch/csrc/autograd/custom_function.h>
 
-namespace {
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
+namespace froster_kernels {
 
 // [N, h, L, d] -> [N, h, 3L, d]: per frame, the keys of frames t+1, t-1 and t (froster-model's temporal_kv).
-at::Tensor temporal_kv(const at::Tensor& k, int64_t t) {
+at::Tensor temporal_kv_aten(const at::Tensor& k, int64_t t) {
   auto n = k.size(0), h = k.size(1), l = k.size(2), d = k.size(3);
   auto k5 = k.view({n / t, t, h, l, d});
   auto zero = at::zeros_like(k5.narrow(1, 0, 1));
@@ -28,7 +28,7 @@ at::Tensor temporal_kv(const at::Tensor& k, int64_t t) {
 
 // temporal_kv's backward: frame f's key gradient is its own block's, plus the "next" block of frame f-1 and the
 // "previous" block of frame f+1.
-at::Tensor fold(const at::Tensor& g3, int64_t t) {
+at::Tensor temporal_fold_aten(const at::Tensor& g3, int64_t t) {
   auto n = g3.size(0), h = g3.size(1), l = g3.size(2) / 3, d = g3.size(3);
   auto g5 = g3.reshape({n / t, t, h, 3 * l, d});
   auto g = g5.narrow(3, 2 * l, l).contiguous();
@@ -37,6 +37,24 @@ at::Tensor fold(const at::Tensor& g3, int64_t t) {
     g.narrow(1, 0, t - 1).add_(g5.narrow(3, l, l).narrow(1, 1, t - 1));
   }
   return g.view({n, h, l, d});
+}
+
+}  // namespace froster_kernels
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// Inside the op (no autograd): cuda/temporal_kv.cu's one-pass gather and fold where they run, else ATen's.
+at::Tensor temporal_kv(const at::Tensor& k, int64_t t) {
+  at::Tensor out;
+  return froster_kernels::temporal_kv_gather(k, t, out) ? out : froster_kernels::temporal_kv_aten(k, t);
+}
+
+at::Tensor fold(const at::Tensor& g3, int64_t t) {
+  at::Tensor out;
+  return froster_kernels::temporal_kv_fold(g3, t, out) ? out : froster_kernels::temporal_fold_aten(g3, t);
 }
 
 struct TemporalAttention : public torch::autograd::Function<TemporalAttention> {
@@ -100,7 +118,9 @@ extern "C" int fs_temporal_attention(void* q, void* k, void* v, int64_t t, void*
                 ", ", V.sizes());
     TORCH_CHECK(t >= 1 && Q.size(0) % t == 0, "temporal attention over clips of ", t, " frames: ", Q.size(0),
                 " frames is not a whole number of clips");
-    *static_cast<at::Tensor*>(out) = keeps_less(Q, K, V) ? TemporalAttention::apply(Q, K, V, t)
-                                          : at::scaled_dot_product_attention(Q, temporal_kv(K, t), temporal_kv(V, t));
+    // (The eager fallback goes through autograd: ATen's ops, not the kernels.)
+    auto kv = [&](const at::Tensor& x) { return froster_kernels::temporal_kv_aten(x, t); };
+    *static_cast<at::Tensor*>(out) =
+        keeps_less(Q, K, V) ? TemporalAttention::apply(Q, K, V, t) : at::scaled_dot_product_attention(Q, kv(K), kv(V));
   });
 }

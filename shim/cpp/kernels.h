@@ -19,8 +19,12 @@ bool layer_norm_forward(const at::Tensor& x, const at::Tensor& w, const at::Tens
 // Its backward from the forward's mean and rstd: dx in x's dtype, dw and db (f32) when `wb`.
 bool layer_norm_backward(const at::Tensor& g, const at::Tensor& x, const at::Tensor& w, const at::Tensor& mean,
                          const at::Tensor& rstd, bool wb, at::Tensor& dx, at::Tensor& dw, at::Tensor& db);
+// Open-VCLIP's temporal keys: k [N, h, L, d] (last dimension contiguous) -> [N, h, 3L, d] (frames f+1, f-1, f of
+// clips of t frames, zeros past the ends), and the gradient's fold back to [N, h, L, d].
+bool temporal_kv_gather(const at::Tensor& k, int64_t t, at::Tensor& out);
+bool temporal_kv_fold(const at::Tensor& g3, int64_t t, at::Tensor& out);
 
-// The same formulas in ATen ops (activation.cpp), in f32 at least, returned in x's dtype: the fallback, and the
+// The same formulas in ATen ops (activation.cpp, attention.cpp), in f32 at least, returned in x's dtype: the fallback, and the
 // kernels' self-check.
 at::Tensor quick_gelu_aten(const at::Tensor& x);
 at::Tensor quick_gelu_backward_aten(const at::Tensor& g, const at::Tensor& x);
@@ -31,6 +35,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm_backward_aten(const at
                                                                         const at::Tensor& mean,
                                                                         const at::Tensor& rstd,
                                                                         std::array<bool, 3> mask);
+at::Tensor temporal_kv_aten(const at::Tensor& k, int64_t t);
+at::Tensor temporal_fold_aten(const at::Tensor& g3, int64_t t);
 // What this build and device have: "compiled for ...", "not compiled: ...", or the reason loading failed.
 std::string status();
 
