@@ -25,6 +25,7 @@ fn main() {
         .file("cpp/activation.cpp")
         .file("cpp/attention.cpp")
         .file("cpp/kernels.cpp")
+        .file("cpp/self_check.cpp")
         .file("cpp/layer_norm_kernels.cpp")
         .file("cpp/temporal_kv_kernels.cpp")
         .file("cpp/graph.cpp");

@@ -121,24 +121,6 @@ bool launch(const std::string& name, const at::Tensor& ref, void** args, Dims gr
   return true;
 }
 
-bool self_checked(const char* family, const std::function<std::string()>& check) {
-  static std::mutex once_mu;
-  static std::unordered_map<std::string, bool> verdicts;
-  std::lock_guard<std::mutex> once(once_mu);
-  if (auto it = verdicts.find(family); it != verdicts.end()) return it->second;
-  std::string why;
-  try {
-    why = check();
-  } catch (const std::exception& e) {
-    why = e.what();
-  }
-  if (!why.empty()) {
-    std::lock_guard<std::mutex> lock(mu);
-    failure += (failure.empty() ? "" : "; ") + std::string(family) + " self-check: " + why;
-  }
-  return verdicts[family] = why.empty();
-}
-
 }  // namespace detail
 
 namespace {
@@ -211,9 +193,13 @@ bool quick_gelu_backward(const at::Tensor& g, const at::Tensor& x, at::Tensor& d
 }
 
 std::string status() {
-  std::lock_guard<std::mutex> lock(mu);
   std::string s = "CUDA kernels compiled for " FROSTER_KERNEL_TARGETS;
-  return failure.empty() ? s : s + "; not running: " + failure;
+  std::string why = detail::failures();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!failure.empty()) why = failure + (why.empty() ? "" : "; " + why);
+  }
+  return why.empty() ? s : s + "; not running: " + why;
 }
 
 }  // namespace froster_kernels
@@ -223,7 +209,11 @@ std::string status() {
 namespace froster_kernels {
 bool quick_gelu_forward(const at::Tensor&, at::Tensor&) { return false; }
 bool quick_gelu_backward(const at::Tensor&, const at::Tensor&, at::Tensor&) { return false; }
-std::string status() { return "CUDA kernels not compiled (no nvcc or CUDA headers when froster-shim was built)"; }
+std::string status() {
+  std::string why = detail::failures();
+  return "CUDA kernels not compiled (no nvcc or CUDA headers when froster-shim was built)" +
+         (why.empty() ? "" : "; " + why);
+}
 }  // namespace froster_kernels
 
 #endif

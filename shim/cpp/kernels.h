@@ -49,8 +49,10 @@ struct Dims {
 const char* suffix(at::ScalarType t);
 // Launches kernel `name` on `ref`'s device and current stream; false when the kernels cannot run here.
 bool launch(const std::string& name, const at::Tensor& ref, void** args, Dims grid, Dims block);
-// Runs `check` (on the device, waiting for it) once per process for `family`; true when it returned "" (the kernels
-// agree with ATen), else the reason joins status().
+// Runs `check` (on the device, waiting for it) once per process for `family`; true when it returned "" (the
+// replacement agrees with ATen), else the reason joins status() (self_check.cpp, in every build).
 bool self_checked(const char* family, const std::function<std::string()>& check);
+// The self-checks that failed, in words ("" when none).
+std::string failures();
 }  // namespace detail
 }  // namespace froster_kernels

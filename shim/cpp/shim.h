@@ -56,6 +56,9 @@ int fs_layer_norm_f32(void* x, void* w, void* b, double eps, void* out, char** e
 // flash attention's output for backward where the dispatcher picks flash attention (attention.cpp), the eager
 // ops otherwise. Writes the result into *out (an at::Tensor*).
 int fs_temporal_attention(void* q, void* k, void* v, int64_t t, void* out, char** err);
+// The op's self-check (against the eager ops, values and gradients) on like's device and dtype: "" when they
+// agree, else why not (malloc'd: free with fs_free). On CUDA the op runs it once before first use.
+char* fs_temporal_attention_check(void* like);
 // 1 when fs_temporal_attention runs its own op for these inputs, 0 when it runs the eager ops.
 int fs_temporal_attention_keeps_less(void* q, void* k, void* v);
 // What the fused kernels can do here, in words (malloc'd: free with fs_free).

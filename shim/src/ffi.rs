@@ -73,6 +73,7 @@ extern "C" {
     pub fn fs_cuda_peak_allocated(device: c_int, reset: c_int) -> i64;
     pub fn fs_quick_gelu(x: *mut c_void, out: *mut c_void, err: *mut *mut c_char) -> c_int;
     pub fn fs_kernels_status() -> *mut c_char;
+    pub fn fs_temporal_attention_check(like: *mut c_void) -> *mut c_char;
     pub fn fs_temporal_attention_keeps_less(q: *mut c_void, k: *mut c_void, v: *mut c_void) -> c_int;
     pub fn fs_temporal_attention(
         q: *mut c_void,

@@ -67,6 +67,19 @@ pub fn temporal_attention(q: &Tensor, k: &Tensor, v: &Tensor, t: i64) -> Result<
     Ok(o)
 }
 
+/// The temporal attention op's self-check on `like`'s device and dtype: its output and the gradients of q, k and
+/// v against the eager ops', by norm; "" when they agree, else why not. On CUDA the op runs it once before first
+/// use and stands aside if it fails.
+pub fn temporal_attention_self_check(like: &Tensor) -> String {
+    let p = unsafe { ffi::fs_temporal_attention_check(like.as_ptr() as *mut c_void) };
+    if p.is_null() {
+        return "no message (out of memory)".into();
+    }
+    let s = unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned();
+    unsafe { ffi::fs_free(p as *mut c_void) };
+    s
+}
+
 /// Whether [`temporal_attention`] runs its own op on these inputs (false: the eager ops).
 pub fn temporal_attention_keeps_less(q: &Tensor, k: &Tensor, v: &Tensor) -> bool {
     let p = |x: &Tensor| x.as_ptr() as *mut c_void;

@@ -58,3 +58,12 @@ fn frames_that_are_not_whole_clips_are_an_error() {
     assert!(!froster_shim::temporal_attention_keeps_less(&q.narrow(3, 0, 5), &k.narrow(3, 0, 5), &v.narrow(3, 0, 5)));
     assert!(e.contains("one shape"), "{e}");
 }
+
+#[test]
+fn the_self_check_cuda_runs_passes_here_too() {
+    // What the op runs once on a GPU before first use (there a failure makes it stand aside), here on the CPU.
+    for kind in [Kind::Float, Kind::BFloat16] {
+        let like = Tensor::zeros([1], (kind, Device::Cpu));
+        assert_eq!(froster_shim::temporal_attention_self_check(&like), "", "{kind:?}");
+    }
+}

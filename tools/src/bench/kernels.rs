@@ -1,7 +1,8 @@
 //! `froster-bench kernels`: froster-shim's fused ops against the eager ops they replace, on a device: for
 //! QuickGELU the largest differences of values and gradients from an f64 reference (the GPU check of the CUDA
 //! kernels; the CPU path is tested in shim/tests), for the f32 LayerNorm the same for values and the gradients of
-//! input, weight and bias; and ms per forward+backward of each at the shapes of ViT-B/16's MLP and residual stream.
+//! input, weight and bias; for the temporal attention op its self-check against the eager ops; and ms per
+//! forward+backward of each at the shapes of ViT-B/16's MLP and residual stream.
 use crate::error::Result;
 use froster_model::quick_gelu;
 use serde_json::json;
@@ -31,7 +32,40 @@ pub fn run(rows: i64, width: i64, reps: usize, device: Device) -> Result<Vec<ser
             "fused_ms": time(froster_shim::fused_quick_gelu, &x, &g, reps), "eager_ms": time(quick_gelu, &x, &g, reps)}));
     }
     lines.push(layer_norm(rows, width / 4, reps, device));
+    lines.push(temporal_attention(rows, width / 4, reps, device));
     Ok(lines)
+}
+
+/// The temporal attention op (keeps q, k, v; CUDA gather and fold kernels) against the eager ops: its self-check
+/// on this device (values and gradients, by norm) and ms per forward + backward, in bf16 at the shapes of `rows`
+/// tokens of a `width`-wide transformer (clips of 8 frames of 197 tokens where rows allow, heads of 64).
+fn temporal_attention(rows: i64, width: i64, reps: usize, device: Device) -> serde_json::Value {
+    let (t, d) = (8, 64);
+    let l = if rows >= t * 197 { 197 } else { (rows / t).max(1) };
+    let (n, h) = ((rows / l / t).max(1) * t, (width / d).max(1));
+    let qkv = Tensor::randn([n, l, 3, h, d], (Kind::Float, device)).to_kind(Kind::BFloat16);
+    let g = Tensor::randn([n, h, l, d], (Kind::Float, device)).to_kind(Kind::BFloat16);
+    let ms = |attn: fn(&Tensor, &Tensor, &Tensor, i64) -> Tensor| {
+        let mut t0 = Instant::now();
+        for i in 0..reps + 1 {
+            if i == 1 {
+                t0 = Instant::now(); // the first one warms up
+            }
+            let x = qkv.detach().set_requires_grad(true);
+            let p = x.permute([2, 0, 3, 1, 4]);
+            let o = attn(&p.get(0), &p.get(1), &p.get(2), t);
+            let dx = Tensor::run_backward(&[(&o * &g).sum(Kind::Float)], &[&x], false, false);
+            let _ = dx[0].get(0).get(0).get(0).double_value(&[0, 0]);
+        }
+        t0.elapsed().as_secs_f64() * 1e3 / reps.max(1) as f64
+    };
+    let check = froster_shim::temporal_attention_self_check(&g);
+    let p = qkv.permute([2, 0, 3, 1, 4]);
+    json!({"bench": "kernels", "op": "temporal_attention", "device": format!("{device:?}"), "dtype": "BFloat16",
+        "shape": [n, h, l, d], "frames": t, "status": froster_shim::kernels_status(),
+        "keeps_less": froster_shim::temporal_attention_keeps_less(&p.get(0), &p.get(1), &p.get(2)),
+        "ok": check.is_empty(), "self_check": check,
+        "fused_ms": ms(froster_shim::fused_temporal_attention), "eager_ms": ms(froster_model::temporal_attention)})
 }
 
 /// The fused LayerNorm (bf16 input, f32 parameters, as in a bf16 step; CUDA kernels where they run) and the eager
