@@ -50,6 +50,11 @@ struct Cli {
     /// cpu, cuda, cuda:N, or auto (cuda when available).
     #[arg(long, default_value = "auto")]
     device: String,
+    /// On CUDA, record each step's forward and backward as a CUDA graph at the first step and replay it after
+    /// (checked against an eager run of that step; train.log says how steps ran): on or off.
+    #[arg(long, value_name = "on|off", default_value = "on", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    cuda_graph: bool,
     /// Stop after this many optimizer steps in all (smoke runs); a resume point is saved there.
     #[arg(long)]
     max_steps: Option<usize>,
@@ -119,6 +124,7 @@ fn run() -> Result<()> {
             max_steps: cli.max_steps,
             checkpoints: true,
             world,
+            cuda_graph: cli.cuda_graph,
         },
     );
     match size {

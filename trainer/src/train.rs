@@ -41,6 +41,8 @@ pub struct Options {
     pub checkpoints: bool,
     /// The ranks of a data-parallel run ([`World::single`] for one process). Only rank 0 writes the run folder.
     pub world: Arc<World>,
+    /// Replay each step's forward and backward from a recorded CUDA graph (on CUDA; no effect elsewhere).
+    pub cuda_graph: bool,
 }
 
 /// What [`Trainer::check_and_prepare`] found.
@@ -83,6 +85,9 @@ impl Trainer {
             notes.extend(r.changes.into_iter().map(|c| format!("resumed with a changed config: {c}")));
         }
         learner.join(world)?;
+        if !opts.cuda_graph {
+            learner.set_step_graph(crate::graph::StepGraph::Off);
+        }
         let last_save = Instant::now();
         Ok(Trainer { cfg, opts, learner, pos, source, val_source, counts, notes, last_save })
     }

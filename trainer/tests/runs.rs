@@ -94,6 +94,8 @@ fn progress_is_visible_without_a_terminal_and_logged() {
     // train.log: timestamped; the JSONL: wall-clock time, steps and validations; TensorBoard events.
     let log = std::fs::read_to_string(out.join("train.log")).unwrap();
     assert!(log.lines().all(|l| l.len() > 21 && &l[4..5] == "-" && &l[19..21] == "Z "), "{log}");
+    // How steps ran, once (on the CPU: launched op by op; a CUDA run says whether its graph replays).
+    assert_eq!(log.matches("steps run: eager").count(), 1, "{log}");
     let jsonl: Vec<serde_json::Value> = std::fs::read_to_string(out.join("train_log.jsonl"))
         .unwrap()
         .lines()

@@ -302,6 +302,7 @@ fn trainer_options(packs: &Path, out: &Path, device: Device, total: usize, start
         progress: false,
         max_steps: Some(total),
         checkpoints: false,
+        cuda_graph: true,
         world: std::sync::Arc::new(froster_train::dist::World::single()),
     }
 }
