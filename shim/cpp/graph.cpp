@@ -53,7 +53,10 @@ extern "C" int fs_graph_capture_begin(fs_graph* g, char** err) {
     TORCH_CHECK(!g->captured && !g->capturing, "this graph was captured already");
     // What eager warm-up steps left cached goes back first: the graph's private pool takes as much again.
     c10::cuda::CUDACachingAllocator::emptyCache();
-    g->graph.capture_begin();
+    // Thread-local: only this thread's calls are checked while recording. Global mode would let any other
+    // thread's unsafe call (NCCL's watchdog polling its events, say) invalidate the capture; the work recorded
+    // here is checked against an eager run anyway.
+    g->graph.capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
     g->capturing = true;
   });
 }
