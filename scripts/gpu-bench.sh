@@ -104,9 +104,16 @@ case "${1:-}" in
     done
     if [ -n "${smi:-}" ]; then kill "$smi"; echo "peak GPU memory MiB: $(sort -n "$out/mem.csv" | tail -n 1)" | tee "$out/peak_mem.txt"; fi
     echo "measurements took ${SECONDS} s" | tee "$out/wall.txt"
-    "$python" - "$out/steps.jsonl" <<'PY'
+    "$python" - "$out/steps.jsonl" "$out/kernels.jsonl" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+checks = [json.loads(l) for l in open(sys.argv[2]) if l.startswith("{")]
+print("\nkernel and op checks on this device (against ATen / the eager ops):")
+for c in checks:
+    ms = f"fused {c['fused_ms']:.2f} ms, eager {c['eager_ms']:.2f} ms" if "fused_ms" in c else ""
+    print(f"  {c['op']:32s} {c.get('dtype', ''):9s} {'ok' if c.get('ok') else 'FAILED'}  {ms}")
+if checks:
+    print(f"  status: {checks[-1].get('status')}")
 def pick(bench, batch, mode=None, inp="synthetic"):
     for r in rows:
         if r["bench"] == bench and int(r["batch"]) == batch and r.get("mode") == mode and r.get("input", inp) == inp \
