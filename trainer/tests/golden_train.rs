@@ -151,7 +151,8 @@ fn golden_lr_schedule() {
     assert!(n > 0);
 }
 
-/// The bf16 compute path (f32 master weights) on the golden case: CUDA when present, else CPU.
+/// The bf16 compute path (f32 master weights) on the golden case: CUDA when present (with froster-train's fused
+/// ops there), else CPU.
 #[test]
 fn golden_froster_student_forward_bf16() {
     let case = "froster_student_forward";
@@ -166,6 +167,11 @@ fn golden_froster_student_forward_bf16() {
     let mut teacher = build::teacher(&cfg, &clip_w, device).unwrap();
     student.clip.set_compute(Some(Kind::BFloat16));
     teacher.clip.set_compute(Some(Kind::BFloat16));
+    // The ops froster-train runs there: on CUDA the fused ones (kernels, the temporal attention op), so the GPU
+    // script checks them against the reference too; eager on the CPU.
+    let ops = froster_train::step::ops(device.is_cuda());
+    student.clip.set_ops(ops);
+    teacher.clip.set_ops(ops);
     let classes: Vec<String> =
         j["class_names"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().into()).collect();
     let template = j["template_index"].as_u64().unwrap() as usize;
