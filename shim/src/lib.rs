@@ -5,7 +5,7 @@
 //! of a step (libtorch's CUDAGraph). This crate
 //! passes tch's tensor handles (`at::Tensor*`) through; nothing is copied.
 #![deny(missing_docs)]
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ffi::{c_char, c_int, c_void, CString};
 use std::ptr::NonNull;
 use std::time::Duration;
 use tch::Tensor;
@@ -298,10 +298,5 @@ fn check(op: &'static str, rc: c_int, err: *mut c_char) -> Result<()> {
 
 /// The shim's message, freed.
 fn take_err(err: *mut c_char) -> String {
-    if err.is_null() {
-        return "no message".into();
-    }
-    let s = unsafe { CStr::from_ptr(err) }.to_string_lossy().trim().to_string();
-    unsafe { ffi::fs_free(err as *mut c_void) };
-    s
+    ops::owned_string(err).map_or_else(|| "no message".into(), |s| s.trim().to_string())
 }

@@ -13,6 +13,7 @@ pub mod graph;
 pub mod input;
 mod log;
 pub mod lr;
+pub mod ops_check;
 pub mod prepare;
 pub mod profile;
 pub mod prompts;

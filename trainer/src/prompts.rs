@@ -11,12 +11,14 @@ pub struct Prompts {
     classes: Vec<String>,
     /// Each template's ids [C, 77] on the CPU.
     cache: HashMap<usize, Tensor>,
+    /// [`Prompts::fixed_len`], once computed.
+    fixed: Option<i64>,
 }
 
 impl Prompts {
     /// The prompts of `classes` (nothing tokenized yet).
     pub fn new(classes: Vec<String>) -> Self {
-        Prompts { tok: Tokenizer::new(), classes, cache: HashMap::new() }
+        Prompts { tok: Tokenizer::new(), classes, cache: HashMap::new(), fixed: None }
     }
 
     /// The tokenizer.
@@ -49,10 +51,14 @@ impl Prompts {
 
     /// One length for every step: past the longest EOT of all templates (a recorded graph's fixed shape).
     pub fn fixed_len(&mut self) -> Result<i64> {
+        if let Some(len) = self.fixed {
+            return Ok(len);
+        }
         let mut len = 1;
         for t in (0..NUM_TEMPLATES).chain([BARE]) {
             len = len.max(longest_eot(&self.template(t)?) + 1);
         }
+        self.fixed = Some(len);
         Ok(len)
     }
 }

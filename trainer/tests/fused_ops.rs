@@ -1,45 +1,14 @@
-//! froster-shim's fused QuickGELU, LayerNorm and temporal attention inside CLIP (what froster-train runs on CUDA) against the eager
-//! ops: the same loss and the same gradient of every weight, through both towers and the student's temporal
-//! attention, in f32 and in bf16 compute.
-use froster_model::{Clip, ClipConfig, Ops};
-use tch::{nn, Device, Kind, Tensor};
+//! froster-shim's fused QuickGELU, LayerNorm and temporal attention inside CLIP (what froster-train runs on CUDA)
+//! against the eager ops: the same loss and the same gradient of every weight, through both towers and the
+//! student's temporal attention, in f32 and in bf16 compute (froster_train::ops_check, which froster-bench kernels
+//! also runs on a GPU).
+use froster_model::Ops;
+use froster_train::ops_check::{grad_distance, tiny_clip};
+use tch::{Device, Kind};
 
-fn loss_and_grads(clip: &mut Clip, vs: &nn::VarStore, ops: Ops, frames: &Tensor, ids: &Tensor) -> (f64, Vec<Tensor>) {
-    clip.set_ops(ops);
-    for v in vs.trainable_variables() {
-        if v.grad().defined() {
-            let _ = v.grad().zero_();
-        }
-    }
-    let img = clip.encode_image(frames, Some(4));
-    let txt = clip.encode_text(ids);
-    let loss = img.matmul(&txt.tr()).pow_tensor_scalar(2).mean(Kind::Float);
-    loss.backward();
-    // (Weights the loss does not reach, as logit_scale, have no gradient: zeros.)
-    let grads =
-        vs.trainable_variables().into_iter().map(|v| if v.grad().defined() { v.grad().copy() } else { v.zeros_like() });
-    (loss.double_value(&[]), grads.collect())
-}
-
-/// (loss, gradients) of the tiny CLIP under `ops` with `compute`, from one seed.
-fn run(compute: Option<Kind>, ops: Ops) -> (f64, Vec<Tensor>) {
-    tch::manual_seed(11);
-    let cfg = ClipConfig::preset("tiny").unwrap();
-    let vs = nn::VarStore::new(Device::Cpu);
-    let mut clip = Clip::new(&vs.root(), &cfg);
-    clip.set_compute(compute);
-    let r = cfg.image_resolution;
-    let frames = Tensor::randn([8, 3, r, r], (Kind::Float, Device::Cpu));
-    let ids = Tensor::randint(400, [3, cfg.context_length], (Kind::Int64, Device::Cpu));
-    loss_and_grads(&mut clip, &vs, ops, &frames, &ids)
-}
-
-/// Relative distance of two gradient lists, by their overall norm.
-fn grad_distance(a: &[Tensor], b: &[Tensor]) -> f64 {
-    let sq = |t: Tensor| t.pow_tensor_scalar(2).sum(Kind::Double).double_value(&[]);
-    let diff: f64 = a.iter().zip(b).map(|(x, y)| sq(x - y)).sum();
-    let norm: f64 = a.iter().map(|x| sq(x.shallow_clone())).sum();
-    (diff / norm.max(1e-30)).sqrt()
+/// (loss, gradients) of the tiny CLIP on the CPU under `ops` with `compute`, from one seed.
+fn run(compute: Option<Kind>, ops: Ops) -> (f64, Vec<tch::Tensor>) {
+    tiny_clip(Device::Cpu, compute, ops).unwrap()
 }
 
 // One test: the runs seed the global RNG, which parallel tests in this binary would share.

@@ -4,7 +4,8 @@
 //! input, weight and bias; for the temporal attention op its self-check against the eager ops; ms per
 //! forward+backward; and all of them at once inside a tiny CLIP (loss and gradients) of each at the shapes of ViT-B/16's MLP and residual stream.
 use crate::error::Result;
-use froster_model::{quick_gelu, Clip, ClipConfig, Ops};
+use froster_model::{quick_gelu, Ops};
+use froster_train::ops_check::{grad_distance, tiny_clip};
 use froster_train::step::ops;
 use serde_json::json;
 use std::time::Instant;
@@ -42,34 +43,13 @@ pub fn run(rows: i64, width: i64, reps: usize, device: Device) -> Result<Vec<ser
 /// frames): the loss and all weights' gradients in bf16 with the fused and with the eager ops, each as far from
 /// the eager f32 result as the other, up to bf16 noise (trainer/tests/fused_ops.rs asserts the same on the CPU).
 fn clip_ops(device: Device) -> serde_json::Value {
-    let run = |compute: Option<Kind>, ops: Ops| -> Result<(f64, Vec<Tensor>)> {
-        tch::manual_seed(11);
-        let cfg = ClipConfig::preset("tiny")?;
-        let vs = tch::nn::VarStore::new(device);
-        let mut clip = Clip::new(&vs.root(), &cfg);
-        clip.set_compute(compute);
-        clip.set_ops(ops);
-        let r = cfg.image_resolution;
-        let frames = Tensor::randn([8, 3, r, r], (Kind::Float, device));
-        let ids = Tensor::randint(400, [3, cfg.context_length], (Kind::Int64, device));
-        let loss = clip.encode_image(&frames, Some(4)).matmul(&clip.encode_text(&ids).tr()).pow_tensor_scalar(2);
-        let loss = loss.mean(Kind::Float);
-        loss.backward();
-        let grads = vs.trainable_variables().into_iter();
-        let grads = grads.map(|v| if v.grad().defined() { v.grad() } else { v.zeros_like() });
-        Ok((loss.double_value(&[]), grads.collect()))
-    };
-    let distance = |a: &[Tensor], b: &[Tensor]| {
-        let sq = |t: Tensor| t.to_kind(Kind::Double).pow_tensor_scalar(2).sum(Kind::Double).double_value(&[]);
-        let diff: f64 = a.iter().zip(b).map(|(x, y)| sq(x - y)).sum();
-        (diff / a.iter().map(|x| sq(x.shallow_clone())).sum::<f64>().max(1e-30)).sqrt()
-    };
+    let run = |compute: Option<Kind>, ops: Ops| tiny_clip(device, compute, ops);
     let all = || -> Result<serde_json::Value> {
         let (reference, ref_grads) = run(None, Ops::EAGER)?;
         let (le, ge) = run(Some(Kind::BFloat16), Ops::EAGER)?;
         let (lf, gf) = run(Some(Kind::BFloat16), ops(true))?;
         let (loss_eager, loss_fused) = ((le - reference).abs(), (lf - reference).abs());
-        let (grad_eager, grad_fused) = (distance(&ref_grads, &ge), distance(&ref_grads, &gf));
+        let (grad_eager, grad_fused) = (grad_distance(&ref_grads, &ge), grad_distance(&ref_grads, &gf));
         let ok = loss_fused <= 2.0 * loss_eager + reference.abs() / 256.0 && grad_fused <= 2.0 * grad_eager + 1e-3;
         Ok(json!({"loss_f32": reference, "loss_from_f32": {"eager_bf16": loss_eager, "fused_bf16": loss_fused},
             "grads_from_f32": {"eager_bf16": grad_eager, "fused_bf16": grad_fused}, "ok": ok}))
