@@ -92,6 +92,8 @@ case "${1:-}" in
     # The attention-op lever: the tripled keys and values kept for backward (eager), against the op that builds
     # them again there (compare peak_alloc_gb and clips/s).
     timeout 180 .gpu/froster-bench train-step --arch $arch --batch "${batches##* }" --frames 8 "${names[@]}" --steps $steps --device $dev --attention-op off | sed 's/"bench":"train-step"/"bench":"train-step-eager-attn"/' | tee -a "$out/steps.jsonl"
+    # The pooled-last-block lever: each tower's last block on every token, as the reference and the peer run it.
+    timeout 180 .gpu/froster-bench train-step --arch $arch --batch "${batches##* }" --frames 8 "${names[@]}" --steps $steps --device $dev --pooled-last-block off | sed 's/"bench":"train-step"/"bench":"train-step-full-last"/' | tee -a "$out/steps.jsonl"
     # The process group's cost: the same train step as a world of 1 (NCCL on CUDA, Gloo on the CPU), with the
     # all-reduce of every gradient timed on its own (allreduce_ms, grad_mb). Compare ms_per_step with the line above
     # of the same batch.
@@ -141,7 +143,8 @@ for r in (r for r in rows if r["bench"] == "train-step" and r.get("step_graph") 
 print("\n| lever turned off | batch | clips/s without / with | peak GiB without / with |\n|---|---|---|---|")
 levers = (("train-step-unfused", "fused AdamW + foreach norm"), ("train-step-eager-act", "fused QuickGELU + LayerNorm"),
           ("train-step-no-graph", "CUDA graph of the step"),
-          ("train-step-eager-attn", "temporal attention op (keeps q, k, v)"))
+          ("train-step-eager-attn", "temporal attention op (keeps q, k, v)"),
+          ("train-step-full-last", "last block on the pooled token only"))
 for lever, what in levers:
     for r in (r for r in rows if r["bench"] == lever):
         o = pick("train-step", int(r["batch"]))

@@ -12,9 +12,10 @@ mod froster;
 pub mod layout;
 mod pickle;
 mod tokenizer;
+mod transformer;
 pub mod weights;
 
-pub use clip::{l2n, layer_norm_f32, quick_gelu, temporal_attention, Attention, Clip, Ops, Text, Transformer, Visual};
+pub use clip::{l2n, Clip, Text, Visual};
 pub use config::ClipConfig;
 pub use device::parse_device;
 pub use error::{Error, Result};
@@ -24,4 +25,5 @@ pub use froster::{
 pub use pickle::check_plain_pickle;
 pub use tch;
 pub use tokenizer::{TokenizeError, Tokenizer, CONTEXT, EOT, SOT, VOCAB_SIZE};
+pub use transformer::{add_layer_norm, layer_norm_f32, quick_gelu, temporal_attention, Attention, Ops, Transformer};
 pub use weights::Weights;

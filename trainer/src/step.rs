@@ -17,13 +17,14 @@ use froster_model::{classifier, ClipConfig, Ops, Student, Teacher, BARE, NUM_TEM
 use std::sync::Arc;
 use tch::{nn, Device, Kind, Tensor};
 
-/// CLIP's ops: froster-shim's fused QuickGELU, LayerNorm and temporal attention, or the eager ones (the same
-/// values).
+/// CLIP's ops: froster-shim's fused QuickGELU, LayerNorm (alone and after a residual add) and temporal attention,
+/// or the eager ones (the same values).
 pub fn ops(fused: bool) -> Ops {
     match fused {
         true => Ops {
             quick_gelu: froster_shim::fused_quick_gelu,
             layer_norm: froster_shim::fused_layer_norm,
+            add_layer_norm: froster_model::add_layer_norm,
             temporal_attention: froster_shim::fused_temporal_attention,
         },
         false => Ops::EAGER,
@@ -287,6 +288,14 @@ impl Learner {
         self.student.clip.set_ops(ops);
         self.teacher.clip.set_ops(ops);
         self.recorded = None; // recorded with the other ops
+    }
+
+    /// Whether both models' towers run their last block past its attention on the pooled token only (default:
+    /// on; the same values, [`froster_model::Transformer::set_pooled_last_block`]).
+    pub fn set_pooled_last_block(&mut self, on: bool) {
+        self.student.clip.set_pooled_last_block(on);
+        self.teacher.clip.set_pooled_last_block(on);
+        self.recorded = None;
     }
 
     /// Chooses the fused multi-tensor AdamW and foreach gradient norm (default: on CUDA) or the per-tensor loop.

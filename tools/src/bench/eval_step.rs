@@ -22,6 +22,7 @@ pub fn eval(a: StepArgs) -> Result<serde_json::Value> {
     let mut learner =
         Learner::new(learner_spec(&cfg, &clip_cfg, &w, bench_classes(a.class_file.as_deref(), a.classes)?, device))?;
     learner.set_ops(bench_ops(&a, device));
+    learner.set_pooled_last_block(a.pooled_last_block.unwrap_or(true));
     let clip = &learner.student().clip;
     let (_, cls) =
         eval_classifier(clip, &Tokenizer::new(), &bench_classes(a.class_file.as_deref(), a.classes)?, device)?;

@@ -68,6 +68,11 @@ pub struct StepArgs {
     /// backward: on or off [default: on for CUDA] (synthetic input and eval-step).
     #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
     pub attention_op: Option<bool>,
+    /// Run each tower's last block past its attention on the pooled token only (class token, EOT): on or off
+    /// [default: on] (synthetic input and eval-step). The same values; off runs it on every token, as the
+    /// reference and the PyTorch peer do.
+    #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
+    pub pooled_last_block: Option<bool>,
     /// Record the step's forward and backward once as a CUDA graph and replay it: on or off [default: on for
     /// CUDA] (synthetic input). On the CPU, "on" runs the same static-input plumbing with an eager replay.
     #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
@@ -194,6 +199,7 @@ fn train_synthetic(a: &StepArgs, cfg: &Config, device: Device) -> Result<Timing>
         learner.set_fused_optimizer(f);
     }
     learner.set_ops(bench_ops(a, device));
+    learner.set_pooled_last_block(a.pooled_last_block.unwrap_or(true));
     if let Some(g) = a.cuda_graph {
         learner.set_step_graph(if g { StepGraph::On } else { StepGraph::Off });
     }
@@ -350,5 +356,6 @@ pub(super) fn report(a: &StepArgs, cfg: &Config, device: Device, bench: &str, t:
                "peak_alloc_gb": peak_alloc_gb(device),
                "fused_kernels": a.fused_kernels.unwrap_or(device.is_cuda()), "kernels": froster_shim::kernels_status(),
                "attention_op": a.attention_op.unwrap_or(device.is_cuda()),
+               "pooled_last_block": a.pooled_last_block.unwrap_or(true),
                "step_graph": t.graph, "phases_ms": t.phases}))
 }
