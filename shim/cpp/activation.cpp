@@ -4,7 +4,8 @@
 //   already); elsewhere, or when the kernels cannot load, the same formulas in ATen.
 // - LayerNorm computed in f32 keeps its input in its own dtype (bf16: half the bytes), where eager keeps the f32
 //   copy it normalised. On CUDA it runs cuda/layer_norm.cu's kernels (one forward, no f32 copies); elsewhere
-//   ATen's layer_norm around casts.
+//   ATen's layer_norm around casts. Its variant with the residual add before it writes the sum and its LayerNorm
+//   in one kernel.
 #include "shim.h"
 #include "guard.h"
 
@@ -70,6 +71,28 @@ struct QuickGelu : public torch::autograd::Function<QuickGelu> {
   }
 };
 
+// LayerNorm's gradients from what its forward saved (input, w, b, mean, rstd, and whether the kernels ran), plus
+// `gsum` (when defined) added to dx: {dx, dw, db}, dw and db undefined where not wanted.
+torch::autograd::variable_list layer_norm_grads(torch::autograd::AutogradContext* ctx, const at::Tensor& dy,
+                                                const at::Tensor& gsum) {
+  auto s = ctx->get_saved_variables();
+  const auto &x = s[0], &w = s[1], &b = s[2], &mean = s[3], &rstd = s[4];
+  bool wb = w.requires_grad() || b.requires_grad();
+  at::Tensor dx, dw, db;
+  auto g = dy.to(x.scalar_type()).contiguous();
+  auto gs = gsum.defined() ? gsum.to(x.scalar_type()).contiguous() : gsum;
+  if (!(ctx->saved_data["kernel"].toBool() &&
+        froster_kernels::layer_norm_backward(g, x, w, mean, rstd, gs, wb, dx, dw, db))) {
+    std::tie(dx, dw, db) = froster_kernels::layer_norm_backward_aten(dy, x, w, b, mean, rstd,
+                                                                     {true, w.requires_grad(), b.requires_grad()});
+    if (gs.defined()) dx = dx + gs;
+  }
+  auto as = [](const at::Tensor& t, const at::Tensor& like, bool want) {
+    return want && t.defined() ? t.to(like.scalar_type()) : at::Tensor();
+  };
+  return {dx, as(dw, w, w.requires_grad()), as(db, b, b.requires_grad())};
+}
+
 // CLIP's LayerNorm: normalised in f32 over the last dimension, returned in the input's dtype. On CUDA one kernel
 // forward and two backward (cuda/layer_norm.cu) where they run, else ATen's layer_norm around casts.
 struct LayerNormF32 : public torch::autograd::Function<LayerNormF32> {
@@ -85,18 +108,36 @@ struct LayerNormF32 : public torch::autograd::Function<LayerNormF32> {
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
-    auto s = ctx->get_saved_variables();
-    const auto &x = s[0], &w = s[1], &b = s[2], &mean = s[3], &rstd = s[4];
-    bool wb = w.requires_grad() || b.requires_grad();
-    at::Tensor dx, dw, db;
-    auto g = grads[0].to(x.scalar_type()).contiguous();
-    if (!(ctx->saved_data["kernel"].toBool() && froster_kernels::layer_norm_backward(g, x, w, mean, rstd, wb, dx, dw, db)))
-      std::tie(dx, dw, db) = froster_kernels::layer_norm_backward_aten(grads[0], x, w, b, mean, rstd,
-                                                                       {true, w.requires_grad(), b.requires_grad()});
-    auto as = [](const at::Tensor& t, const at::Tensor& like, bool want) {
-      return want && t.defined() ? t.to(like.scalar_type()) : at::Tensor();
-    };
-    return {dx, as(dw, w, w.requires_grad()), as(db, b, b.requires_grad()), at::Tensor()};
+    auto g = layer_norm_grads(ctx, grads[0], at::Tensor());
+    return {g[0], g[1], g[2], at::Tensor()};
+  }
+};
+
+// A residual add and CLIP's LayerNorm of the sum: (x + r, layer_norm(x + r)) for x and r of one shape. On CUDA one
+// kernel writes both (the sum is read once, not written then read again) and backward adds the sum's own gradient
+// inside the dx kernel; elsewhere ATen's add and layer_norm.
+struct AddLayerNormF32 : public torch::autograd::Function<AddLayerNormF32> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
+                                                const at::Tensor& r, const at::Tensor& w, const at::Tensor& b,
+                                                double eps) {
+    auto xc = x.contiguous(), rc = r.contiguous();
+    at::Tensor sum, y, mean, rstd;
+    bool kernel = froster_kernels::add_layer_norm_forward(xc, rc, w, b, eps, sum, y, mean, rstd);
+    if (!kernel) {
+      sum = xc + rc;
+      std::tie(y, mean, rstd) = froster_kernels::layer_norm_aten(sum, w, b, eps);
+    }
+    ctx->saved_data["kernel"] = kernel;
+    ctx->saved_data["x_type"] = static_cast<int64_t>(x.scalar_type());
+    ctx->saved_data["r_type"] = static_cast<int64_t>(r.scalar_type());
+    ctx->save_for_backward({sum, w, b, mean, rstd});
+    return {sum, y};
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto g = layer_norm_grads(ctx, grads[1], grads[0]);
+    auto type = [&](const char* k) { return static_cast<at::ScalarType>(ctx->saved_data[k].toInt()); };
+    return {g[0].to(type("x_type")), g[0].to(type("r_type")), g[1], g[2], at::Tensor()};
   }
 };
 
@@ -107,6 +148,23 @@ extern "C" int fs_layer_norm_f32(void* x, void* w, void* b, double eps, void* ou
     auto& t = *static_cast<at::Tensor*>(x);
     *static_cast<at::Tensor*>(out) =
         LayerNormF32::apply(t, *static_cast<at::Tensor*>(w), *static_cast<at::Tensor*>(b), eps);
+  });
+}
+
+extern "C" int fs_add_layer_norm_f32(void* x, void* r, void* w, void* b, double eps, void* sum, void* y,
+                                     char** err) {
+  return froster_shim::guarded(err, [&] {
+    auto &xt = *static_cast<at::Tensor*>(x), &rt = *static_cast<at::Tensor*>(r);
+    auto &wt = *static_cast<at::Tensor*>(w), &bt = *static_cast<at::Tensor*>(b);
+    auto &s = *static_cast<at::Tensor*>(sum), &out = *static_cast<at::Tensor*>(y);
+    if (xt.sizes() != rt.sizes()) {  // a broadcast add: its gradient needs a reduction, left to autograd
+      s = xt + rt;
+      out = LayerNormF32::apply(s, wt, bt, eps);
+      return;
+    }
+    auto both = AddLayerNormF32::apply(xt, rt, wt, bt, eps);
+    s = both[0];
+    out = both[1];
   });
 }
 

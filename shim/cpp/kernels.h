@@ -16,9 +16,15 @@ bool quick_gelu_backward(const at::Tensor& g, const at::Tensor& x, at::Tensor& d
 // shaped as ATen's native_layer_norm returns them.
 bool layer_norm_forward(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, double eps, at::Tensor& y,
                         at::Tensor& mean, at::Tensor& rstd);
-// Its backward from the forward's mean and rstd: dx in x's dtype, dw and db (f32) when `wb`.
+// The same of sum = x + r (same dtype and shape), which it writes too: the residual add and the next LayerNorm in
+// one pass.
+bool add_layer_norm_forward(const at::Tensor& x, const at::Tensor& r, const at::Tensor& w, const at::Tensor& b,
+                            double eps, at::Tensor& sum, at::Tensor& y, at::Tensor& mean, at::Tensor& rstd);
+// Their backward from the forward's input (x, or the sum), mean and rstd: dx in x's dtype, plus `gsum` when defined
+// (the sum's gradient from its other uses), and dw and db (f32) when `wb`.
 bool layer_norm_backward(const at::Tensor& g, const at::Tensor& x, const at::Tensor& w, const at::Tensor& mean,
-                         const at::Tensor& rstd, bool wb, at::Tensor& dx, at::Tensor& dw, at::Tensor& db);
+                         const at::Tensor& rstd, const at::Tensor& gsum, bool wb, at::Tensor& dx, at::Tensor& dw,
+                         at::Tensor& db);
 // Open-VCLIP's temporal keys: k [N, h, L, d] (last dimension contiguous) -> [N, h, 3L, d] (frames f+1, f-1, f of
 // clips of t frames, zeros past the ends), and the gradient's fold back to [N, h, L, d].
 bool temporal_kv_gather(const at::Tensor& k, int64_t t, at::Tensor& out);

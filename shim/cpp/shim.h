@@ -51,6 +51,9 @@ int fs_quick_gelu(void* x, void* out, char** err);
 // CLIP's LayerNorm (over the last dimension, computed in f32, returned in x's dtype) as one autograd op that keeps
 // x in its own dtype for backward instead of its f32 copy. Writes the result into *out (an at::Tensor*).
 int fs_layer_norm_f32(void* x, void* w, void* b, double eps, void* out, char** err);
+// The residual add x + r and fs_layer_norm_f32 of the sum, as one autograd op (one kernel on CUDA): writes the sum
+// into *sum and its LayerNorm into *y (at::Tensor*). Shapes that broadcast run ATen's add, then fs_layer_norm_f32.
+int fs_add_layer_norm_f32(void* x, void* r, void* w, void* b, double eps, void* sum, void* y, char** err);
 // Open-VCLIP's temporal attention of q, k, v [N, heads, L, d] over clips of t frames (keys and values of frames
 // t+1, t-1, t; zeros past the clip ends), SDPA's scaling, no mask: one autograd op that keeps only q, k, v and
 // flash attention's output for backward where the dispatcher picks flash attention (attention.cpp), the eager

@@ -2,7 +2,9 @@
 // activations' dtype: one kernel forward (the eager path is three: a cast to f32, layer_norm, a cast back, with
 // f32 copies in between) and two backward (dx per row; per-chunk partial sums of dweight and dbias that ATen adds).
 // One warp per row, two passes over the row (mean, then the centred variance: what ATen's Welford gives, to the
-// f32 rounding). Included by kernels.cu with quick_gelu.cu's dtype helpers.
+// f32 rounding). The add_ variants also take the residual add before the LayerNorm: they write the sum (rounded to
+// the activations' dtype, as the eager add) and normalise it, and backward adds the sum's own gradient to dx.
+// Included by kernels.cu with quick_gelu.cu's dtype helpers.
 
 namespace {
 
@@ -11,16 +13,28 @@ __device__ inline float warp_sum(float v) {
   return v;
 }
 
+// With `r` (nullable) the row normalised is x + r, written to `sum` first; each lane reads back only what it wrote.
 template <typename T>
-__device__ void ln_forward(const T* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b,
+__device__ void ln_forward(const T* x, const T* r, T* sum, const float* __restrict__ w, const float* __restrict__ b,
                            T* __restrict__ y, float* __restrict__ mean, float* __restrict__ rstd, long long rows,
                            int cols, float eps) {
-  long long r = blockIdx.x * (long long)(blockDim.x / 32) + threadIdx.x / 32;
+  long long row = blockIdx.x * (long long)(blockDim.x / 32) + threadIdx.x / 32;
   int lane = threadIdx.x % 32;
-  if (r >= rows) return;
-  const T* xr = x + r * cols;
+  if (row >= rows) return;
+  const T* xr = x + row * cols;
   float s = 0.f;
-  for (int c = lane; c < cols; c += 32) s += to_f(xr[c]);
+  if (r) {
+    const T* rr = r + row * cols;
+    T* sr = sum + row * cols;
+    for (int c = lane; c < cols; c += 32) {
+      T v = from_f<T>(to_f(xr[c]) + to_f(rr[c]));
+      sr[c] = v;
+      s += to_f(v);
+    }
+    xr = sr;
+  } else {
+    for (int c = lane; c < cols; c += 32) s += to_f(xr[c]);
+  }
   float mu = warp_sum(s) / cols;
   float v = 0.f;
   for (int c = lane; c < cols; c += 32) {
@@ -28,19 +42,20 @@ __device__ void ln_forward(const T* __restrict__ x, const float* __restrict__ w,
     v += d * d;
   }
   float rs = rsqrtf(warp_sum(v) / cols + eps);
-  T* yr = y + r * cols;
+  T* yr = y + row * cols;
   for (int c = lane; c < cols; c += 32) yr[c] = from_f<T>((to_f(xr[c]) - mu) * rs * w[c] + b[c]);
   if (lane == 0) {
-    mean[r] = mu;
-    rstd[r] = rs;
+    mean[row] = mu;
+    rstd[row] = rs;
   }
 }
 
-// dx = rstd * (g w - mean(g w) - xhat mean(g w xhat)), per row.
+// dx = rstd * (g w - mean(g w) - xhat mean(g w xhat)) (+ gsum, the gradient of the add's sum, when not null),
+// per row.
 template <typename T>
 __device__ void ln_backward_dx(const T* __restrict__ g, const T* __restrict__ x, const float* __restrict__ w,
-                               const float* __restrict__ mean, const float* __restrict__ rstd, T* __restrict__ dx,
-                               long long rows, int cols) {
+                               const float* __restrict__ mean, const float* __restrict__ rstd,
+                               const T* __restrict__ gsum, T* __restrict__ dx, long long rows, int cols) {
   long long r = blockIdx.x * (long long)(blockDim.x / 32) + threadIdx.x / 32;
   int lane = threadIdx.x % 32;
   if (r >= rows) return;
@@ -54,9 +69,10 @@ __device__ void ln_backward_dx(const T* __restrict__ g, const T* __restrict__ x,
   a = warp_sum(a) / cols;
   bsum = warp_sum(bsum) / cols;
   T* dr = dx + r * cols;
+  const T* gs = gsum ? gsum + r * cols : nullptr;
   for (int c = lane; c < cols; c += 32) {
     float xhat = (to_f(xr[c]) - mu) * rs;
-    dr[c] = from_f<T>(rs * (to_f(gr[c]) * w[c] - a - xhat * bsum));
+    dr[c] = from_f<T>(rs * (to_f(gr[c]) * w[c] - a - xhat * bsum) + (gs ? to_f(gs[c]) : 0.f));
   }
 }
 
@@ -95,11 +111,17 @@ __device__ void ln_backward_wb(const T* __restrict__ g, const T* __restrict__ x,
 #define FROSTER_LAYER_NORM(T, NAME)                                                                             \
   extern "C" __global__ void layer_norm_fwd_##NAME(const T* x, const float* w, const float* b, T* y, float* mean, \
                                                    float* rstd, long long rows, int cols, float eps) {            \
-    ln_forward(x, w, b, y, mean, rstd, rows, cols, eps);                                                        \
+    ln_forward<T>(x, nullptr, nullptr, w, b, y, mean, rstd, rows, cols, eps);                                   \
+  }                                                                                                             \
+  extern "C" __global__ void add_layer_norm_fwd_##NAME(const T* x, const T* r, T* sum, const float* w,            \
+                                                       const float* b, T* y, float* mean, float* rstd,            \
+                                                       long long rows, int cols, float eps) {                     \
+    ln_forward<T>(x, r, sum, w, b, y, mean, rstd, rows, cols, eps);                                             \
   }                                                                                                             \
   extern "C" __global__ void layer_norm_bwd_dx_##NAME(const T* g, const T* x, const float* w, const float* mean,  \
-                                                      const float* rstd, T* dx, long long rows, int cols) {       \
-    ln_backward_dx(g, x, w, mean, rstd, dx, rows, cols);                                                        \
+                                                      const float* rstd, const T* gsum, T* dx, long long rows,    \
+                                                      int cols) {                                                 \
+    ln_backward_dx(g, x, w, mean, rstd, gsum, dx, rows, cols);                                                  \
   }                                                                                                             \
   extern "C" __global__ void layer_norm_bwd_wb_##NAME(const T* g, const T* x, const float* mean, const float* rstd, \
                                                       float* part_w, float* part_b, long long rows, int cols,     \

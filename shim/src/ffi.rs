@@ -91,6 +91,16 @@ extern "C" {
         out: *mut c_void,
         err: *mut *mut c_char,
     ) -> c_int;
+    pub fn fs_add_layer_norm_f32(
+        x: *mut c_void,
+        r: *mut c_void,
+        w: *mut c_void,
+        b: *mut c_void,
+        eps: f64,
+        sum: *mut c_void,
+        y: *mut c_void,
+        err: *mut *mut c_char,
+    ) -> c_int;
     pub fn fs_graph_new(device: c_int, err: *mut *mut c_char) -> *mut fs_graph;
     pub fn fs_graph_enter(g: *mut fs_graph, err: *mut *mut c_char) -> c_int;
     pub fn fs_graph_exit(g: *mut fs_graph, err: *mut *mut c_char) -> c_int;

@@ -30,6 +30,29 @@ pub fn fused_layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) ->
     layer_norm_f32(x, weight, bias, eps).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The residual add `x + r` and [`layer_norm_f32`] of the sum, as one autograd op that returns both (the eager
+/// `(x + r, layer_norm_f32(x + r))`, the same values): on CUDA one kernel writes the sum and its LayerNorm, and
+/// backward adds the sum's own gradient inside the LayerNorm's dx kernel, where the eager ops write the sum, read
+/// it again, and add two gradients in a third kernel.
+pub fn add_layer_norm_f32(
+    x: &Tensor,
+    r: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    eps: f64,
+) -> Result<(Tensor, Tensor)> {
+    let (x, r, w, b) = (handle(x), handle(r), handle(weight), handle(bias));
+    let mut sum = empty();
+    let sum_out = sum.as_mut_ptr() as *mut c_void;
+    let y = op("add_layer_norm", |out, err| unsafe { ffi::fs_add_layer_norm_f32(x, r, w, b, eps, sum_out, out, err) })?;
+    Ok((sum, y))
+}
+
+/// [`add_layer_norm_f32`] with tch's convention for ops (a libtorch error panics with its message).
+pub fn fused_add_layer_norm(x: &Tensor, r: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> (Tensor, Tensor) {
+    add_layer_norm_f32(x, r, weight, bias, eps).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Whether the fused CUDA kernels were compiled into this build and, once used, whether they run on this GPU.
 pub fn kernels_status() -> String {
     owned_string(unsafe { ffi::fs_kernels_status() }).unwrap_or_else(|| "unknown (out of memory)".into())
@@ -71,11 +94,16 @@ fn handle(t: &Tensor) -> *mut c_void {
 
 /// Runs a C op that writes its result into an `at::Tensor*`: that tensor, or the op's error.
 fn op(name: &'static str, call: impl FnOnce(*mut c_void, *mut *mut c_char) -> c_int) -> Result<Tensor> {
-    let mut y = Tensor::zeros([], (tch::Kind::Float, tch::Device::Cpu));
+    let mut y = empty();
     let mut err = std::ptr::null_mut();
     let rc = call(y.as_mut_ptr() as *mut c_void, &mut err);
     check_local(name, rc, err)?;
     Ok(y)
+}
+
+/// A tensor handle for the shim to overwrite.
+fn empty() -> Tensor {
+    Tensor::zeros([], (tch::Kind::Float, tch::Device::Cpu))
 }
 
 /// A malloc'd C string from the shim, copied and freed; None for a null pointer.

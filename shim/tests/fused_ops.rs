@@ -81,3 +81,44 @@ fn layer_norm_in_f32_keeps_values_and_gradients_of_the_eager_ops() {
     assert_eq!(dx.size(), x.size());
     assert!(froster_shim::layer_norm_f32(&x, &w.narrow(0, 0, 3), &b, 1e-5).is_err(), "a weight of the wrong size");
 }
+
+#[test]
+fn add_layer_norm_keeps_values_and_gradients_of_the_eager_add_then_layer_norm() {
+    for kind in [Kind::Float, Kind::BFloat16] {
+        let leaf = |t: Tensor| t.to_kind(kind).set_requires_grad(true);
+        let x = leaf(Tensor::randn([3, 5, 24], (Kind::Float, Device::Cpu)) * 3.0 + 1.0);
+        let r = leaf(Tensor::randn([3, 5, 24], (Kind::Float, Device::Cpu)));
+        let w = (Tensor::randn([24], (Kind::Float, Device::Cpu)) + 1.0).set_requires_grad(true);
+        let b = Tensor::randn([24], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+        let (gs, gy) = (
+            Tensor::randn([3, 5, 24], (Kind::Float, Device::Cpu)),
+            Tensor::randn([3, 5, 24], (Kind::Float, Device::Cpu)),
+        );
+        let (s, y) = froster_shim::add_layer_norm_f32(&x, &r, &w, &b, 1e-5).unwrap();
+        let want_s = &x + &r;
+        let want_y = eager_layer_norm(&want_s, &w, &b);
+        assert_eq!((s.kind(), y.kind()), (kind, kind));
+        assert!(s.equal(&want_s) && y.equal(&want_y), "{kind:?}: values differ by {}", max_diff(&y, &want_y));
+        // The sum feeds the residual stream and the LayerNorm the branch: both gradients reach x and r.
+        let loss = |s: &Tensor, y: &Tensor| (s * &gs + y * &gy).to_kind(Kind::Float).sum(Kind::Float);
+        let fused = Tensor::run_backward(&[loss(&s, &y)], &[&x, &r, &w, &b], false, false);
+        let eager = Tensor::run_backward(&[loss(&want_s, &want_y)], &[&x, &r, &w, &b], false, false);
+        let tol = if kind == Kind::Float { 1e-5 } else { 3e-2 };
+        for (name, (a, e)) in ["x", "r", "weight", "bias"].iter().zip(fused.iter().zip(&eager)) {
+            assert_eq!(a.kind(), e.kind(), "{name}");
+            assert!(max_diff(a, e) < tol, "{kind:?} d{name}: off by {}", max_diff(a, e));
+        }
+    }
+    // A broadcast residual (not one the blocks make) still gets its reduced gradient; a bad weight is an error.
+    let x = Tensor::randn([2, 4, 8], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+    let r = Tensor::randn([8], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+    let (w, b) = (Tensor::ones([8], (Kind::Float, Device::Cpu)), Tensor::zeros([8], (Kind::Float, Device::Cpu)));
+    let (s, y) = froster_shim::add_layer_norm_f32(&x, &r, &w, &b, 1e-5).unwrap();
+    let dr =
+        Tensor::run_backward(&[(s.sum(Kind::Float) + y.pow_tensor_scalar(3).sum(Kind::Float))], &[&r], false, false);
+    assert_eq!(dr[0].size(), vec![8]);
+    assert!(
+        froster_shim::add_layer_norm_f32(&x, &x, &w.narrow(0, 0, 3), &b, 1e-5).is_err(),
+        "a weight of the wrong size"
+    );
+}

@@ -24,7 +24,7 @@ pub fn ops(fused: bool) -> Ops {
         true => Ops {
             quick_gelu: froster_shim::fused_quick_gelu,
             layer_norm: froster_shim::fused_layer_norm,
-            add_layer_norm: froster_model::add_layer_norm,
+            add_layer_norm: froster_shim::fused_add_layer_norm,
             temporal_attention: froster_shim::fused_temporal_attention,
         },
         false => Ops::EAGER,

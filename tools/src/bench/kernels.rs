@@ -1,7 +1,7 @@
 //! `froster-bench kernels`: froster-shim's fused ops against the eager ops they replace, on a device: for
 //! QuickGELU the largest differences of values and gradients from an f64 reference (the GPU check of the CUDA
-//! kernels; the CPU path is tested in shim/tests), for the f32 LayerNorm the same for values and the gradients of
-//! input, weight and bias; for the temporal attention op its self-check against the eager ops; ms per
+//! kernels; the CPU path is tested in shim/tests), for the f32 LayerNorm (alone, and after a residual add) the same
+//! for values and the gradients of input, weight and bias; for the temporal attention op its self-check against the eager ops; ms per
 //! forward+backward; and all of them at once inside a tiny CLIP (loss and gradients) of each at the shapes of ViT-B/16's MLP and residual stream.
 use crate::error::Result;
 use froster_model::{quick_gelu, Ops};
@@ -33,7 +33,8 @@ pub fn run(rows: i64, width: i64, reps: usize, device: Device) -> Result<Vec<ser
             "ok": fused_y <= tol && fused_d <= tol,
             "fused_ms": time(froster_shim::fused_quick_gelu, &x, &g, reps), "eager_ms": time(quick_gelu, &x, &g, reps)}));
     }
-    lines.push(layer_norm(rows, width / 4, reps, device));
+    lines.push(layer_norm(rows, width / 4, reps, device, false));
+    lines.push(layer_norm(rows, width / 4, reps, device, true));
     lines.push(temporal_attention(rows, width / 4, reps, device));
     lines.push(clip_ops(device));
     Ok(lines)
@@ -96,25 +97,43 @@ fn temporal_attention(rows: i64, width: i64, reps: usize, device: Device) -> ser
 
 /// The fused LayerNorm (bf16 input, f32 parameters, as in a bf16 step; CUDA kernels where they run) and the eager
 /// casts around layer_norm, both against the f64 LayerNorm: the largest relative differences of y, dx, dweight
-/// and dbias.
-fn layer_norm(rows: i64, width: i64, reps: usize, device: Device) -> serde_json::Value {
+/// and dbias. With `residual`, the same of the residual add and LayerNorm of its sum (x + r), whose output here is
+/// y + sum / 2 (so the sum's own gradient reaches x too).
+fn layer_norm(rows: i64, width: i64, reps: usize, device: Device, residual: bool) -> serde_json::Value {
     let x = (Tensor::randn([rows, width], (Kind::Float, device)) * 3.0 + 1.0).to_kind(Kind::BFloat16);
+    let r = Tensor::randn([rows, width], (Kind::Float, device)).to_kind(Kind::BFloat16);
     let w = Tensor::randn([width], (Kind::Float, device));
     let b = Tensor::randn([width], (Kind::Float, device));
     let g = Tensor::randn([rows, width], (Kind::Float, device)).to_kind(Kind::BFloat16);
-    let run = |ln: &dyn Fn(&Tensor, &Tensor, &Tensor) -> Tensor, kind: Option<Kind>| {
+    type Ln<'a> = &'a dyn Fn(&Tensor, &Tensor, &Tensor, &Tensor) -> Tensor;
+    let run = |ln: Ln, kind: Option<Kind>| {
         let cast = |t: &Tensor| kind.map_or(t.shallow_clone(), |k| t.to_kind(k));
         let (x, w, b) =
             (cast(&x).set_requires_grad(true), cast(&w).set_requires_grad(true), cast(&b).set_requires_grad(true));
-        let y = ln(&x, &w, &b);
+        let y = ln(&x, &cast(&r), &w, &b);
         let loss = (&y.to_kind(Kind::Double) * g.to_kind(Kind::Double)).sum(Kind::Double);
         let mut grads = Tensor::run_backward(&[loss], &[&x, &w, &b], false, false);
         grads.insert(0, y.detach());
         grads
     };
-    let fused = |x: &Tensor, w: &Tensor, b: &Tensor| froster_shim::fused_layer_norm(x, w, b, 1e-5);
-    let eager = |x: &Tensor, w: &Tensor, b: &Tensor| froster_model::layer_norm_f32(x, w, b, 1e-5);
-    let exact = |x: &Tensor, w: &Tensor, b: &Tensor| x.layer_norm([width], Some(w), Some(b), 1e-5, true);
+    let with_sum = |(s, y): (Tensor, Tensor)| y.to_kind(Kind::Double) + s.to_kind(Kind::Double) * 0.5;
+    let fused = |x: &Tensor, r: &Tensor, w: &Tensor, b: &Tensor| match residual {
+        true => with_sum(froster_shim::fused_add_layer_norm(x, r, w, b, 1e-5)),
+        false => froster_shim::fused_layer_norm(x, w, b, 1e-5),
+    };
+    let eager = |x: &Tensor, r: &Tensor, w: &Tensor, b: &Tensor| match residual {
+        true => with_sum(froster_model::add_layer_norm(x, r, w, b, 1e-5)),
+        false => froster_model::layer_norm_f32(x, w, b, 1e-5),
+    };
+    let exact = |x: &Tensor, r: &Tensor, w: &Tensor, b: &Tensor| {
+        let s = if residual { x + r } else { x.shallow_clone() };
+        let y = s.layer_norm([width], Some(w), Some(b), 1e-5, true);
+        if residual {
+            y + s * 0.5
+        } else {
+            y
+        }
+    };
     let want = run(&exact, Some(Kind::Double));
     let errs = |got: Vec<Tensor>| -> Vec<f64> {
         let rel = |a: &Tensor, r: &Tensor| {
@@ -125,7 +144,7 @@ fn layer_norm(rows: i64, width: i64, reps: usize, device: Device) -> serde_json:
     };
     let (fused_err, eager_err) = (errs(run(&fused, None)), errs(run(&eager, None)));
     let tol = 1e-2;
-    let ms = |ln: &dyn Fn(&Tensor, &Tensor, &Tensor) -> Tensor| {
+    let ms = |ln: Ln| {
         let t0 = Instant::now();
         for _ in 0..reps {
             let r = run(ln, None);
@@ -133,7 +152,8 @@ fn layer_norm(rows: i64, width: i64, reps: usize, device: Device) -> serde_json:
         }
         t0.elapsed().as_secs_f64() * 1e3 / reps.max(1) as f64
     };
-    json!({"bench": "kernels", "op": "layer_norm_f32", "device": format!("{device:?}"), "dtype": "BFloat16",
+    let op = if residual { "add_layer_norm_f32" } else { "layer_norm_f32" };
+    json!({"bench": "kernels", "op": op, "device": format!("{device:?}"), "dtype": "BFloat16",
         "shape": [rows, width], "status": froster_shim::kernels_status(),
         "fused_rel_err": fused_err, "eager_rel_err": eager_err, "tolerance": tol,
         "ok": fused_err.iter().all(|e| *e <= tol), "fused_ms": ms(&fused), "eager_ms": ms(&eager)})
