@@ -94,6 +94,8 @@ case "${1:-}" in
     timeout 180 .gpu/froster-bench train-step --arch $arch --batch "${batches##* }" --frames 8 "${names[@]}" --steps $steps --device $dev --attention-op off | sed 's/"bench":"train-step"/"bench":"train-step-eager-attn"/' | tee -a "$out/steps.jsonl"
     # The pooled-last-block lever: each tower's last block on every token, as the reference and the peer run it.
     timeout 180 .gpu/froster-bench train-step --arch $arch --batch "${batches##* }" --frames 8 "${names[@]}" --steps $steps --device $dev --pooled-last-block off | sed 's/"bench":"train-step"/"bench":"train-step-full-last"/' | tee -a "$out/steps.jsonl"
+    # The packed-text lever: the student's prompts padded to the longest of all templates, as the peer runs them.
+    timeout 180 .gpu/froster-bench train-step --arch $arch --batch "${batches%% *}" --frames 8 "${names[@]}" --steps $steps --device $dev --packed-text off | sed 's/"bench":"train-step"/"bench":"train-step-padded-text"/' | tee -a "$out/steps.jsonl"
     # The process group's cost: the same train step as a world of 1 (NCCL on CUDA, Gloo on the CPU), with the
     # all-reduce of every gradient timed on its own (allreduce_ms, grad_mb). Compare ms_per_step with the line above
     # of the same batch.
@@ -140,16 +142,20 @@ print("\nhow our train steps ran:")
 for r in (r for r in rows if r["bench"] == "train-step" and r.get("step_graph") and r.get("input") == "synthetic"
           and not r.get("ranks")):
     print(f"  batch {int(r['batch'])}: {r['step_graph']}")
-print("\n| lever turned off | batch | clips/s without / with | peak GiB without / with |\n|---|---|---|---|")
+# Each lever computes the same step: the first timed step's loss (same seeds, inputs and templates) agrees too.
+print("\n| lever turned off | batch | clips/s without / with | peak GiB without / with | first loss without / with |")
+print("|---|---|---|---|---|")
+first = lambda r: f"{r['losses'][0]:.4f}" if r.get("losses") else "-"
 levers = (("train-step-unfused", "fused AdamW + foreach norm"), ("train-step-eager-act", "fused QuickGELU + LayerNorm"),
           ("train-step-no-graph", "CUDA graph of the step"),
           ("train-step-eager-attn", "temporal attention op (keeps q, k, v)"),
-          ("train-step-full-last", "last block on the pooled token only"))
+          ("train-step-full-last", "last block on the pooled token only"),
+          ("train-step-padded-text", "student prompts packed end to end"))
 for lever, what in levers:
     for r in (r for r in rows if r["bench"] == lever):
         o = pick("train-step", int(r["batch"]))
         print(f"| {what} | {int(r['batch'])} | {f(r.get('clips_per_s'))} / {f(o.get('clips_per_s'))} | "
-              f"{f(r.get('peak_alloc_gb'))} / {f(o.get('peak_alloc_gb'))} |")
+              f"{f(r.get('peak_alloc_gb'))} / {f(o.get('peak_alloc_gb'))} | {first(r)} / {first(o)} |")
 PY
     ;;
   *) sed -n 2,7p "$0"; exit 2 ;;

@@ -24,6 +24,7 @@ fn main() {
         .file("cpp/optim.cpp")
         .file("cpp/activation.cpp")
         .file("cpp/attention.cpp")
+        .file("cpp/packed_attention.cpp")
         .file("cpp/kernels.cpp")
         .file("cpp/self_check.cpp")
         .file("cpp/layer_norm_kernels.cpp")

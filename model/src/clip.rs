@@ -2,6 +2,7 @@
 //! ...). The vision tower optionally runs Open-VCLIP's temporal attention (`expand_temporal_view`), which adds
 //! no parameters: the FROSTER student is this model with `temporal = Some(T)`.
 use crate::config::ClipConfig;
+use crate::packed::PackedText;
 use crate::transformer::{Attention, LayerNorm, Ops, Transformer};
 use tch::nn::{self, Init};
 use tch::{Kind, Tensor};
@@ -126,6 +127,22 @@ impl Text {
         self.forward_cut(&ids.narrow(1, 0, len))
     }
 
+    /// [`Text::forward`] of prompts packed end to end ([`crate::PackedLayout::text`]): the same features, with
+    /// the linear layers run on the prompts' own tokens only and nothing waiting for the device.
+    pub fn forward_packed(&self, text: &PackedText) -> Tensor {
+        let k = self.compute.unwrap_or(self.token_embedding.kind());
+        let position = text.packed.padded.remainder(text.packed.max_len);
+        let x = self.token_embedding.index_select(0, &text.ids).to_kind(k)
+            + self.positional_embedding.index_select(0, &position).to_kind(k);
+        let x = self.transformer.forward_pooled(&x.unsqueeze(0), Attention::Packed(&text.packed), &text.eot);
+        let f = self.ln_final.forward(&x, &self.transformer.ops()).matmul(&self.text_projection.to_kind(k));
+        if self.compute.is_some() {
+            f.to_kind(Kind::Float)
+        } else {
+            f
+        }
+    }
+
     /// [`Text::forward`] of ids already cut to a length that holds every EOT (a fixed one, e.g. the longest of all
     /// templates): every position runs and nothing waits for the device, so a CUDA graph can record it. The same
     /// features as uncut ids, for the same reason.
@@ -183,6 +200,11 @@ impl Clip {
     /// ([`Text::forward_cut`]).
     pub fn encode_text_cut(&self, ids: &Tensor) -> Tensor {
         self.text.forward_cut(ids)
+    }
+
+    /// [`Clip::encode_text`] of prompts packed end to end ([`Text::forward_packed`]).
+    pub fn encode_text_packed(&self, text: &PackedText) -> Tensor {
+        self.text.forward_packed(text)
     }
 
     /// Runs both towers in `kind` (e.g. bf16 on CUDA) over the stored (f32 master) weights; features stay f32.

@@ -56,6 +56,9 @@ pub enum Error {
     /// libtorch refused an operation.
     #[error(transparent)]
     Torch(#[from] tch::TchError),
+    /// Prompts that cannot be packed as asked ([`crate::PackedLayout`]).
+    #[error("packed prompts: {0}")]
+    Packing(String),
     /// A prompt could not be tokenized.
     #[error(transparent)]
     Tokenize(#[from] crate::tokenizer::TokenizeError),

@@ -10,6 +10,7 @@ mod device;
 mod error;
 mod froster;
 pub mod layout;
+mod packed;
 mod pickle;
 mod tokenizer;
 mod transformer;
@@ -22,8 +23,11 @@ pub use error::{Error, Result};
 pub use froster::{
     classifier, frames_of, prompt, prompt_ids, Projector, Student, Teacher, BARE, NUM_TEMPLATES, TEMPLATES,
 };
+pub use packed::{Packed, PackedLayout, PackedText};
 pub use pickle::check_plain_pickle;
 pub use tch;
 pub use tokenizer::{TokenizeError, Tokenizer, CONTEXT, EOT, SOT, VOCAB_SIZE};
-pub use transformer::{add_layer_norm, layer_norm_f32, quick_gelu, temporal_attention, Attention, Ops, Transformer};
+pub use transformer::{
+    add_layer_norm, layer_norm_f32, packed_attention, quick_gelu, temporal_attention, Attention, Ops, Transformer,
+};
 pub use weights::Weights;

@@ -6,12 +6,13 @@
 //! - A tower that pools one token per sequence (vision: the class token, text: the EOT) runs the last block's
 //!   output projection, residual and MLP on those rows only ([`Transformer::forward_pooled`]): nothing else
 //!   of the last block reaches the features (about two thirds of one block's work).
+use crate::packed::Packed;
 use tch::nn::{self, Init};
 use tch::{Kind, Tensor};
 
 /// How a block's attention sees its keys.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Attention {
+#[derive(Debug, Clone, Copy)]
+pub enum Attention<'a> {
     /// Every token sees every token (the vision tower).
     Full,
     /// A token sees itself and the tokens before it (the text tower).
@@ -19,6 +20,8 @@ pub enum Attention {
     /// Keys/values of frame t are [t+1, t-1, t] of the same clip of T frames, zero blocks at the clip ends
     /// (unmasked, as the reference: the zero keys still take softmax weight).
     Temporal(i64),
+    /// Causal within each of the sequences packed end to end in one row ([`Packed`]).
+    Packed(&'a Packed),
 }
 
 /// The ops CLIP's blocks run besides matmuls and attention: eager tch ops by default ([`Ops::EAGER`]);
@@ -34,16 +37,33 @@ pub struct Ops {
     pub add_layer_norm: fn(&Tensor, &Tensor, &Tensor, &Tensor, f64) -> (Tensor, Tensor),
     /// [`Attention::Temporal`]'s attention of (q, k, v, frames), each [N, heads, L, d].
     pub temporal_attention: fn(&Tensor, &Tensor, &Tensor, i64) -> Tensor,
+    /// [`Attention::Packed`]'s attention of (q, k, v, sequences), each [1, heads, T, d].
+    pub packed_attention: fn(&Tensor, &Tensor, &Tensor, &Packed) -> Tensor,
 }
 
 impl Ops {
     /// tch's own ops.
-    pub const EAGER: Ops = Ops { quick_gelu, layer_norm: layer_norm_f32, add_layer_norm, temporal_attention };
+    pub const EAGER: Ops =
+        Ops { quick_gelu, layer_norm: layer_norm_f32, add_layer_norm, temporal_attention, packed_attention };
 }
 
 /// Attention of `q` to the keys and values of frames t+1, t-1 and t ([`temporal_kv`]), in eager ops.
 pub fn temporal_attention(q: &Tensor, k: &Tensor, v: &Tensor, t: i64) -> Tensor {
     sdpa(q, &temporal_kv(k, t), &temporal_kv(v, t), false)
+}
+
+/// Causal attention within each packed sequence, in eager ops: q, k, v [1, h, T, d] are scattered into the padded
+/// layout [seqs, h, max_len, d] (zeros after each sequence's end, which causal attention never lets earlier
+/// tokens see), attended there, and gathered back.
+pub fn packed_attention(q: &Tensor, k: &Tensor, v: &Tensor, p: &Packed) -> Tensor {
+    let (_, h, _, d) = q.size4().unwrap();
+    let unpack = |x: &Tensor| {
+        let rows = x.select(0, 0).transpose(0, 1); // [T, h, d]
+        let pad = Tensor::zeros([p.seqs * p.max_len, h, d], (x.kind(), x.device())).index_copy(0, &p.padded, &rows);
+        pad.view([p.seqs, p.max_len, h, d]).transpose(1, 2)
+    };
+    let o = sdpa(&unpack(q), &unpack(k), &unpack(v), true).transpose(1, 2).reshape([p.seqs * p.max_len, h, d]);
+    o.index_select(0, &p.padded).transpose(0, 1).unsqueeze(0)
 }
 
 fn sdpa(q: &Tensor, k: &Tensor, v: &Tensor, causal: bool) -> Tensor {
@@ -166,7 +186,9 @@ impl Block {
         let (q, k, v) = (qkv.get(0), qkv.get(1), qkv.get(2));
         let o = match mode {
             Attention::Temporal(t) => (ops.temporal_attention)(&q, &k, &v, t),
-            _ => sdpa(&q, &k, &v, mode == Attention::Causal),
+            Attention::Packed(p) => (ops.packed_attention)(&q, &k, &v, p),
+            Attention::Full => sdpa(&q, &k, &v, false),
+            Attention::Causal => sdpa(&q, &k, &v, true),
         };
         o.transpose(1, 2).reshape([n, l, w])
     }

@@ -64,6 +64,10 @@ int fs_temporal_attention(void* q, void* k, void* v, int64_t t, void* out, char*
 char* fs_temporal_attention_check(void* like);
 // 1 when fs_temporal_attention runs its own op for these inputs, 0 when it runs the eager ops.
 int fs_temporal_attention_keeps_less(void* q, void* k, void* v);
+// Causal attention within sequences packed end to end: q, k, v [1, heads, T, d], offsets [seqs + 1] (int64, each
+// sequence's start and the total), max_len the longest sequence. Flash attention's variable-length kernel (CUDA,
+// bf16/f16 only; an error elsewhere), differentiable through ATen's autograd. Writes into *out (an at::Tensor*).
+int fs_packed_attention(void* q, void* k, void* v, void* offsets, int64_t max_len, void* out, char** err);
 // What the fused kernels can do here, in words (malloc'd: free with fs_free).
 char* fs_kernels_status(void);
 

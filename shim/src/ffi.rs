@@ -91,6 +91,15 @@ extern "C" {
         out: *mut c_void,
         err: *mut *mut c_char,
     ) -> c_int;
+    pub fn fs_packed_attention(
+        q: *mut c_void,
+        k: *mut c_void,
+        v: *mut c_void,
+        offsets: *mut c_void,
+        max_len: i64,
+        out: *mut c_void,
+        err: *mut *mut c_char,
+    ) -> c_int;
     pub fn fs_add_layer_norm_f32(
         x: *mut c_void,
         r: *mut c_void,

@@ -17,7 +17,7 @@ mod ops;
 pub use graph::CudaGraph;
 pub use ops::{
     add_layer_norm_f32, fused_add_layer_norm, fused_layer_norm, fused_quick_gelu, fused_temporal_attention,
-    kernels_status, layer_norm_f32, quick_gelu, temporal_attention, temporal_attention_keeps_less,
+    kernels_status, layer_norm_f32, packed_attention, quick_gelu, temporal_attention, temporal_attention_keeps_less,
     temporal_attention_self_check,
 };
 

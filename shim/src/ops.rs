@@ -53,6 +53,15 @@ pub fn fused_add_layer_norm(x: &Tensor, r: &Tensor, weight: &Tensor, bias: &Tens
     add_layer_norm_f32(x, r, weight, bias, eps).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Causal attention within sequences packed end to end (q, k, v [1, heads, T, d]; `offsets` [seqs + 1], int64:
+/// where each sequence starts, then the total; `max_len` the longest): flash attention's variable-length kernel
+/// over the packed tokens, differentiable. CUDA with bf16 or f16 only: an error elsewhere (froster_model's eager
+/// `packed_attention` computes the same anywhere).
+pub fn packed_attention(q: &Tensor, k: &Tensor, v: &Tensor, offsets: &Tensor, max_len: i64) -> Result<Tensor> {
+    let (q, k, v, o) = (handle(q), handle(k), handle(v), handle(offsets));
+    op("packed attention", |out, err| unsafe { ffi::fs_packed_attention(q, k, v, o, max_len, out, err) })
+}
+
 /// Whether the fused CUDA kernels were compiled into this build and, once used, whether they run on this GPU.
 pub fn kernels_status() -> String {
     owned_string(unsafe { ffi::fs_kernels_status() }).unwrap_or_else(|| "unknown (out of memory)".into())

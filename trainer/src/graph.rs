@@ -2,7 +2,7 @@
 //! every later step: one launch instead of thousands, each of which costs the CPU microseconds (the last GPU run's
 //! ViT-B/16 step times at batches 8, 16 and 32 fit about 66 ms per step plus 5.2 ms per clip; launches are a
 //! likely share of that fixed part). A graph replays fixed memory, so the step reads its inputs from [`Statics`]
-//! that every step copies into; text runs at one fixed length (the longest prompt of all templates), and nothing
+//! that every step copies into; text runs packed in one layout that fits every template's prompts, and nothing
 //! in the recorded work waits for the device. Gradient all-reduce, clipping and AdamW stay eager: they are a few
 //! multi-tensor kernels, and the step's loss decides whether AdamW runs.
 //!
@@ -26,7 +26,7 @@ pub enum StepGraph {
 pub struct Statics {
     /// The micro-batches' clips and labels.
     pub micro: Vec<Clips>,
-    /// Student prompt ids [K*C, L] at the fixed length.
+    /// The student's prompts, packed in one layout for every template (froster_model::PackedLayout).
     pub ids: Tensor,
     /// The teacher's text features [K, C, D] of the same prompts.
     pub teacher_text: Tensor,

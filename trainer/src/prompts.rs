@@ -1,7 +1,8 @@
 //! The student's prompts of a step: the training classes in one of the 28 templates plus the bare names, as token
-//! ids tokenized once per template and cut to the length the text tower runs at.
+//! ids tokenized once per template and packed end to end ([`PackedLayout`]: the text tower runs each prompt's own
+//! tokens only, in one layout whose sizes fit every template, so a recorded graph's shapes never change).
 use crate::error::Result;
-use froster_model::{prompt_ids, Tokenizer, BARE, CONTEXT, NUM_TEMPLATES};
+use froster_model::{prompt_ids, PackedLayout, Tokenizer, BARE, CONTEXT, NUM_TEMPLATES};
 use std::collections::HashMap;
 use tch::{Device, Tensor};
 
@@ -11,14 +12,16 @@ pub struct Prompts {
     classes: Vec<String>,
     /// Each template's ids [C, 77] on the CPU.
     cache: HashMap<usize, Tensor>,
-    /// [`Prompts::fixed_len`], once computed.
-    fixed: Option<i64>,
+    /// Each template's step prompts packed in [`Prompts::layout`], on the CPU.
+    packed: HashMap<usize, Tensor>,
+    /// [`Prompts::layout`], once computed.
+    layout: Option<PackedLayout>,
 }
 
 impl Prompts {
     /// The prompts of `classes` (nothing tokenized yet).
     pub fn new(classes: Vec<String>) -> Self {
-        Prompts { tok: Tokenizer::new(), classes, cache: HashMap::new(), fixed: None }
+        Prompts { tok: Tokenizer::new(), classes, cache: HashMap::new(), packed: HashMap::new(), layout: None }
     }
 
     /// The tokenizer.
@@ -41,31 +44,50 @@ impl Prompts {
         Ok(ids)
     }
 
-    /// A step's ids [2C, len] (`template`, then the bare names) on `device`: cut after their own longest EOT
-    /// (len None), or at `len`, which must hold every EOT (e.g. [`Prompts::fixed_len`]).
-    pub fn step_ids(&mut self, template: usize, len: Option<i64>, device: Device) -> Result<Tensor> {
-        let ids = Tensor::cat(&[self.template(template)?, self.template(BARE)?], 0);
-        let len = len.unwrap_or_else(|| longest_eot(&ids) + 1);
-        Ok(ids.narrow(1, 0, len).to_device(device))
+    /// A step's ids [2C, 77]: `template`'s prompts, then the bare names.
+    pub fn step_ids(&mut self, template: usize) -> Result<Tensor> {
+        Ok(Tensor::cat(&[self.template(template)?, self.template(BARE)?], 0))
     }
 
-    /// One length for every step: past the longest EOT of all templates (a recorded graph's fixed shape).
-    pub fn fixed_len(&mut self) -> Result<i64> {
-        if let Some(len) = self.fixed {
-            return Ok(len);
+    /// One layout for every step's packed prompts: it fits each template's (and the bare names twice).
+    pub fn layout(&mut self) -> Result<PackedLayout> {
+        if let Some(l) = self.layout {
+            return Ok(l);
         }
-        let mut len = 1;
-        for t in (0..NUM_TEMPLATES).chain([BARE]) {
-            len = len.max(longest_eot(&self.template(t)?) + 1);
+        let batches = (0..NUM_TEMPLATES).chain([BARE]).map(|t| self.step_ids(t)).collect::<Result<Vec<_>>>()?;
+        let layout = PackedLayout::fitting(&batches)?;
+        self.layout = Some(layout);
+        Ok(layout)
+    }
+
+    /// A step's prompts ([`Prompts::step_ids`]) packed in [`Prompts::layout`], on `device`: read them with
+    /// `layout.text(..)`.
+    pub fn step_packed(&mut self, template: usize, device: Device) -> Result<Tensor> {
+        if let Some(p) = self.packed.get(&template) {
+            return Ok(p.to_device(device));
         }
-        self.fixed = Some(len);
-        Ok(len)
+        let layout = self.layout()?;
+        let packed = layout.pack(&self.step_ids(template)?)?;
+        self.packed.insert(template, packed.shallow_clone());
+        Ok(packed.to_device(device))
     }
 }
 
-/// The position of the longest EOT (the largest id) of CPU ids [S, L].
-fn longest_eot(ids: &Tensor) -> i64 {
-    ids.argmax(-1, false).max().int64_value(&[])
+impl Prompts {
+    /// A step's prompts on `device`: packed in [`Prompts::layout`], returned with it, or (`packed` false) ids
+    /// [2C, len] cut at the layout's longest prompt, a length holding every template's EOTs.
+    pub fn step_text(
+        &mut self,
+        template: usize,
+        packed: bool,
+        device: Device,
+    ) -> Result<(Option<PackedLayout>, Tensor)> {
+        let layout = self.layout()?;
+        match packed {
+            true => Ok((Some(layout), self.step_packed(template, device)?)),
+            false => Ok((None, self.step_ids(template)?.narrow(1, 0, layout.max_len).to_device(device))),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -73,20 +95,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn step_ids_are_cut_after_the_longest_eot_or_at_the_fixed_length() {
+    fn every_templates_prompts_pack_in_the_one_layout() {
         let names = vec!["run".to_string(), "a much longer name of a class with many words in it".to_string()];
         let mut p = Prompts::new(names);
-        let full = Tensor::cat(&[p.template(3).unwrap(), p.template(BARE).unwrap()], 0);
-        let own = p.step_ids(3, None, Device::Cpu).unwrap();
-        let eot = own.argmax(-1, false);
-        assert_eq!(own.size()[1], eot.max().int64_value(&[]) + 1, "cut right after the longest EOT");
-        assert_eq!(own, full.narrow(1, 0, own.size()[1]));
-        let fixed = p.fixed_len().unwrap();
-        assert!(fixed >= own.size()[1] && fixed <= CONTEXT as i64);
-        for t in [0, 7, 27, BARE] {
-            let ids = p.step_ids(t, Some(fixed), Device::Cpu).unwrap();
-            assert_eq!(ids.size(), [4, fixed]);
-            assert!(ids.argmax(-1, false).max().int64_value(&[]) < fixed, "template {t} keeps its EOT");
+        let layout = p.layout().unwrap();
+        assert_eq!(layout.prompts, 4);
+        let mut totals = Vec::new();
+        for t in (0..NUM_TEMPLATES).chain([BARE]) {
+            let ids = p.step_ids(t).unwrap();
+            let text = layout.text(&p.step_packed(t, Device::Cpu).unwrap());
+            let lens = ids.argmax(-1, false) + 1;
+            assert_eq!(text.eot, lens.cumsum(0, tch::Kind::Int64) - 1, "template {t}: EOT rows");
+            assert!(lens.max().int64_value(&[]) <= layout.max_len);
+            totals.push(lens.sum(tch::Kind::Int64).int64_value(&[]));
         }
+        assert_eq!(layout.tokens, *totals.iter().max().unwrap(), "as small as the longest template needs");
     }
 }

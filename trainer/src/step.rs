@@ -13,23 +13,11 @@ use crate::prompts::Prompts;
 use froster_loader::Rng;
 use froster_model::layout::{optim_key, optim_state};
 use froster_model::weights::{self, Weights};
-use froster_model::{classifier, ClipConfig, Ops, Student, Teacher, BARE, NUM_TEMPLATES};
+use froster_model::{classifier, ClipConfig, Ops, PackedLayout, Student, Teacher, BARE, NUM_TEMPLATES};
 use std::sync::Arc;
 use tch::{nn, Device, Kind, Tensor};
 
-/// CLIP's ops: froster-shim's fused QuickGELU, LayerNorm (alone and after a residual add) and temporal attention,
-/// or the eager ones (the same values).
-pub fn ops(fused: bool) -> Ops {
-    match fused {
-        true => Ops {
-            quick_gelu: froster_shim::fused_quick_gelu,
-            layer_norm: froster_shim::fused_layer_norm,
-            add_layer_norm: froster_shim::fused_add_layer_norm,
-            temporal_attention: froster_shim::fused_temporal_attention,
-        },
-        false => Ops::EAGER,
-    }
-}
+pub use crate::fused::ops;
 
 /// The mean loss and its parts over one optimizer step's micro-batches.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -96,6 +84,8 @@ pub struct Learner {
     recorded: Option<Recorded>,
     /// Why graphs stand aside for this learner, once they failed.
     graph_failed: Option<String>,
+    /// The student's prompts packed end to end (else padded).
+    packed_text: bool,
 }
 
 impl Learner {
@@ -132,6 +122,7 @@ impl Learner {
             graph: if spec.device.is_cuda() { StepGraph::On } else { StepGraph::Off },
             recorded: None,
             graph_failed: None,
+            packed_text: true,
         })
     }
 
@@ -158,10 +149,11 @@ impl Learner {
         let parts = match parts {
             Some(p) => p,
             None => {
-                let ids = self.prompts.step_ids(template, None, self.device)?;
+                let (layout, input) = self.prompts.step_text(template, self.packed_text, self.device)?;
                 profile::mark("prompts, teacher text (cached per template)");
                 self.opt.zero_grad();
-                accumulate_gradient_tensors(&self.student, &self.teacher, micro, &ids, &teacher_text, self.objective)
+                let text = Text::of(layout, &input);
+                accumulate_gradient_tensors(&self.student, &self.teacher, micro, text, &teacher_text, self.objective)
             }
         };
         self.apply(&parts, lr)
@@ -170,12 +162,11 @@ impl Learner {
     /// The step's forward and backward from the recorded graph (recorded at the first call): its loss parts, or
     /// None where the eager step must run (other shapes than recorded, or graphs standing aside from now on).
     fn replayed(&mut self, micro: &[Clips], template: usize, teacher_text: &Tensor) -> Result<Option<Tensor>> {
-        let len = self.prompts.fixed_len()?;
-        let ids = self.prompts.step_ids(template, Some(len), self.device)?;
+        let (layout, ids) = self.prompts.step_text(template, self.packed_text, self.device)?;
         let (s, t, opt, obj) = (&self.student, &self.teacher, &self.opt, self.objective);
         let body = |st: &crate::graph::Statics| {
             opt.zero_grad();
-            accumulate_gradient_tensors(s, t, &st.micro, &st.ids, &st.teacher_text, obj)
+            accumulate_gradient_tensors(s, t, &st.micro, Text::of(layout, &st.ids), &st.teacher_text, obj)
         };
         let done = match self.recorded.as_mut() {
             Some(r) if r.fits(micro, &ids, teacher_text) => r.replay(micro, &ids, teacher_text, body),
@@ -290,6 +281,13 @@ impl Learner {
         self.recorded = None; // recorded with the other ops
     }
 
+    /// Whether the student's prompts run packed end to end (default: on; the same values,
+    /// [`froster_model::PackedLayout`]) or padded to the longest prompt of all templates.
+    pub fn set_packed_text(&mut self, on: bool) {
+        self.packed_text = on;
+        self.recorded = None;
+    }
+
     /// Whether both models' towers run their last block past its attention on the pooled token only (default:
     /// on; the same values, [`froster_model::Transformer::set_pooled_last_block`]).
     pub fn set_pooled_last_block(&mut self, on: bool) {
@@ -342,7 +340,21 @@ pub fn accumulate_gradients(
     teacher_text: &Tensor,
     obj: Objective,
 ) -> LossParts {
-    LossParts::from_tensor(&accumulate_gradient_tensors(student, teacher, micro, ids, teacher_text, obj))
+    LossParts::from_tensor(&accumulate_gradient_tensors(student, teacher, micro, Text::Ids(ids), teacher_text, obj))
+}
+
+/// The student's prompts of a step: token ids [K*C, L] cut to any length holding every EOT, or packed.
+#[derive(Clone, Copy)]
+enum Text<'a> {
+    Ids(&'a Tensor),
+    Packed(PackedLayout, &'a Tensor),
+}
+
+impl<'a> Text<'a> {
+    /// Packed in `layout`, or ids without one.
+    fn of(layout: Option<PackedLayout>, input: &'a Tensor) -> Self {
+        layout.map_or(Text::Ids(input), |l| Text::Packed(l, input))
+    }
 }
 
 /// [`accumulate_gradients`] with the loss parts left on the device as [loss, ce, distill_image, distill_text].
@@ -350,16 +362,20 @@ fn accumulate_gradient_tensors(
     student: &Student,
     teacher: &Teacher,
     micro: &[Clips],
-    ids: &Tensor,
+    text: Text,
     teacher_text: &Tensor,
     obj: Objective,
 ) -> Tensor {
     let (k, c) = (teacher_text.size()[0], teacher_text.size()[1]);
-    let cls = classifier(&student.clip.encode_text_cut(ids).view([k, c, -1]));
+    let features = match text {
+        Text::Ids(ids) => student.clip.encode_text_cut(ids),
+        Text::Packed(layout, data) => student.clip.encode_text_packed(&layout.text(data)),
+    };
+    let cls = classifier(&features.view([k, c, -1]));
     profile::mark("student text forward");
     let shared = cls.detach().set_requires_grad(true);
     // The loss parts stay on the device: one host sync per optimizer step.
-    let mut parts = Tensor::zeros([4], (Kind::Float, ids.device()));
+    let mut parts = Tensor::zeros([4], (Kind::Float, teacher_text.device()));
     for m in micro {
         let f = distill::forward_with_classifier(student, teacher, &m.video, &m.labels, &shared, teacher_text, obj);
         (&f.loss / micro.len() as f64).backward();

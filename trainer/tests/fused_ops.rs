@@ -4,7 +4,7 @@
 //! also runs on a GPU).
 use froster_model::Ops;
 use froster_train::ops_check::{grad_distance, tiny_clip};
-use tch::{Device, Kind};
+use tch::{Device, Kind, Tensor};
 
 /// (loss, gradients) of the tiny CLIP on the CPU under `ops` with `compute`, from one seed.
 fn run(compute: Option<Kind>, ops: Ops) -> (f64, Vec<tch::Tensor>) {
@@ -31,4 +31,17 @@ fn fused_ops_give_clip_the_same_loss_and_gradients() {
     assert!(loss_fused <= 2.0 * loss_eager + reference.abs() / 256.0, "loss: fused {loss_fused}, eager {loss_eager}");
     let (grad_eager, grad_fused) = (grad_distance(&ref_grads, &ge), grad_distance(&ref_grads, &gf));
     assert!(grad_fused <= 2.0 * grad_eager + 1e-3, "gradients: fused {grad_fused:e}, eager {grad_eager:e}");
+}
+
+#[test]
+fn packed_attention_falls_back_to_the_eager_ops_off_cuda_and_its_check_says_why() {
+    use froster_model::Packed;
+    let padded = Tensor::from_slice(&[0i64, 1, 2, 4, 5]);
+    let p = Packed { padded, offsets: Tensor::from_slice(&[0i64, 3, 5]), seqs: 2, max_len: 4 };
+    let qkv = |k: f64| (Tensor::arange(2 * 5 * 8, (Kind::Float, Device::Cpu)) * k).sin().view([1, 2, 5, 8]);
+    let (q, k, v) = (qkv(0.3), qkv(0.7), qkv(1.1));
+    let fused = froster_train::fused::packed_attention(&q, &k, &v, &p);
+    assert!(fused.equal(&froster_model::packed_attention(&q, &k, &v, &p)));
+    // Flash's variable-length kernel exists on CUDA only: here the check names an error instead of agreeing.
+    assert!(!froster_train::fused::packed_attention_check(&q.to_kind(Kind::BFloat16)).is_empty());
 }

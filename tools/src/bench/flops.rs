@@ -2,7 +2,8 @@
 use crate::error::Result;
 use froster_model::{prompt_ids, ClipConfig, Tokenizer, BARE, CONTEXT};
 
-/// Tokens the text tower runs per prompt: up to the longest EOT (it cuts the sequence there).
+/// Tokens per prompt that the MFU counts: up to the longest EOT, as a padded batch runs them (the trainer packs
+/// prompts and runs fewer, about 41 of 64 for the K400 base names: its MFU is counted on the padded work).
 pub fn text_tokens(classes: &[String]) -> Result<f64> {
     let ids = prompt_ids(&Tokenizer::new(), &[8, BARE], classes, CONTEXT)?;
     Ok((ids.argmax(-1, false).max().int64_value(&[]) + 1) as f64)

@@ -1,10 +1,11 @@
 //! `froster-bench kernels`: froster-shim's fused ops against the eager ops they replace, on a device: for
 //! QuickGELU the largest differences of values and gradients from an f64 reference (the GPU check of the CUDA
 //! kernels; the CPU path is tested in shim/tests), for the f32 LayerNorm (alone, and after a residual add) the same
-//! for values and the gradients of input, weight and bias; for the temporal attention op its self-check against the eager ops; ms per
-//! forward+backward; and all of them at once inside a tiny CLIP (loss and gradients) of each at the shapes of ViT-B/16's MLP and residual stream.
+//! for values and the gradients of input, weight and bias; for the temporal attention op its self-check against
+//! the eager ops, and for the packed text attention its check; ms per forward+backward; and all of them at once
+//! inside a tiny CLIP (loss and gradients), at the shapes of ViT-B/16's MLP and residual stream.
 use crate::error::Result;
-use froster_model::{quick_gelu, Ops};
+use froster_model::{quick_gelu, Ops, Packed};
 use froster_train::ops_check::{grad_distance, tiny_clip};
 use froster_train::step::ops;
 use serde_json::json;
@@ -36,6 +37,7 @@ pub fn run(rows: i64, width: i64, reps: usize, device: Device) -> Result<Vec<ser
     lines.push(layer_norm(rows, width / 4, reps, device, false));
     lines.push(layer_norm(rows, width / 4, reps, device, true));
     lines.push(temporal_attention(rows, width / 4, reps, device));
+    lines.push(packed_attention(reps, device));
     lines.push(clip_ops(device));
     Ok(lines)
 }
@@ -93,6 +95,49 @@ fn temporal_attention(rows: i64, width: i64, reps: usize, device: Device) -> ser
         "keeps_less": froster_shim::temporal_attention_keeps_less(&p.get(0), &p.get(1), &p.get(2)),
         "ok": check.is_empty(), "self_check": check,
         "fused_ms": ms(froster_shim::fused_temporal_attention), "eager_ms": ms(froster_model::temporal_attention)})
+}
+
+/// The student's packed text attention (flash's variable-length kernel on CUDA) against the eager scatter, attend
+/// and gather: its check on this device (values and gradients, by norm; CUDA only, the eager ops run elsewhere) and
+/// ms per forward + backward, in bf16 at ViT-B/16's text shapes (400 prompts of 8 to 64 tokens, 8 heads of 64).
+fn packed_attention(reps: usize, device: Device) -> serde_json::Value {
+    let lens: Vec<i64> = (0..400).map(|i| 8 + (i * 37) % 57).collect();
+    let (max_len, total) = (*lens.iter().max().unwrap_or(&1), lens.iter().sum::<i64>());
+    let mut padded = Vec::new();
+    let mut offsets = vec![0i64];
+    for (s, &len) in lens.iter().enumerate() {
+        padded.extend((0..len).map(|i| s as i64 * max_len + i));
+        offsets.push(offsets[s] + len);
+    }
+    let packed = Packed {
+        padded: Tensor::from_slice(&padded).to_device(device),
+        offsets: Tensor::from_slice(&offsets).to_device(device),
+        seqs: lens.len() as i64,
+        max_len,
+    };
+    let qkv = Tensor::randn([3, 1, 8, total, 64], (Kind::Float, device)).to_kind(Kind::BFloat16);
+    let g = Tensor::randn([1, 8, total, 64], (Kind::Float, device)).to_kind(Kind::BFloat16);
+    let ms = |attn: fn(&Tensor, &Tensor, &Tensor, &Packed) -> Tensor| {
+        let mut t0 = Instant::now();
+        for i in 0..reps + 1 {
+            if i == 1 {
+                t0 = Instant::now(); // the first one warms up
+            }
+            let x = qkv.detach().set_requires_grad(true);
+            let o = attn(&x.get(0), &x.get(1), &x.get(2), &packed);
+            let dx = Tensor::run_backward(&[(&o * &g).sum(Kind::Float)], &[&x], false, false);
+            let _ = dx[0].get(0).get(0).get(0).double_value(&[0, 0]);
+        }
+        t0.elapsed().as_secs_f64() * 1e3 / reps.max(1) as f64
+    };
+    let check = match device.is_cuda() {
+        true => froster_train::fused::packed_attention_check(&g),
+        false => String::new(),
+    };
+    json!({"bench": "kernels", "op": "packed_attention", "device": format!("{device:?}"), "dtype": "BFloat16",
+        "tokens": total, "prompts": lens.len(), "flash": device.is_cuda() && check.is_empty(),
+        "ok": check.is_empty(), "self_check": if device.is_cuda() { check } else { "CUDA only: the eager ops run here".into() },
+        "fused_ms": ms(froster_train::fused::packed_attention), "eager_ms": ms(froster_model::packed_attention)})
 }
 
 /// The fused LayerNorm (bf16 input, f32 parameters, as in a bf16 step; CUDA kernels where they run) and the eager

@@ -73,6 +73,11 @@ pub struct StepArgs {
     /// reference and the PyTorch peer do.
     #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
     pub pooled_last_block: Option<bool>,
+    /// Run the student's prompts packed end to end (each prompt's own tokens; flash attention's variable-length
+    /// kernel on CUDA): on or off [default: on] (synthetic input). Off pads them to the longest prompt of all
+    /// templates. The same values.
+    #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
+    pub packed_text: Option<bool>,
     /// Record the step's forward and backward once as a CUDA graph and replay it: on or off [default: on for
     /// CUDA] (synthetic input). On the CPU, "on" runs the same static-input plumbing with an eager replay.
     #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
@@ -200,6 +205,7 @@ fn train_synthetic(a: &StepArgs, cfg: &Config, device: Device) -> Result<Timing>
     }
     learner.set_ops(bench_ops(a, device));
     learner.set_pooled_last_block(a.pooled_last_block.unwrap_or(true));
+    learner.set_packed_text(a.packed_text.unwrap_or(true));
     if let Some(g) = a.cuda_graph {
         learner.set_step_graph(if g { StepGraph::On } else { StepGraph::Off });
     }
@@ -356,6 +362,6 @@ pub(super) fn report(a: &StepArgs, cfg: &Config, device: Device, bench: &str, t:
                "peak_alloc_gb": peak_alloc_gb(device),
                "fused_kernels": a.fused_kernels.unwrap_or(device.is_cuda()), "kernels": froster_shim::kernels_status(),
                "attention_op": a.attention_op.unwrap_or(device.is_cuda()),
-               "pooled_last_block": a.pooled_last_block.unwrap_or(true),
+               "pooled_last_block": a.pooled_last_block.unwrap_or(true), "packed_text": a.packed_text.unwrap_or(true),
                "step_graph": t.graph, "phases_ms": t.phases}))
 }
