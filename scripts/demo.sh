@@ -92,9 +92,10 @@ clips, Novel top-1 on the novel classes' test clips, HM their harmonic mean; mea
   fine-tune  fine-tuned on the base classes alone: base rises, novel falls (it is taught, on four class names, that
              colour does not matter).
   froster    the same fine-tuning, plus distilling the student's visual and text features towards the frozen
-             pretrained CLIP through residual projectors: base rises as much, novel stays near zero-shot.
+             pretrained CLIP through residual projectors (the paper's claim: base rises, novel stays near zero-shot).
 Small print: 3 seeds, 80 val and 120 test clips per seed; the tiny CLIP learns motions slowly (base stays far from
-100%), and one fine-tuning seed of three forgets little. README "The paper's claim at CPU scale" has the analysis.
+100%), and the seeds' spread is as large as the differences between the rows: float rounding alone has moved
+them by several points. README "The paper's claim at CPU scale" has the analysis.
 TXT
 video=$(ls "$root"/../shared/data/videos/*.mp4 2>/dev/null | head -n 1 || true)
 if [ -n "$video" ]; then
