@@ -134,13 +134,7 @@ impl Text {
         let position = text.packed.padded.remainder(text.packed.max_len);
         let x = self.token_embedding.index_select(0, &text.ids).to_kind(k)
             + self.positional_embedding.index_select(0, &position).to_kind(k);
-        let x = self.transformer.forward_pooled(&x.unsqueeze(0), Attention::Packed(&text.packed), &text.eot);
-        let f = self.ln_final.forward(&x, &self.transformer.ops()).matmul(&self.text_projection.to_kind(k));
-        if self.compute.is_some() {
-            f.to_kind(Kind::Float)
-        } else {
-            f
-        }
+        self.project(&self.transformer.forward_pooled(&x.unsqueeze(0), Attention::Packed(&text.packed), &text.eot))
     }
 
     /// [`Text::forward`] of ids already cut to a length that holds every EOT (a fixed one, e.g. the longest of all
@@ -154,8 +148,14 @@ impl Text {
         let x = x + self.positional_embedding.narrow(0, 0, len).to_kind(k);
         // Row i's EOT token of the flattened [S * len, W]: a plain gather whose backward is an index_add.
         let at = Tensor::arange(s, (Kind::Int64, ids.device())) * len + eot;
-        let x = self.transformer.forward_pooled(&x, Attention::Causal, &at);
-        let f = self.ln_final.forward(&x, &self.transformer.ops()).matmul(&self.text_projection.to_kind(k));
+        self.project(&self.transformer.forward_pooled(&x, Attention::Causal, &at))
+    }
+
+    /// The EOT tokens' features [S, D] from their last-block outputs [S, W]: ln_final, projection, f32 when the
+    /// compute dtype is set.
+    fn project(&self, eot: &Tensor) -> Tensor {
+        let k = self.compute.unwrap_or(self.token_embedding.kind());
+        let f = self.ln_final.forward(eot, &self.transformer.ops()).matmul(&self.text_projection.to_kind(k));
         if self.compute.is_some() {
             f.to_kind(Kind::Float)
         } else {
