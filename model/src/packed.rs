@@ -20,6 +20,25 @@ pub struct Packed {
     pub max_len: i64,
 }
 
+impl Packed {
+    /// Sequences of `lens` tokens packed one after the other (none longer than `max_len`), on `device`.
+    pub fn new(lens: &[i64], max_len: i64, device: Device) -> Self {
+        let (padded, offsets) = places(lens, max_len);
+        let on = |v: Vec<i64>| Tensor::from_slice(&v).to_device(device);
+        Packed { padded: on(padded), offsets: on(offsets), seqs: lens.len() as i64, max_len }
+    }
+}
+
+/// [`Packed::padded`] and [`Packed::offsets`] of sequences of `lens` tokens.
+fn places(lens: &[i64], max_len: i64) -> (Vec<i64>, Vec<i64>) {
+    let (mut padded, mut offsets) = (Vec::new(), vec![0i64]);
+    for (s, &len) in lens.iter().enumerate() {
+        padded.extend((0..len).map(|p| s as i64 * max_len + p));
+        offsets.push(offsets[s] + len);
+    }
+    (padded, offsets)
+}
+
 /// A packed batch of prompts: views of one int64 tensor made by [`PackedLayout::pack`].
 #[derive(Debug)]
 pub struct PackedText {
@@ -80,23 +99,22 @@ impl PackedLayout {
                 lens.iter().max().unwrap_or(&0)
             )));
         }
-        let (mut tok, mut padded, mut offsets) = (Vec::new(), Vec::new(), vec![0i64]);
-        let mut eot = Vec::with_capacity(lens.len());
+        // Every sequence's length: the prompts, then dummies of at most max_len holding the spare tokens, then
+        // empty ones up to `seqs`.
+        let mut seq_lens = lens.clone();
+        let mut spare = self.tokens - total;
+        while spare > 0 {
+            seq_lens.push(spare.min(self.max_len));
+            spare -= self.max_len;
+        }
+        seq_lens.resize(self.seqs as usize, 0);
+        let (padded, offsets) = places(&seq_lens, self.max_len);
+        let mut tok = Vec::with_capacity(self.tokens as usize);
         for (s, &len) in lens.iter().enumerate() {
             tok.extend_from_slice(&flat[s * width as usize..][..len as usize]);
-            padded.extend((0..len).map(|p| s as i64 * self.max_len + p));
-            eot.push(offsets[s] + len - 1);
-            offsets.push(offsets[s] + len);
         }
-        let mut seq = self.prompts;
-        while (tok.len() as i64) < self.tokens {
-            let len = (self.tokens - tok.len() as i64).min(self.max_len);
-            tok.extend(std::iter::repeat_n(0, len as usize));
-            padded.extend((0..len).map(|p| seq * self.max_len + p));
-            offsets.push(tok.len() as i64);
-            seq += 1;
-        }
-        offsets.resize(self.seqs as usize + 1, self.tokens);
+        tok.resize(self.tokens as usize, 0);
+        let eot: Vec<i64> = lens.iter().zip(&offsets).map(|(len, start)| start + len - 1).collect();
         Ok(Tensor::from_slice(&[tok, padded, eot, offsets].concat()))
     }
 

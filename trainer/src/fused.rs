@@ -1,5 +1,6 @@
 //! CLIP's ops as froster-train runs them: froster-shim's fused ones where they apply (the same values as
 //! [`Ops::EAGER`]), each standing aside where it cannot run.
+use crate::ops_check::grad_distance;
 use froster_model::{Ops, Packed};
 use std::sync::OnceLock;
 use tch::{Kind, Tensor};
@@ -36,18 +37,11 @@ pub fn packed_attention(q: &Tensor, k: &Tensor, v: &Tensor, p: &Packed) -> Tenso
 /// 2 heads, output and the gradients of q, k and v, by norm within 2e-2; "" when they agree, else why not.
 pub fn packed_attention_check(like: &Tensor) -> String {
     tch::with_grad(|| {
-        let opts = (like.kind(), like.device());
-        let lens = [5i64, 0, 11];
-        let (max_len, total) = (11, lens.iter().sum::<i64>());
-        let mut padded = Vec::new();
-        for (s, &len) in lens.iter().enumerate() {
-            padded.extend((0..len).map(|i| s as i64 * max_len + i));
-        }
-        let offsets = Tensor::from_slice(&[0i64, 5, 5, 16]).to_device(like.device());
-        let packed = Packed { padded: Tensor::from_slice(&padded).to_device(like.device()), offsets, seqs: 3, max_len };
+        let packed = Packed::new(&[5, 0, 11], 11, like.device());
+        let total = packed.padded.size()[0];
         let gen = |k: f64| {
             let n = 2 * total * 64;
-            (Tensor::arange(n, (Kind::Float, like.device())) * k).sin().view([1, 2, total, 64]).to_kind(opts.0)
+            (Tensor::arange(n, (Kind::Float, like.device())) * k).sin().view([1, 2, total, 64]).to_kind(like.kind())
         };
         let (q, k, v, g) = (gen(0.37), gen(0.11), gen(0.23), gen(0.7));
         let run =
@@ -60,7 +54,7 @@ pub fn packed_attention_check(like: &Tensor) -> String {
                 Ok(out)
             };
         let flash = run(&|q, k, v| {
-            froster_shim::packed_attention(q, k, v, &packed.offsets, max_len).map_err(|e| e.to_string())
+            froster_shim::packed_attention(q, k, v, &packed.offsets, packed.max_len).map_err(|e| e.to_string())
         });
         let eager = run(&|q, k, v| Ok(froster_model::packed_attention(q, k, v, &packed)));
         match (flash, eager) {
@@ -73,8 +67,7 @@ pub fn packed_attention_check(like: &Tensor) -> String {
 /// "" when each pair agrees within `tol` (relative, by norm), else the first that does not.
 fn agreement(got: &[Tensor], want: &[Tensor], names: &[&str], tol: f64) -> String {
     for ((a, b), name) in got.iter().zip(want).zip(names) {
-        let (a, b) = (a.to_kind(Kind::Float), b.to_kind(Kind::Float));
-        let rel = (&a - &b).norm().double_value(&[]) / b.norm().double_value(&[]).max(1e-12);
+        let rel = grad_distance(&[b.shallow_clone()], &[a.shallow_clone()]);
         if rel.is_nan() || rel > tol {
             return format!("packed attention's {name} differs from the eager ops by {rel:.3e}");
         }

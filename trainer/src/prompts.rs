@@ -12,7 +12,8 @@ pub struct Prompts {
     classes: Vec<String>,
     /// Each template's ids [C, 77] on the CPU.
     cache: HashMap<usize, Tensor>,
-    /// Each template's step prompts packed in [`Prompts::layout`], on the CPU.
+    /// Each template's step prompts packed in [`Prompts::layout`], on the device last asked for (a step copies
+    /// nothing over the bus once its template has been seen).
     packed: HashMap<usize, Tensor>,
     /// [`Prompts::layout`], once computed.
     layout: Option<PackedLayout>,
@@ -63,17 +64,15 @@ impl Prompts {
     /// A step's prompts ([`Prompts::step_ids`]) packed in [`Prompts::layout`], on `device`: read them with
     /// `layout.text(..)`.
     pub fn step_packed(&mut self, template: usize, device: Device) -> Result<Tensor> {
-        if let Some(p) = self.packed.get(&template) {
-            return Ok(p.to_device(device));
+        if let Some(p) = self.packed.get(&template).filter(|p| p.device() == device) {
+            return Ok(p.shallow_clone());
         }
         let layout = self.layout()?;
-        let packed = layout.pack(&self.step_ids(template)?)?;
+        let packed = layout.pack(&self.step_ids(template)?)?.to_device(device);
         self.packed.insert(template, packed.shallow_clone());
-        Ok(packed.to_device(device))
+        Ok(packed)
     }
-}
 
-impl Prompts {
     /// A step's prompts on `device`: packed in [`Prompts::layout`], returned with it, or (`packed` false) ids
     /// [2C, len] cut at the layout's longest prompt, a length holding every template's EOTs.
     pub fn step_text(

@@ -36,8 +36,9 @@ fn fused_ops_give_clip_the_same_loss_and_gradients() {
 #[test]
 fn packed_attention_falls_back_to_the_eager_ops_off_cuda_and_its_check_says_why() {
     use froster_model::Packed;
-    let padded = Tensor::from_slice(&[0i64, 1, 2, 4, 5]);
-    let p = Packed { padded, offsets: Tensor::from_slice(&[0i64, 3, 5]), seqs: 2, max_len: 4 };
+    let p = Packed::new(&[3, 2], 4, Device::Cpu);
+    assert_eq!(Vec::<i64>::try_from(&p.padded).unwrap(), [0, 1, 2, 4, 5]);
+    assert_eq!(Vec::<i64>::try_from(&p.offsets).unwrap(), [0, 3, 5]);
     let qkv = |k: f64| (Tensor::arange(2 * 5 * 8, (Kind::Float, Device::Cpu)) * k).sin().view([1, 2, 5, 8]);
     let (q, k, v) = (qkv(0.3), qkv(0.7), qkv(1.1));
     let fused = froster_train::fused::packed_attention(&q, &k, &v, &p);

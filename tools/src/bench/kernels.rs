@@ -75,18 +75,13 @@ fn temporal_attention(rows: i64, width: i64, reps: usize, device: Device) -> ser
     let qkv = Tensor::randn([n, l, 3, h, d], (Kind::Float, device)).to_kind(Kind::BFloat16);
     let g = Tensor::randn([n, h, l, d], (Kind::Float, device)).to_kind(Kind::BFloat16);
     let ms = |attn: fn(&Tensor, &Tensor, &Tensor, i64) -> Tensor| {
-        let mut t0 = Instant::now();
-        for i in 0..reps + 1 {
-            if i == 1 {
-                t0 = Instant::now(); // the first one warms up
-            }
+        ms_per_rep(reps, || {
             let x = qkv.detach().set_requires_grad(true);
             let p = x.permute([2, 0, 3, 1, 4]);
             let o = attn(&p.get(0), &p.get(1), &p.get(2), t);
             let dx = Tensor::run_backward(&[(&o * &g).sum(Kind::Float)], &[&x], false, false);
             let _ = dx[0].get(0).get(0).get(0).double_value(&[0, 0]);
-        }
-        t0.elapsed().as_secs_f64() * 1e3 / reps.max(1) as f64
+        })
     };
     let check = froster_shim::temporal_attention_self_check(&g);
     let p = qkv.permute([2, 0, 3, 1, 4]);
@@ -102,33 +97,17 @@ fn temporal_attention(rows: i64, width: i64, reps: usize, device: Device) -> ser
 /// ms per forward + backward, in bf16 at ViT-B/16's text shapes (400 prompts of 8 to 64 tokens, 8 heads of 64).
 fn packed_attention(reps: usize, device: Device) -> serde_json::Value {
     let lens: Vec<i64> = (0..400).map(|i| 8 + (i * 37) % 57).collect();
-    let (max_len, total) = (*lens.iter().max().unwrap_or(&1), lens.iter().sum::<i64>());
-    let mut padded = Vec::new();
-    let mut offsets = vec![0i64];
-    for (s, &len) in lens.iter().enumerate() {
-        padded.extend((0..len).map(|i| s as i64 * max_len + i));
-        offsets.push(offsets[s] + len);
-    }
-    let packed = Packed {
-        padded: Tensor::from_slice(&padded).to_device(device),
-        offsets: Tensor::from_slice(&offsets).to_device(device),
-        seqs: lens.len() as i64,
-        max_len,
-    };
+    let packed = Packed::new(&lens, *lens.iter().max().unwrap_or(&1), device);
+    let total = packed.padded.size()[0];
     let qkv = Tensor::randn([3, 1, 8, total, 64], (Kind::Float, device)).to_kind(Kind::BFloat16);
     let g = Tensor::randn([1, 8, total, 64], (Kind::Float, device)).to_kind(Kind::BFloat16);
     let ms = |attn: fn(&Tensor, &Tensor, &Tensor, &Packed) -> Tensor| {
-        let mut t0 = Instant::now();
-        for i in 0..reps + 1 {
-            if i == 1 {
-                t0 = Instant::now(); // the first one warms up
-            }
+        ms_per_rep(reps, || {
             let x = qkv.detach().set_requires_grad(true);
             let o = attn(&x.get(0), &x.get(1), &x.get(2), &packed);
             let dx = Tensor::run_backward(&[(&o * &g).sum(Kind::Float)], &[&x], false, false);
             let _ = dx[0].get(0).get(0).get(0).double_value(&[0, 0]);
-        }
-        t0.elapsed().as_secs_f64() * 1e3 / reps.max(1) as f64
+        })
     };
     let check = match device.is_cuda() {
         true => froster_train::fused::packed_attention_check(&g),
@@ -190,12 +169,10 @@ fn layer_norm(rows: i64, width: i64, reps: usize, device: Device, residual: bool
     let (fused_err, eager_err) = (errs(run(&fused, None)), errs(run(&eager, None)));
     let tol = 1e-2;
     let ms = |ln: Ln| {
-        let t0 = Instant::now();
-        for _ in 0..reps {
+        ms_per_rep(reps, || {
             let r = run(ln, None);
             let _ = r[1].get(0).get(0).double_value(&[]);
-        }
-        t0.elapsed().as_secs_f64() * 1e3 / reps.max(1) as f64
+        })
     };
     let op = if residual { "add_layer_norm_f32" } else { "layer_norm_f32" };
     json!({"bench": "kernels", "op": op, "device": format!("{device:?}"), "dtype": "BFloat16",
@@ -213,11 +190,18 @@ fn forward_backward(act: fn(&Tensor) -> Tensor, x: &Tensor, g: &Tensor) -> (Tens
 
 /// ms per forward + backward (the gradient is read back: the device has finished).
 fn time(act: fn(&Tensor) -> Tensor, x: &Tensor, g: &Tensor, reps: usize) -> f64 {
-    let _ = forward_backward(act, x, g);
-    let t0 = Instant::now();
-    for _ in 0..reps {
+    ms_per_rep(reps, || {
         let (_, dx) = forward_backward(act, x, g);
         let _ = dx.get(0).get(0).double_value(&[]);
+    })
+}
+
+/// Mean ms of `reps` runs of `f` after one untimed warm-up run (`f` reads a result back, so the device is done).
+fn ms_per_rep(reps: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let t0 = Instant::now();
+    for _ in 0..reps {
+        f();
     }
     t0.elapsed().as_secs_f64() * 1e3 / reps.max(1) as f64
 }
