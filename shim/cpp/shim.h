@@ -84,6 +84,16 @@ int fs_graph_capture_end(fs_graph* g, char** err);
 int fs_graph_replay(fs_graph* g, char** err);
 void fs_graph_free(fs_graph* g);
 
+// A side stream from c10's pool on `device` (stream.cpp): make_current sets it as the calling thread's current
+// stream (c10 keeps one per thread), synchronize waits for its work. record_stream marks a CUDA tensor as used by
+// the calling thread's current stream (at::Tensor::record_stream). Fail without CUDA headers or the device.
+typedef struct fs_stream fs_stream;
+fs_stream* fs_stream_new(int device, char** err);
+int fs_stream_make_current(fs_stream* s, char** err);
+int fs_stream_synchronize(fs_stream* s, char** err);
+int fs_record_stream(void* tensor, char** err);
+void fs_stream_free(fs_stream* s);
+
 void fs_free(void* p);
 
 #ifdef __cplusplus

@@ -12,6 +12,11 @@ pub struct fs_graph {
     _private: [u8; 0],
 }
 
+#[repr(C)]
+pub struct fs_stream {
+    _private: [u8; 0],
+}
+
 extern "C" {
     pub fn fs_group_new(
         backend: *const c_char,
@@ -117,5 +122,10 @@ extern "C" {
     pub fn fs_graph_capture_end(g: *mut fs_graph, err: *mut *mut c_char) -> c_int;
     pub fn fs_graph_replay(g: *mut fs_graph, err: *mut *mut c_char) -> c_int;
     pub fn fs_graph_free(g: *mut fs_graph);
+    pub fn fs_stream_new(device: c_int, err: *mut *mut c_char) -> *mut fs_stream;
+    pub fn fs_stream_make_current(s: *mut fs_stream, err: *mut *mut c_char) -> c_int;
+    pub fn fs_stream_synchronize(s: *mut fs_stream, err: *mut *mut c_char) -> c_int;
+    pub fn fs_record_stream(tensor: *mut c_void, err: *mut *mut c_char) -> c_int;
+    pub fn fs_stream_free(s: *mut fs_stream);
     pub fn fs_free(p: *mut c_void);
 }

@@ -1,6 +1,6 @@
 //! CUDA graphs (libtorch's `at::cuda::CUDAGraph`): a step's kernels recorded once and launched again as one graph,
 //! which takes the CPU's launch work (thousands of kernels, each a few microseconds) out of every later step.
-use crate::{check_local, ffi, take_err, Error, Result};
+use crate::{call, ffi, take_err, Error, Result};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 
@@ -76,12 +76,6 @@ impl Drop for CudaGraph {
     fn drop(&mut self) {
         unsafe { ffi::fs_graph_free(self.raw.as_ptr()) }
     }
-}
-
-fn call(op: &'static str, f: impl FnOnce(*mut *mut std::ffi::c_char) -> i32) -> Result<()> {
-    let mut err = std::ptr::null_mut();
-    let rc = f(&mut err);
-    check_local(op, rc, err)
 }
 
 fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {

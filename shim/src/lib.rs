@@ -13,6 +13,7 @@ use tch::Tensor;
 mod ffi;
 mod graph;
 mod ops;
+mod stream;
 
 pub use graph::CudaGraph;
 pub use ops::{
@@ -20,6 +21,7 @@ pub use ops::{
     kernels_status, layer_norm_f32, packed_attention, quick_gelu, temporal_attention, temporal_attention_keeps_less,
     temporal_attention_self_check,
 };
+pub use stream::{record_stream, SideStream};
 
 /// What can go wrong.
 #[derive(Debug, thiserror::Error)]
@@ -280,6 +282,13 @@ fn handles(tensors: &[&Tensor]) -> Vec<*mut c_void> {
 
 fn cstring(s: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::Nul(s.into()))
+}
+
+/// Runs a shim call that reports through `err`, as [`check_local`] judges it.
+fn call(op: &'static str, f: impl FnOnce(*mut *mut c_char) -> c_int) -> Result<()> {
+    let mut err = std::ptr::null_mut();
+    let rc = f(&mut err);
+    check_local(op, rc, err)
 }
 
 /// [`check`] for local (non-collective) ops: the error has no peer to blame.
