@@ -5,6 +5,7 @@ use froster_loader::{ClipSource, Loader, LoaderConfig, PackReader, PackSource, S
 use froster_model::{Clip, Tokenizer};
 use froster_train::dist::World;
 use froster_train::eval::{eval_classifier, eval_step, Ensemble};
+use froster_train::feed::Feed;
 use serde::Serialize;
 use std::path::Path;
 use std::sync::Arc;
@@ -160,7 +161,8 @@ pub fn evaluate(
 }
 
 /// Runs every test view of `src` through `clip` and sums the per-view logits per video (the reference's test);
-/// also returns why each skipped view was skipped.
+/// also returns why each skipped view was skipped. On CUDA the next views move to the device while the current
+/// ones are scored.
 pub fn score_views(
     src: Arc<dyn ClipSource>,
     clip: &Clip,
@@ -170,15 +172,14 @@ pub fn score_views(
 ) -> Result<(Ensemble, Vec<String>)> {
     let frames = cfg.sampling.num_frames as i64;
     let mut ens = Ensemble::default();
-    let mut loader = Loader::new(src, cfg)?;
-    while let Some(b) = loader.next() {
-        let b = b?;
-        let logits = eval_step(clip, frames, &b, cls);
-        ens.add(&logits, &b.videos, &b.labels);
-        bar.inc(b.labels.len() as u64);
-        loader.recycle(b);
+    let device = cls.device();
+    let mut feed = Feed::new(Loader::new(src, cfg)?, device, device.is_cuda(), 1)?;
+    for fed in feed.by_ref() {
+        let fed = fed?;
+        ens.add(&eval_step(clip, frames, &fed.clips, cls), &fed.videos, &fed.labels);
+        bar.inc(fed.labels.len() as u64);
     }
-    Ok((ens, loader.skip_reasons()))
+    Ok((ens, feed.finish()))
 }
 
 /// Every rank's lines, in rank order, through the group's store (the skip reasons of a sharded evaluation).

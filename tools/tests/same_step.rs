@@ -49,6 +49,7 @@ fn bench_train_step_and_froster_train_take_the_same_steps() {
         max_steps: Some(STEPS),
         checkpoints: true,
         cuda_graph: true,
+        prefetch: false,
         world: std::sync::Arc::new(froster_train::dist::World::single()),
     };
     let summary = Trainer::new(cfg, opts).unwrap().run().unwrap();

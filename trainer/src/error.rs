@@ -77,6 +77,9 @@ pub enum Error {
     /// The process group failed: a peer died or hung past the timeout.
     #[error("distributed: {0}")]
     Dist(#[from] froster_shim::Error),
+    /// Moving batches to the device ahead of the step failed (froster-train --prefetch off avoids it).
+    #[error("feed: {0} (--prefetch off moves each batch in the step's own thread instead)")]
+    Feed(String),
     /// A resume point that does not fit the model.
     #[error("{}: {reason}", path.display())]
     Resume { path: PathBuf, reason: String },

@@ -3,7 +3,7 @@
 //! (TestMeter, ensemble 'sum'; no softmax).
 use crate::dist::World;
 use crate::input::Clips;
-use froster_loader::{Batch, LoaderConfig, Mode, SamplingConfig};
+use froster_loader::{LoaderConfig, Mode, SamplingConfig};
 use froster_model::{classifier, frames_of, l2n, prompt_ids, Clip, Result, Tokenizer, TEMPLATES};
 use tch::{Kind, Tensor};
 
@@ -50,9 +50,10 @@ pub fn test_loader(sampling: SamplingConfig, crop: usize, batch: usize, workers:
     }
 }
 
-/// One evaluation step: a loader batch of views -> logits [B, C], through the same input seam as training.
-pub fn eval_step(clip: &Clip, frames: i64, batch: &Batch, cls: &Tensor) -> Tensor {
-    view_logits(clip, frames, &Clips::from_batch(batch, cls.device()).video, cls)
+/// One evaluation step: a batch of views on the device (from the same feed as training's, [`crate::feed`]) ->
+/// logits [B, C].
+pub fn eval_step(clip: &Clip, frames: i64, clips: &Clips, cls: &Tensor) -> Tensor {
+    view_logits(clip, frames, &clips.video, cls)
 }
 
 /// Accumulates per-view logits into per-video sums.

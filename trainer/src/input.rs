@@ -15,7 +15,22 @@ impl Clips {
     /// A loader batch moved to `device`: uint8 goes over the bus (a quarter of f32's bytes) and is normalised
     /// there.
     pub fn from_batch(b: &Batch, device: Device) -> Clips {
-        let x = bytes(b).to_device(device);
+        Clips::normalised(bytes(b).to_device(device), b, device)
+    }
+
+    /// [`Clips::from_batch`] for a batch moved ahead of its step ([`crate::feed`]): on CUDA the bytes are copied
+    /// into pinned memory and sent without blocking on the calling thread's current stream (the caller waits for
+    /// that stream before handing the clips on); elsewhere the same as `from_batch`.
+    pub fn from_batch_ahead(b: &Batch, device: Device) -> Clips {
+        let x = match device {
+            Device::Cuda(_) => bytes(b).pin_memory(device).to_device_(device, Kind::Uint8, true, false),
+            _ => bytes(b).to_device(device),
+        };
+        Clips::normalised(x, b, device)
+    }
+
+    /// uint8 `[B, T, H, W, C]` on `device` -> the clips, with `b`'s labels.
+    fn normalised(x: Tensor, b: &Batch, device: Device) -> Clips {
         let mean = Tensor::from_slice(&CLIP_MEAN).to_device(device);
         let std = Tensor::from_slice(&CLIP_STD).to_device(device);
         let video = ((x.to_kind(Kind::Float) / 255.0 - mean) / std).permute([0, 1, 4, 2, 3]).contiguous();

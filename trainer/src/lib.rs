@@ -9,6 +9,7 @@ pub mod dist;
 pub mod distill;
 mod error;
 pub mod eval;
+pub mod feed;
 pub mod fused;
 pub mod graph;
 pub mod input;

@@ -55,6 +55,11 @@ struct Cli {
     #[arg(long, value_name = "on|off", default_value = "on", action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
     cuda_graph: bool,
+    /// Move the next step's clips to the device while the current step runs (a thread of its own; on CUDA
+    /// through pinned memory on a side stream): on or off [default: on for CUDA, off on the CPU]. The same
+    /// batches in the same order either way; off copies each batch between steps while the device waits.
+    #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
+    prefetch: Option<bool>,
     /// Stop after this many optimizer steps in all (smoke runs); a resume point is saved there.
     #[arg(long)]
     max_steps: Option<usize>,
@@ -125,6 +130,7 @@ fn run() -> Result<()> {
             checkpoints: true,
             world,
             cuda_graph: cli.cuda_graph,
+            prefetch: cli.prefetch.unwrap_or(device.is_cuda()),
         },
     );
     match size {

@@ -4,6 +4,7 @@ use crate::checkpoint::{self, Position};
 use crate::config::Config;
 use crate::dist::World;
 use crate::error::{Error, Result};
+use crate::feed::Feed;
 use crate::input::Clips;
 use crate::log::RunLog;
 use crate::prepare::{learner_spec, per_rank_batch, prepare_folder, teacher_weights, training_classes};
@@ -43,6 +44,9 @@ pub struct Options {
     pub world: Arc<World>,
     /// Replay each step's forward and backward from a recorded CUDA graph (on CUDA; no effect elsewhere).
     pub cuda_graph: bool,
+    /// Move the next step's batches to the device while the current step runs ([`crate::feed`]; the same
+    /// batches in the same order).
+    pub prefetch: bool,
 }
 
 /// What [`Trainer::check_and_prepare`] found.
@@ -188,9 +192,11 @@ impl Trainer {
         for epoch in self.pos.epoch..self.cfg.solver.max_epoch {
             let skip = self.pos.iter * (self.cfg.train.batch_size / self.opts.world.size);
             let cfg = loader_config(&self.cfg, &self.opts.world, epoch, skip);
-            let mut loader = Loader::new(self.source.clone(), cfg)?;
+            let ahead = self.cfg.train.accum_steps;
+            let mut feed =
+                Feed::new(Loader::new(self.source.clone(), cfg)?, self.opts.device, self.opts.prefetch, ahead)?;
             while self.pos.iter < per_epoch {
-                let Some(mut r) = self.train_step(&mut loader, epoch, per_epoch)? else {
+                let Some(mut r) = self.train_step(&mut feed, epoch, per_epoch)? else {
                     break; // bad clips skipped shortened the epoch
                 };
                 here += 1;
@@ -209,13 +215,12 @@ impl Trainer {
                 on_event(Event::Step(&r));
                 if self.stop_now()? {
                     bar.finish_and_clear();
-                    skipped.extend(loader.skip_reasons());
+                    skipped.extend(feed.finish());
                     let seconds = t0.elapsed().as_secs_f64();
                     return Ok(Summary { steps: self.pos.step, first_loss: first, last_loss: last, seconds, skipped });
                 }
             }
-            skipped.extend(loader.skip_reasons());
-            drop(loader);
+            skipped.extend(feed.finish());
             self.pos = Position { epoch: epoch + 1, iter: 0, step: self.pos.step };
             self.end_epoch(epoch)?;
             if let Some(v) = self.validate_after(epoch)? {
@@ -231,26 +236,28 @@ impl Trainer {
     }
 
     /// Takes one optimizer step's micro-batches from `loader` and steps; None when the epoch ran out early.
-    fn train_step(&mut self, loader: &mut Loader, epoch: usize, per_epoch: usize) -> Result<Option<StepReport>> {
+    fn train_step(&mut self, feed: &mut Feed, epoch: usize, per_epoch: usize) -> Result<Option<StepReport>> {
         let t0 = Instant::now();
         let micro_size = self.cfg.train.batch_size / self.opts.world.size / self.cfg.train.accum_steps;
-        let mut batches = Vec::with_capacity(self.cfg.train.accum_steps);
+        let mut micro: Vec<Clips> = Vec::with_capacity(self.cfg.train.accum_steps);
+        let mut short = false;
         for _ in 0..self.cfg.train.accum_steps {
-            match loader.next() {
-                Some(b) => batches.push(b?),
+            match feed.next() {
+                Some(f) => {
+                    let f = f?;
+                    short |= f.labels.len() < micro_size;
+                    micro.push(f.clips);
+                }
                 None => break,
             }
         }
-        let short = batches.len() < self.cfg.train.accum_steps || batches.iter().any(|b| b.labels.len() < micro_size);
+        let short = short || micro.len() < self.cfg.train.accum_steps;
         // Ranks step together: when skipped clips end one rank's epoch early, all end it.
         if self.opts.world.any(short)? {
             return Ok(None);
         }
+        // Waiting for data: for the loader, and (without prefetch) for the copy to the device.
         let wait = t0.elapsed().as_secs_f64();
-        let micro: Vec<Clips> = batches.iter().map(|b| Clips::from_batch(b, self.opts.device)).collect();
-        for b in batches {
-            loader.recycle(b);
-        }
         let lr = self.cfg.schedule().at_iter(epoch, self.pos.iter, per_epoch);
         let template = step_template(self.cfg.rng_seed, epoch, self.pos.iter);
         let parts = self.learner.step(&micro, template, lr)?;
@@ -311,7 +318,7 @@ impl Trainer {
         }
         let clip = &self.learner.student().clip;
         let (classes, list) = (self.learner.classes(), &self.cfg.train.eval_list);
-        Ok(Some(validate(clip, classes, src, list, &self.cfg, &self.opts.world)?))
+        Ok(Some(validate(clip, classes, src, list, &self.cfg, &self.opts.world, self.opts.prefetch)?))
     }
 }
 

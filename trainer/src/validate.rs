@@ -4,6 +4,7 @@ use crate::config::Config;
 use crate::dist::World;
 use crate::error::Result;
 use crate::eval::{eval_classifier, eval_step, test_loader, Ensemble};
+use crate::feed::Feed;
 use froster_loader::{ClipSource, Loader, PackSource, SamplingConfig};
 use froster_model::{Clip, Tokenizer};
 use std::sync::Arc;
@@ -40,7 +41,8 @@ impl Validation {
 }
 
 /// Scores every video of `source` with the config's test views (TEST.NUM_ENSEMBLE_VIEWS x
-/// TEST.NUM_SPATIAL_CROPS, DATA.TEST_CROP_SIZE), summing view logits as the reference's test.
+/// TEST.NUM_SPATIAL_CROPS, DATA.TEST_CROP_SIZE), summing view logits as the reference's test; with `prefetch`
+/// the next views move to the device while the current ones are scored.
 pub fn validate(
     clip: &Clip,
     classes: &[String],
@@ -48,6 +50,7 @@ pub fn validate(
     list: &str,
     cfg: &Config,
     world: &World,
+    prefetch: bool,
 ) -> Result<Validation> {
     let device = clip.logit_scale.device();
     let (_, cls) = eval_classifier(clip, &Tokenizer::new(), classes, device)?;
@@ -62,15 +65,14 @@ pub fn validate(
     let mut lc = test_loader(sampling, cfg.data.test_crop_size, cfg.train.batch_size, cfg.data_loader.num_workers);
     lc.shard = world.shard();
     let videos = source.len();
-    let mut loader = Loader::new(source, lc)?;
+    let mut feed = Feed::new(Loader::new(source, lc)?, device, prefetch, 1)?;
     let mut ens = Ensemble::default();
-    while let Some(b) = loader.next() {
-        let b = b?;
-        ens.add(&eval_step(clip, cfg.data.num_frames as i64, &b, &cls), &b.videos, &b.labels);
-        loader.recycle(b);
+    for fed in feed.by_ref() {
+        let fed = fed?;
+        ens.add(&eval_step(clip, cfg.data.num_frames as i64, &fed.clips, &cls), &fed.videos, &fed.labels);
     }
     let ens = ens.gather(world, videos, classes.len())?;
-    let skipped = Tensor::from_slice(&[loader.skipped() as f64]);
+    let skipped = Tensor::from_slice(&[feed.finish().len() as f64]);
     world.sum(&skipped)?;
     let (top1, top5) = ens.accuracy();
     let skipped = skipped.double_value(&[0]) as usize;

@@ -1,11 +1,12 @@
-//! `froster-bench eval-step`: the evaluation step ([`view_logits`] with the classifier cached), timed on
+//! `froster-bench eval-step`: the evaluation step ([`eval_step`] with the classifier cached), timed on
 //! synthetic clips kept on the device (as the PyTorch peer's) or on a pack's test views (data-wait included).
 use super::step::{bench_classes, bench_ops, report, reset_peak, synthetic_batch, StepArgs, Timing};
 use crate::error::Result;
 use froster_loader::{Loader, PackReader, PackSource};
 use froster_model::Tokenizer;
 use froster_train::config::Config;
-use froster_train::eval::{eval_classifier, eval_step, view_logits};
+use froster_train::eval::{eval_classifier, eval_step};
+use froster_train::feed::Feed;
 use froster_train::input::Clips;
 use froster_train::prepare::{initial_clip, learner_spec};
 use froster_train::step::Learner;
@@ -28,8 +29,8 @@ pub fn eval(a: StepArgs) -> Result<serde_json::Value> {
         eval_classifier(clip, &Tokenizer::new(), &bench_classes(a.class_file.as_deref(), a.classes)?, device)?;
     let frames = cfg.data.num_frames as i64;
     let batch = cfg.train.batch_size;
-    let mut loader = match &a.packs {
-        Some(p) => Some(eval_loader(p, &cfg, batch)?),
+    let mut feed = match &a.packs {
+        Some(p) => Some(Feed::new(eval_loader(p, &cfg, batch)?, device, a.prefetch.unwrap_or(device.is_cuda()), 1)?),
         None => None,
     };
     // Synthetic clips stay on the device, as in train-step and the peer; pack batches go over the bus each step.
@@ -37,14 +38,14 @@ pub fn eval(a: StepArgs) -> Result<serde_json::Value> {
     let (mut timed, mut wait) = (0.0, 0.0);
     for i in 0..a.warmup + a.steps {
         let t0 = Instant::now();
-        let logits = match loader.as_mut() {
-            Some(l) => {
+        let logits = match feed.as_mut() {
+            Some(f) => {
                 let stopped = || froster_loader::Error::Stopped("the pack ran out of views".into());
-                let b = l.next().ok_or_else(stopped)??;
+                let fed = f.next().ok_or_else(stopped)??;
                 wait += if i >= a.warmup { t0.elapsed().as_secs_f64() } else { 0.0 };
-                eval_step(clip, frames, &b, &cls)
+                eval_step(clip, frames, &fed.clips, &cls)
             }
-            None => view_logits(clip, frames, &fixed.video, &cls),
+            None => eval_step(clip, frames, &fixed, &cls),
         };
         let _ = logits.double_value(&[0, 0]);
         if i >= a.warmup {

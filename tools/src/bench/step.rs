@@ -82,6 +82,10 @@ pub struct StepArgs {
     /// CUDA] (synthetic input). On the CPU, "on" runs the same static-input plumbing with an eager replay.
     #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
     pub cuda_graph: Option<bool>,
+    /// Move the next batches to the device while the current step runs (froster-train --prefetch): on or off
+    /// [default: on for CUDA] (--packs). Off copies each batch between steps, counted in data_wait.
+    #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
+    pub prefetch: Option<bool>,
     /// Also time each phase of --steps more steps (synthetic input; the device is waited for at every phase, so
     /// these steps are slower): "phases_ms", the mean ms per step of each.
     #[arg(long)]
@@ -283,12 +287,14 @@ fn train_from_pack(a: &StepArgs, mut cfg: Config, packs: &Path, device: Device) 
     }
     let total = a.warmup + a.steps;
     // A fresh folder (a --out that holds another run is refused), which this benchmark then owns.
-    let mut trainer = Trainer::new(cfg.clone(), trainer_options(packs, &out, device, total, Start::Fresh))?;
+    let prefetch = a.prefetch.unwrap_or(device.is_cuda());
+    let options = |start| trainer_options(packs, &out, device, total, start, prefetch);
+    let mut trainer = Trainer::new(cfg.clone(), options(Start::Fresh))?;
     // A small pack runs out within a few steps: run as many epochs as the steps need.
     let per_epoch = trainer.steps_per_epoch().max(1);
     if per_epoch * cfg.solver.max_epoch < total {
         cfg.solver.max_epoch = total.div_ceil(per_epoch);
-        trainer = Trainer::new(cfg, trainer_options(packs, &out, device, total, Start::Overwrite))?;
+        trainer = Trainer::new(cfg, options(Start::Overwrite))?;
     }
     let mut reports: Vec<StepReport> = Vec::new();
     trainer.run_with(|e| {
@@ -304,7 +310,7 @@ fn train_from_pack(a: &StepArgs, mut cfg: Config, packs: &Path, device: Device) 
     Ok(Timing { secs, wait, losses, dist: None, phases: None, graph: None })
 }
 
-fn trainer_options(packs: &Path, out: &Path, device: Device, total: usize, start: Start) -> Options {
+fn trainer_options(packs: &Path, out: &Path, device: Device, total: usize, start: Start, prefetch: bool) -> Options {
     Options {
         packs: packs.into(),
         out: out.into(),
@@ -315,6 +321,7 @@ fn trainer_options(packs: &Path, out: &Path, device: Device, total: usize, start
         max_steps: Some(total),
         checkpoints: false,
         cuda_graph: true,
+        prefetch,
         world: std::sync::Arc::new(froster_train::dist::World::single()),
     }
 }
@@ -363,5 +370,6 @@ pub(super) fn report(a: &StepArgs, cfg: &Config, device: Device, bench: &str, t:
                "fused_kernels": a.fused_kernels.unwrap_or(device.is_cuda()), "kernels": froster_shim::kernels_status(),
                "attention_op": a.attention_op.unwrap_or(device.is_cuda()),
                "pooled_last_block": a.pooled_last_block.unwrap_or(true), "packed_text": a.packed_text.unwrap_or(true),
+               "prefetch": a.packs.as_ref().map(|_| a.prefetch.unwrap_or(device.is_cuda())),
                "step_graph": t.graph, "phases_ms": t.phases}))
 }

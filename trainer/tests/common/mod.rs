@@ -46,10 +46,11 @@ pub fn train(packs: &Path, classes: &Path, out: &Path, extra: &[&str]) -> Comman
     c
 }
 
+/// The loss of every step in the run's `train_log.jsonl` (validation lines have none).
 pub fn losses(out: &Path) -> Vec<f64> {
     std::fs::read_to_string(out.join("train_log.jsonl"))
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"].as_f64().unwrap())
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap().get("loss").map(|v| v.as_f64().unwrap()))
         .collect()
 }
