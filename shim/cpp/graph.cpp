@@ -91,10 +91,7 @@ extern "C" void fs_graph_free(fs_graph* g) {
 struct fs_graph {};
 
 namespace {
-int no_cuda(char** err) {
-  froster_shim::set_err(err, "this build of froster-shim has no CUDA headers (CUDA graphs need them)");
-  return -1;
-}
+int no_cuda(char** err) { return froster_shim::no_cuda(err, "CUDA graphs"); }
 }  // namespace
 
 extern "C" fs_graph* fs_graph_new(int, char** err) {

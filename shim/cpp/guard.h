@@ -19,6 +19,12 @@ inline void set_err(char** err, const std::string& msg) {
   if (err) *err = copy_string(msg);
 }
 
+// The answer of a call in a build without CUDA headers: -1, and *err says that `what` needs them.
+inline int no_cuda(char** err, const char* what) {
+  set_err(err, std::string("this build of froster-shim has no CUDA headers (") + what + " need them)");
+  return -1;
+}
+
 // Runs `f`, turning any C++ exception into -1 and its message (without c10's backtrace).
 template <typename F>
 int guarded(char** err, F&& f) {

@@ -48,10 +48,7 @@ extern "C" void fs_stream_free(fs_stream* s) { delete s; }
 struct fs_stream {};
 
 namespace {
-int no_cuda(char** err) {
-  froster_shim::set_err(err, "this build of froster-shim has no CUDA headers (CUDA streams need them)");
-  return -1;
-}
+int no_cuda(char** err) { return froster_shim::no_cuda(err, "CUDA streams"); }
 }  // namespace
 
 extern "C" fs_stream* fs_stream_new(int, char** err) {

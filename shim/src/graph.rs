@@ -1,6 +1,6 @@
 //! CUDA graphs (libtorch's `at::cuda::CUDAGraph`): a step's kernels recorded once and launched again as one graph,
 //! which takes the CPU's launch work (thousands of kernels, each a few microseconds) out of every later step.
-use crate::{call, ffi, take_err, Error, Result};
+use crate::{call, ffi, made, panic_message, Error, Result};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 
@@ -20,10 +20,7 @@ impl CudaGraph {
     pub fn new(device: usize) -> Result<Self> {
         let mut err = std::ptr::null_mut();
         let raw = unsafe { ffi::fs_graph_new(device.min(i32::MAX as usize) as i32, &mut err) };
-        match NonNull::new(raw) {
-            Some(raw) => Ok(CudaGraph { raw, device }),
-            None => Err(Error::Local { op: "CUDA graph", message: take_err(err) }),
-        }
+        made("CUDA graph", raw, err).map(|raw| CudaGraph { raw, device })
     }
 
     /// Runs `f` eagerly on the graph's stream: the warm-up that makes the stream's library handles and
@@ -75,13 +72,5 @@ impl CudaGraph {
 impl Drop for CudaGraph {
     fn drop(&mut self) {
         unsafe { ffi::fs_graph_free(self.raw.as_ptr()) }
-    }
-}
-
-fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
-    match (p.downcast_ref::<String>(), p.downcast_ref::<&str>()) {
-        (Some(s), _) => s.clone(),
-        (_, Some(s)) => s.to_string(),
-        _ => "a panic without a message".into(),
     }
 }

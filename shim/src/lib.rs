@@ -284,6 +284,20 @@ fn cstring(s: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::Nul(s.into()))
 }
 
+/// The handle a shim constructor returned, or (null) the error it reported through `err`.
+fn made<T>(op: &'static str, raw: *mut T, err: *mut c_char) -> Result<NonNull<T>> {
+    NonNull::new(raw).ok_or_else(|| Error::Local { op, message: take_err(err) })
+}
+
+/// The message of a caught panic (what `catch_unwind` returns), for an error that names it.
+pub fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    match (p.downcast_ref::<String>(), p.downcast_ref::<&str>()) {
+        (Some(s), _) => s.clone(),
+        (_, Some(s)) => s.to_string(),
+        _ => "a panic without a message".into(),
+    }
+}
+
 /// Runs a shim call that reports through `err`, as [`check_local`] judges it.
 fn call(op: &'static str, f: impl FnOnce(*mut *mut c_char) -> c_int) -> Result<()> {
     let mut err = std::ptr::null_mut();

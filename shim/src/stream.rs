@@ -1,6 +1,6 @@
 //! A CUDA side stream (one of c10's pool): work made current on it from one thread runs alongside the default
 //! stream's, e.g. the next batch's copy to the device during the current step.
-use crate::{call, ffi, take_err, Error, Result};
+use crate::{call, ffi, made, Result};
 use std::ffi::c_void;
 use std::ptr::NonNull;
 use tch::Tensor;
@@ -18,10 +18,7 @@ impl SideStream {
     pub fn new(device: usize) -> Result<Self> {
         let mut err = std::ptr::null_mut();
         let raw = unsafe { ffi::fs_stream_new(device.min(i32::MAX as usize) as i32, &mut err) };
-        match NonNull::new(raw) {
-            Some(raw) => Ok(SideStream { raw }),
-            None => Err(Error::Local { op: "CUDA stream", message: take_err(err) }),
-        }
+        made("CUDA stream", raw, err).map(|raw| SideStream { raw })
     }
 
     /// Makes this the calling thread's current stream on its device (the thread's later ops queue there; other

@@ -108,7 +108,9 @@ impl Iterator for Feed {
                             *ended = Some(loader);
                             return None;
                         }
-                        Err(p) => Err(Error::Feed(format!("the feed's thread stopped: {}", panic_text(p)))),
+                        Err(p) => {
+                            Err(Error::Feed(format!("the feed's thread stopped: {}", froster_shim::panic_message(p))))
+                        }
                     }
                 }
             },
@@ -166,7 +168,9 @@ fn ahead_thread(
             // A failing op (device memory, say) panics in tch: it is this batch's error, not a silent end.
             let fed =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Fed::from_batch(&b, device, skipped, true)))
-                    .map_err(|p| Error::Feed(format!("moving a batch to {device:?}: {}", panic_text(p))));
+                    .map_err(|p| {
+                        Error::Feed(format!("moving a batch to {device:?}: {}", froster_shim::panic_message(p)))
+                    });
             loader.recycle(b);
             let fed = fed?;
             // Handed over only once its copy is done: the step never waits on this stream.
@@ -181,14 +185,6 @@ fn ahead_thread(
         }
     }
     loader
-}
-
-fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
-    match (p.downcast_ref::<String>(), p.downcast_ref::<&str>()) {
-        (Some(s), _) => s.clone(),
-        (_, Some(s)) => s.to_string(),
-        _ => "a panic without a message".into(),
-    }
 }
 
 fn feed_err(device: Device, e: froster_shim::Error) -> Error {
