@@ -52,13 +52,15 @@ struct Cli {
     device: String,
     /// On CUDA, record each step's forward and backward as a CUDA graph at the first step and replay it after
     /// (checked against an eager run of that step; train.log says how steps ran): on or off.
-    #[arg(long, value_name = "on|off", default_value = "on", action = clap::ArgAction::Set,
+    #[arg(long, value_name = "on|off", default_value = "on", action = clap::ArgAction::Set, hide_possible_values = true,
           value_parser = clap::builder::BoolishValueParser::new())]
     cuda_graph: bool,
     /// Move the next step's clips to the device while the current step runs (a thread of its own; on CUDA
-    /// through pinned memory on a side stream): on or off [default: on for CUDA, off on the CPU]. The same
-    /// batches in the same order either way; off copies each batch between steps while the device waits.
-    #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
+    /// through pinned memory on a side stream): on or off [default: on for CUDA; off on the CPU, where that thread
+    /// would take cores from the step]. The same batches in the same order either way; off copies each batch
+    /// between steps while the device waits.
+    #[arg(long, value_name = "on|off", hide_possible_values = true,
+          value_parser = clap::builder::BoolishValueParser::new())]
     prefetch: Option<bool>,
     /// Stop after this many optimizer steps in all (smoke runs); a resume point is saved there.
     #[arg(long)]
