@@ -18,5 +18,7 @@ ls "$videos" | grep -E '\.(mp4|avi)$' | awk '{print $0","NR%3}' > "$tmp/train.cs
 target/debug/froster-pack --quiet build "$videos" --list "$tmp/train.csv" --out "$tmp/pack" --short-side 128 >/dev/null
 FROSTER_TEST_PACK="$tmp/pack" FROSTER_BENCH="$PWD/target/debug/froster-bench" PATH="$venv/bin:$PATH" \
   "$py" -m unittest discover -s python/tests -v
-# The PyTorch peer of froster-bench computes the reference's loss and gradients (golden case, float32, CPU).
+# The PyTorch peer of froster-bench computes the reference's loss and gradients (golden case, float32, CPU), and
+# its --trace summary names what ran.
 "$py" bench/pytorch_peer/peer.py golden "${FROSTER_GOLDEN_DIR:-../shared/golden}"
+"$py" -m unittest discover -s bench/pytorch_peer -p 'test_*.py' -v

@@ -30,7 +30,8 @@ fn main() {
         .file("cpp/layer_norm_kernels.cpp")
         .file("cpp/temporal_kv_kernels.cpp")
         .file("cpp/graph.cpp")
-        .file("cpp/stream.cpp");
+        .file("cpp/stream.cpp")
+        .file("cpp/trace.cpp");
     let nvidia = torch.join("../nvidia");
     let (cuda, nccl) = (nvidia.join("cu13/include"), nvidia.join("nccl/include"));
     if cuda.join("cuda_runtime_api.h").exists() && nccl.join("nccl.h").exists() {

@@ -7,9 +7,10 @@ SDPA, fused AdamW on CUDA, the teacher's text features cached per template), eag
       float32 on the CPU, against the reference's numbers; exits 1 on a mismatch. Shows the peer computes what
       froster-train computes.
   peer.py bench --prompts IDS.safetensors [--arch vit_b16|tiny] [--batch 32] [--frames 8] [--steps 10]
-                [--device cuda] [--compile] [--eval]
+                [--device cuda] [--compile] [--eval] [--trace]
       times training steps (or eval steps) at the bench's shapes and prints one JSON line (clips/s, ms/step, peak
-      memory from the caching allocator). IDS holds the prompts froster-bench uses (`froster-bench prompts`): the
+      memory from the caching allocator; with --trace, as many more steps under torch.profiler summed up as
+      froster-bench --trace sums up its own: the device's busy and idle time per step and its longest kernels). IDS holds the prompts froster-bench uses (`froster-bench prompts`): the
       token ids [29, C, 77] of the 28 templates and the bare names of the real class list, so text lengths are
       the real ones; each step draws its template as froster-bench does.
 """
@@ -137,12 +138,50 @@ def bench(a):
     sync()
     secs = (time.perf_counter() - t0) / a.steps
     peak = torch.cuda.max_memory_allocated() / 2**30 if dev.type == "cuda" else None
+    trace = None
+    if a.trace:
+        try:
+            trace = traced(a.steps, dev, lambda: (step(*inputs()), sync()))
+        except Exception as e:  # the timed steps above still count
+            trace = {"error": f"{type(e).__name__}: {e}"}
     print(json.dumps({"bench": "peer-" + ("eval-step" if a.eval else "train-step"), "arch": a.arch,
                       "mode": "compiled" if a.compile else "eager", "device": str(dev), "batch": a.batch,
                       "precision": "bf16" if bf16 else "f32", "clips_per_s": a.batch / secs,
                       "ms_per_step": secs * 1e3, "peak_alloc_gb": peak,
-                      "classes": ids_all.shape[1]}))
+                      "classes": ids_all.shape[1], "trace": trace}))
     return 0
+
+
+def traced(steps, dev, run):
+    """`steps` calls of `run` (each waiting for the device) under torch.profiler, summed up as froster-bench's
+    --trace: per step the wall ms, the ms the device was busy (overlaps once), its idle share, and the 15 names
+    that took longest as [name, ms, calls]. Off CUDA the CPU ops stand in (they nest)."""
+    from torch.profiler import ProfilerActivity, profile
+    cpu = torch.autograd.DeviceType.CPU
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+    with profile(activities=acts) as prof:
+        t0 = time.perf_counter_ns()
+        for _ in range(steps):
+            run()
+        wall = time.perf_counter_ns() - t0
+    raw = [(e.device_type() != cpu, e.name(), e.start_ns(), e.end_ns()) for e in prof.profiler.kineto_results.events()]
+    on_device = any(d for d, *_ in raw)
+    events = [(n, s, max(s, e)) for d, n, s, e in raw if d == on_device]
+    by_name = {}
+    for n, s, e in events:
+        t, c = by_name.get(n, (0, 0))
+        by_name[n] = (t + e - s, c + 1)
+    busy = reach = 0
+    for s, e in sorted((s, e) for _, s, e in events):
+        s = max(s, reach)
+        if e > s:
+            busy, reach = busy + e - s, e
+    top = sorted(by_name.items(), key=lambda kv: (-kv[1][0], kv[0]))[:15]
+    ms = lambda ns: ns / steps / 1e6  # noqa: E731
+    return {"steps": steps, "of": "device" if on_device else "cpu ops", "wall_ms_per_step": ms(wall),
+            "busy_ms_per_step": ms(busy), "idle": max(0.0, 1 - busy / wall),
+            "total_ms_per_step": ms(sum(t for t, _ in by_name.values())),
+            "top": [[n, ms(t), c / steps] for n, (t, c) in top]}
 
 
 def main():
@@ -160,6 +199,7 @@ def main():
     b.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     b.add_argument("--compile", action="store_true")
     b.add_argument("--eval", action="store_true")
+    b.add_argument("--trace", action="store_true", help="also profile as many more steps (torch.profiler)")
     a = p.parse_args()
     torch.set_float32_matmul_precision("high")
     return golden(a.root) if a.cmd == "golden" else bench(a)

@@ -94,6 +94,12 @@ int fs_stream_synchronize(fs_stream* s, char** err);
 int fs_record_stream(void* tensor, char** err);
 void fs_stream_free(fs_stream* s);
 
+// libtorch's profiler (trace.cpp) over what runs from start to stop: the calling thread's CPU ops, and with
+// `device` non-zero the device's kernels and copies. stop returns one malloc'd line per event in *out (free with
+// fs_free): "device" or "cpu", start ns, end ns and the name, tab-separated. stop without a start fails.
+int fs_trace_start(int device, char** err);
+int fs_trace_stop(char** out, char** err);
+
 void fs_free(void* p);
 
 #ifdef __cplusplus

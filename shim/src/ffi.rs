@@ -127,5 +127,7 @@ extern "C" {
     pub fn fs_stream_synchronize(s: *mut fs_stream, err: *mut *mut c_char) -> c_int;
     pub fn fs_record_stream(tensor: *mut c_void, err: *mut *mut c_char) -> c_int;
     pub fn fs_stream_free(s: *mut fs_stream);
+    pub fn fs_trace_start(device: c_int, err: *mut *mut c_char) -> c_int;
+    pub fn fs_trace_stop(out: *mut *mut c_char, err: *mut *mut c_char) -> c_int;
     pub fn fs_free(p: *mut c_void);
 }

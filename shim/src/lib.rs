@@ -14,6 +14,7 @@ mod ffi;
 mod graph;
 mod ops;
 mod stream;
+pub mod trace;
 
 pub use graph::CudaGraph;
 pub use ops::{

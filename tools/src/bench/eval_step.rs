@@ -52,13 +52,15 @@ pub fn eval(a: StepArgs) -> Result<serde_json::Value> {
             timed += t0.elapsed().as_secs_f64();
         }
     }
-    report(
-        &a,
-        &cfg,
-        device,
-        "eval-step",
-        &Timing { secs: timed, wait, losses: None, dist: None, phases: None, graph: None },
-    )
+    let trace = match a.trace && feed.is_none() {
+        true => Some(super::trace::traced(device, a.steps, |_| {
+            eval_step(clip, frames, &fixed, &cls).double_value(&[0, 0]);
+            Ok(())
+        })),
+        false => None,
+    };
+    let t = Timing { secs: timed, wait, losses: None, dist: None, phases: None, graph: None, trace };
+    report(&a, &cfg, device, "eval-step", &t)
 }
 
 /// Test views of the pack's first list, repeated as often as the benchmark needs.

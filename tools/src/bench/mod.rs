@@ -6,6 +6,7 @@ pub mod loader;
 pub mod model;
 pub mod pack;
 pub mod step;
+pub mod trace;
 
 /// Peak resident memory of this process, MB.
 pub fn peak_rss_mb() -> f64 {

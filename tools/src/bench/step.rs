@@ -90,6 +90,11 @@ pub struct StepArgs {
     /// these steps are slower): "phases_ms", the mean ms per step of each.
     #[arg(long)]
     pub profile: bool,
+    /// Also run --steps more steps under libtorch's profiler (synthetic input; on CUDA through CUPTI, a recorded
+    /// graph's kernels too): "trace", per step the wall ms, the ms the device was busy and its idle share (launch
+    /// gaps, host work), and the kernels that took longest. On the CPU the CPU ops stand in.
+    #[arg(long)]
+    pub trace: bool,
     /// The run folder of --packs (default: a temporary one, removed after).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -182,6 +187,8 @@ pub(super) struct Timing {
     pub(super) phases: Option<Vec<(String, f64)>>,
     /// How the timed steps ran (Learner::step_graph_status).
     pub(super) graph: Option<String>,
+    /// With --trace: where the device's time went ([`super::trace::traced`]).
+    pub(super) trace: Option<serde_json::Value>,
 }
 
 /// The trainer's ops for `device`, with --fused-kernels and --attention-op applied.
@@ -229,12 +236,22 @@ fn train_synthetic(a: &StepArgs, cfg: &Config, device: Device) -> Result<Timing>
         false => None,
     };
     let graph = Some(learner.step_graph_status());
-    // Profiled steps run eagerly (their marks wait for the device, which a recorded step cannot).
-    let phases = match a.profile {
-        true => Some(profile_steps(&mut learner, &micro, cfg, a.warmup + a.steps, a.steps.max(1))?),
+    // Traced steps run as the timed ones (a recorded graph replays); they come before the profiled ones, which
+    // would run eagerly.
+    let first = a.warmup + a.steps;
+    let trace = match a.trace {
+        true => Some(super::trace::traced(device, a.steps, |i| {
+            learner.step(&micro, step_template(cfg.rng_seed, 0, first + i), cfg.solver.base_lr)?;
+            Ok(())
+        })),
         false => None,
     };
-    Ok(Timing { secs: timed, wait: 0.0, losses: Some(losses), dist, phases, graph })
+    // Profiled steps run eagerly (their marks wait for the device, which a recorded step cannot).
+    let phases = match a.profile {
+        true => Some(profile_steps(&mut learner, &micro, cfg, first + a.trace as usize * a.steps, a.steps.max(1))?),
+        false => None,
+    };
+    Ok(Timing { secs: timed, wait: 0.0, losses: Some(losses), dist, phases, graph, trace })
 }
 
 /// Mean ms per step of each phase over `n` profiled steps (froster_train::profile), numbered on from `first`.
@@ -307,7 +324,7 @@ fn train_from_pack(a: &StepArgs, mut cfg: Config, packs: &Path, device: Device) 
     let secs = timed.iter().map(|r| r.seconds).sum();
     let wait = timed.iter().map(|r| r.wait).sum();
     let losses = Some(reports.iter().map(|r| r.parts.loss).collect());
-    Ok(Timing { secs, wait, losses, dist: None, phases: None, graph: None })
+    Ok(Timing { secs, wait, losses, dist: None, phases: None, graph: None, trace: None })
 }
 
 fn trainer_options(packs: &Path, out: &Path, device: Device, total: usize, start: Start, prefetch: bool) -> Options {
@@ -371,5 +388,5 @@ pub(super) fn report(a: &StepArgs, cfg: &Config, device: Device, bench: &str, t:
                "attention_op": a.attention_op.unwrap_or(device.is_cuda()),
                "pooled_last_block": a.pooled_last_block.unwrap_or(true), "packed_text": a.packed_text.unwrap_or(true),
                "prefetch": a.packs.as_ref().map(|_| a.prefetch.unwrap_or(device.is_cuda())),
-               "step_graph": t.graph, "phases_ms": t.phases}))
+               "step_graph": t.graph, "phases_ms": t.phases, "trace": t.trace}))
 }
