@@ -71,7 +71,7 @@ case "${1:-}" in
     # and the rest still run. Most important first: the checks, the goals' rows (ours and the peer), the pack-fed
     # data-wait, then the levers.
     budget=${BUDGET:-350}
-    measure() {  # measure LABEL SECONDS CMD...: CMD's JSON lines into steps.jsonl ("train-step" renamed LABEL, - keeps it)
+    measure() {  # measure LABEL SECONDS CMD...: CMD's JSON lines into steps.jsonl (its bench renamed LABEL; - keeps it)
       local label=$1 limit=$2 rc=0 left what; shift 2
       what=${*//\\/}; what=${what//\"/\'}  # the command for the JSON line: no backslashes, quotes made single
       left=$((budget - 20 - SECONDS))  # 20 s kept for the tables
@@ -79,7 +79,7 @@ case "${1:-}" in
         echo "{\"skipped\":\"$what\",\"why\":\"the budget of $budget s is spent\"}" | tee -a "$out/steps.jsonl"; return 0
       fi
       [ "$limit" -le "$left" ] || limit=$left
-      local rename="s/\"bench\":\"train-step\"/\"bench\":\"$label\"/"; [ "$label" = - ] && rename=""
+      local rename="s/\"bench\":\"\(train\|eval\)-step\"/\"bench\":\"$label\"/"; [ "$label" = - ] && rename=""
       timeout "$limit" "$@" | sed "$rename" | tee -a "$out/steps.jsonl" || rc=$?
       [ "$rc" -eq 0 ] || echo "{\"failed\":\"$what\",\"rc\":$rc,\"limit_s\":$limit}" | tee -a "$out/steps.jsonl"
     }
@@ -95,15 +95,20 @@ case "${1:-}" in
     check peer_golden.txt 120 "${peer[@]}" golden .gpu/golden
     kargs=""; [ "$dev" = cpu ] && kargs="--rows 394 --width 256 --reps 2"
     timeout 120 "${ours[@]}" kernels --device $dev $kargs | tee "$out/kernels.jsonl" || echo "kernels: FAILED"
-    # The goals' rows: our train step at both batches (the largest also times each phase of as many more steps,
-    # phases_ms, waiting for the device per phase; --cuda-graph on is CUDA's default, on the CPU it dry-runs the
-    # recorded step's plumbing) and eval; the peer eager and compiled at the same shapes, prompts and templates.
+    # The goals' rows: our train step at both batches (--cuda-graph on is CUDA's default; on the CPU it dry-runs
+    # the recorded step's plumbing) and eval; the peer eager and compiled at the same shapes, prompts and
+    # templates. At the largest batch the compiled peer also traces as many more steps (--trace: the device's busy
+    # and idle time and its longest kernels; ours are traced below, in runs of their own), and ours times each
+    # phase of as many more (--profile: phases_ms, waiting for the device per phase).
     measure - 180 "${ours[@]}" "${train[@]}" --batch "$small" --cuda-graph on
     measure - 180 "${ours[@]}" "${train[@]}" --batch "$large" --cuda-graph on --profile
     measure - 180 "${ours[@]}" "${eval[@]}" --batch "$large"
     for mode in "" --compile; do
-      for b in $large $small; do measure - 300 "${peer[@]}" "${pbench[@]}" --batch "$b" $mode; done
-      measure - 300 "${peer[@]}" "${pbench[@]}" --batch "$large" --eval $mode
+      trace=""; [ "$mode" = --compile ] && trace=--trace
+      for b in $large $small; do
+        measure - 300 "${peer[@]}" "${pbench[@]}" --batch "$b" $mode $([ "$b" = "$large" ] && echo $trace)
+      done
+      measure - 300 "${peer[@]}" "${pbench[@]}" --batch "$large" --eval $mode $trace
     done
     # Real clips through the loader (all cores): the data-wait fraction, with the next batches moved to the device
     # while the step runs (--prefetch on, CUDA's default: pinned memory on a side stream) and between steps (off).
@@ -111,6 +116,9 @@ case "${1:-}" in
       measure - 180 "${ours[@]}" "${train[@]}" --batch "$large" --classes 200 --packs .gpu/pack --prefetch $pf
       measure - 180 "${ours[@]}" "${eval[@]}" --batch "$large" --classes 200 --packs .gpu/pack --prefetch $pf
     done
+    # Our steps traced beside the compiled peer's (runs of their own: a profiler that fails takes no goal's row).
+    measure train-step-traced 180 "${ours[@]}" "${train[@]}" --batch "$large" --trace
+    measure eval-step-traced 180 "${ours[@]}" "${eval[@]}" --batch "$large" --trace
     # The levers, each turned off in turn (compare clips/s, peak_alloc_gb and the first loss with the line of the
     # same batch): fused AdamW; the CUDA graph at the smallest batch (where launches weigh most) and the largest;
     # the fused QuickGELU and LayerNorm kernels; the temporal attention op (the tripled keys and values kept for
@@ -173,6 +181,15 @@ for r in (r for r in rows if r.get("bench") == "train-step" and r.get("phases_ms
     print(f"\nphases of a batch-{int(r['batch'])} step (ms, device waited for at each):")
     for name, ms in r["phases_ms"]:
         print(f"  {name:45s} {ms:9.1f}")
+for r in (r for r in rows if r.get("trace")):
+    t, who = r["trace"], "ours" if not r["bench"].startswith("peer") else f"peer {r.get('mode')}"
+    if "error" in t:
+        print(f"\n{who} {r['bench']} batch {int(r['batch'])}: the trace failed: {t['error']}")
+        continue
+    print(f"\nwhere the time went, {who} {r['bench']} batch {int(r['batch'])} ({t['steps']} traced steps, {t['of']}): "
+          f"busy {t['busy_ms_per_step']:.1f} of {t['wall_ms_per_step']:.1f} ms per step (idle {100 * t['idle']:.1f}%)")
+    for name, ms, calls in t["top"][:10]:
+        print(f"  {ms:8.2f} ms {calls:6.1f}x  {name[:100]}")
 print("\nhow our train steps ran:")
 for r in (r for r in rows if r.get("bench") == "train-step" and r.get("step_graph") and r.get("input") == "synthetic"
           and not r.get("ranks")):
