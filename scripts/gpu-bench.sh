@@ -137,7 +137,8 @@ case "${1:-}" in
     RANK=0 WORLD_SIZE=1 LOCAL_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
       measure - 180 "${ours[@]}" train-step --arch $arch --batch "$large" --frames 8 --classes 200 --steps $steps --device $dev
     if [ -n "${smi:-}" ]; then kill "$smi"; peak="$(sort -n "$out/mem.csv" | tail -n 1) MiB (nvidia-smi, whole run)"; fi
-    "$python" - "$out/steps.jsonl" "$out/kernels.jsonl" "${peak:-}" "$SECONDS" <<'PY' | tee "$out/tables.md"
+    card=$(sed -n 2p "$out/gpu.txt" 2>/dev/null || true)
+    "$python" - "$out/steps.jsonl" "$out/kernels.jsonl" "${peak:-}" "$SECONDS" "${card:-no GPU ($dev dry run)}" <<'PY' | tee "$out/tables.md"
 import json, sys
 def parsed(line):
     try:
@@ -150,6 +151,7 @@ def lines(path):
     except OSError:
         return []
 rows, checks = lines(sys.argv[1]), lines(sys.argv[2])
+print(f"\ndevice: {sys.argv[5]}")
 print("\nkernel and op checks on this device (against ATen / the eager ops):")
 for c in checks:
     ms = f"fused {c['fused_ms']:.2f} ms, eager {c['eager_ms']:.2f} ms" if "fused_ms" in c else ""
