@@ -5,7 +5,7 @@ use froster_loader::{ClipSource, Loader, LoaderConfig, PackReader, PackSource, S
 use froster_model::{Clip, Tokenizer};
 use froster_train::dist::World;
 use froster_train::eval::{eval_classifier, eval_step, Ensemble};
-use froster_train::feed::Feed;
+use froster_train::feed::{prefetch_by_default, Feed};
 use serde::Serialize;
 use std::path::Path;
 use std::sync::Arc;
@@ -173,7 +173,7 @@ pub fn score_views(
     let frames = cfg.sampling.num_frames as i64;
     let mut ens = Ensemble::default();
     let device = cls.device();
-    let mut feed = Feed::new(Loader::new(src, cfg)?, device, device.is_cuda(), 1)?;
+    let mut feed = Feed::new(Loader::new(src, cfg)?, device, prefetch_by_default(device), 1)?;
     for fed in feed.by_ref() {
         let fed = fed?;
         ens.add(&eval_step(clip, frames, &fed.clips, cls), &fed.videos, &fed.labels);

@@ -42,6 +42,12 @@ enum How {
     },
 }
 
+/// Whether a feed on `device` moves batches ahead unless told otherwise: on CUDA, where its thread only copies
+/// and queues device work; not on the CPU, where it would take cores from the step.
+pub fn prefetch_by_default(device: Device) -> bool {
+    device.is_cuda()
+}
+
 impl Feed {
     /// The batches of `loader` on `device`. With `prefetch`, up to `ahead` (at least 1) batches are moved while the
     /// caller works on earlier ones: a step's worth of micro-batches keeps the next step's ready.
@@ -68,16 +74,20 @@ impl Feed {
     /// Stops the feed; why each clip skipped up to the last batch handed out was skipped (what the loader said
     /// when that batch came out of it: batches moved ahead and never handed out do not count).
     pub fn finish(mut self) -> Vec<String> {
-        let loader = match std::mem::replace(&mut self.how, How::Ahead { rx: None, thread: None, ended: None }) {
+        let mut reasons = self.stop().map(|l| l.skip_reasons()).unwrap_or_default();
+        reasons.truncate(self.skipped);
+        reasons
+    }
+
+    /// Ends the feed's thread, if any (waiting for it), and returns the loader; later calls return None.
+    fn stop(&mut self) -> Option<Loader> {
+        match std::mem::replace(&mut self.how, How::Ahead { rx: None, thread: None, ended: None }) {
             How::Direct(loader) => Some(loader),
             How::Ahead { rx, thread, ended } => {
                 drop(rx); // the thread's next send fails, and it returns its loader
                 ended.or_else(|| thread.and_then(|t| t.join().ok()))
             }
-        };
-        let mut reasons = loader.map(|l| l.skip_reasons()).unwrap_or_default();
-        reasons.truncate(self.skipped);
-        reasons
+        }
     }
 }
 
@@ -124,12 +134,7 @@ impl Iterator for Feed {
 
 impl Drop for Feed {
     fn drop(&mut self) {
-        if let How::Ahead { rx, thread, .. } = &mut self.how {
-            drop(rx.take());
-            if let Some(t) = thread.take() {
-                let _ = t.join();
-            }
-        }
+        self.stop();
     }
 }
 

@@ -132,7 +132,7 @@ fn run() -> Result<()> {
             checkpoints: true,
             world,
             cuda_graph: cli.cuda_graph,
-            prefetch: cli.prefetch.unwrap_or(device.is_cuda()),
+            prefetch: cli.prefetch.unwrap_or(froster_train::feed::prefetch_by_default(device)),
         },
     );
     match size {

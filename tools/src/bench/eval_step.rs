@@ -30,7 +30,7 @@ pub fn eval(a: StepArgs) -> Result<serde_json::Value> {
     let frames = cfg.data.num_frames as i64;
     let batch = cfg.train.batch_size;
     let mut feed = match &a.packs {
-        Some(p) => Some(Feed::new(eval_loader(p, &cfg, batch)?, device, a.prefetch.unwrap_or(device.is_cuda()), 1)?),
+        Some(p) => Some(Feed::new(eval_loader(p, &cfg, batch)?, device, a.prefetch(device), 1)?),
         None => None,
     };
     // Synthetic clips stay on the device, as in train-step and the peer; pack batches go over the bus each step.

@@ -101,6 +101,11 @@ pub struct StepArgs {
 }
 
 impl StepArgs {
+    /// --prefetch, or the trainer's default for `device`.
+    pub(super) fn prefetch(&self, device: Device) -> bool {
+        self.prefetch.unwrap_or(froster_train::feed::prefetch_by_default(device))
+    }
+
     pub(super) fn config(&self) -> Result<Config> {
         let mut c = self.config.clone();
         c.defaults.push("MODEL.CLIP=random".into());
@@ -304,7 +309,7 @@ fn train_from_pack(a: &StepArgs, mut cfg: Config, packs: &Path, device: Device) 
     }
     let total = a.warmup + a.steps;
     // A fresh folder (a --out that holds another run is refused), which this benchmark then owns.
-    let prefetch = a.prefetch.unwrap_or(device.is_cuda());
+    let prefetch = a.prefetch(device);
     let options = |start| trainer_options(packs, &out, device, total, start, prefetch);
     let mut trainer = Trainer::new(cfg.clone(), options(Start::Fresh))?;
     // A small pack runs out within a few steps: run as many epochs as the steps need.
@@ -387,6 +392,6 @@ pub(super) fn report(a: &StepArgs, cfg: &Config, device: Device, bench: &str, t:
                "fused_kernels": a.fused_kernels.unwrap_or(device.is_cuda()), "kernels": froster_shim::kernels_status(),
                "attention_op": a.attention_op.unwrap_or(device.is_cuda()),
                "pooled_last_block": a.pooled_last_block.unwrap_or(true), "packed_text": a.packed_text.unwrap_or(true),
-               "prefetch": a.packs.as_ref().map(|_| a.prefetch.unwrap_or(device.is_cuda())),
+               "prefetch": a.packs.as_ref().map(|_| a.prefetch(device)),
                "step_graph": t.graph, "phases_ms": t.phases, "trace": t.trace}))
 }
